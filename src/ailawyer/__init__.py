@@ -1,0 +1,3 @@
+"""AI-Lawyer infrastructure foundation."""
+
+__version__ = "0.1.0"

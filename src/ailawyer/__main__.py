@@ -1,0 +1,3 @@
+from ailawyer.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Administration: every route here is for the ADMIN role only (guarded on the router)."""

@@ -1,0 +1,69 @@
+"""Turns exceptions into German error pages for people and JSON bodies for API clients."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from ailawyer.app.web.templating import render
+from ailawyer.logs import get_logger
+
+log = get_logger(__name__)
+
+GERMAN_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("Ungültige Anfrage", "Die Anfrage konnte nicht verarbeitet werden."),
+    403: ("Zugriff verweigert", "Sie haben keine Berechtigung für diese Seite."),
+    404: (
+        "Nicht gefunden",
+        "Die angeforderte Seite gibt es nicht oder sie ist Ihnen nicht zugänglich.",
+    ),
+    405: ("Nicht erlaubt", "Diese Aktion ist hier nicht möglich."),
+    413: ("Datei zu groß", "Die Datei überschreitet die erlaubte Größe."),
+    429: ("Zu viele Versuche", "Bitte warten Sie einen Moment und versuchen Sie es dann erneut."),
+    500: ("Es ist ein Fehler aufgetreten", "Bitte versuchen Sie es später erneut."),
+}
+CSRF_MESSAGE = (
+    "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu und versuchen Sie es erneut."
+)
+
+
+def wants_json(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def login_redirect(request: Request[Any, Any, Any]) -> Redirect:
+    target = request.url.path
+    if request.url.query:
+        target += f"?{request.url.query}"
+    return Redirect(f"/anmelden?next={quote(target, safe='/')}")
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Redirect anonymous page visits to the login; German page or JSON body for the rest."""
+    if isinstance(exc, NotAuthorizedException) and not wants_json(request):
+        return login_redirect(request)
+    status = exc.status_code
+    if wants_json(request):
+        body: dict[str, Any] = {"status_code": status, "detail": exc.detail}
+        if exc.extra:
+            body["extra"] = exc.extra
+        return Response(body, status_code=status, media_type=MediaType.JSON, headers=exc.headers)
+    title, message = GERMAN_ERRORS.get(status, GERMAN_ERRORS[400 if status < 500 else 500])
+    if status == 403 and "csrf" in str(exc.detail).lower():
+        message = CSRF_MESSAGE
+    return render(request, "errors/error.html", status_code=status, title=title, message=message)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Log the full error; show the user no technical detail."""
+    log.exception("unhandled error", path=request.url.path)
+    return handle_http_exception(
+        request, HTTPException(status_code=HTTP_500_INTERNAL_SERVER_ERROR, detail="Internal error")
+    )

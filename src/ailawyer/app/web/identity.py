@@ -1,0 +1,41 @@
+"""The logged-in user of a connection, as pages, APIs and sockets see it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ailawyer.db.models import User
+from ailawyer.domain.roles import Role
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: int
+    email: str
+    name: str
+    role: Role
+    kanzlei_id: int
+    kanzlei_name: str
+    session_key: str
+    aktiv: bool = True
+
+    @classmethod
+    def from_user(cls, user: User, session_key: str) -> CurrentUser:
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            kanzlei_id=user.kanzlei_id,
+            kanzlei_name=user.kanzlei.name,
+            session_key=session_key,
+            aktiv=user.aktiv,
+        )
+
+    @property
+    def role_label(self) -> str:
+        return self.role.label
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN

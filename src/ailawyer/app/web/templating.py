@@ -1,0 +1,62 @@
+"""Jinja2 setup and the one place that builds the context every page shares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment
+from litestar import Request
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.response import Template
+from litestar.utils.scope.state import ScopeState
+
+from ailawyer import __version__
+from ailawyer.app.web.icons import icon
+
+# A German firm reads German wall-clock time, whatever the server's time zone is.
+DISPLAY_TIMEZONE = ZoneInfo("Europe/Berlin")
+
+
+def datetime_de(value: datetime | None) -> str:
+    """28.11.2026, 14:05 — or an em dash for no value."""
+    if value is None:
+        return "—"
+    return value.astimezone(DISPLAY_TIMEZONE).strftime("%d.%m.%Y, %H:%M")
+
+
+def number_de(value: float | int | None, decimals: int = 0) -> str:
+    """1.234,5 — German thousands and decimal separators."""
+    if value is None:
+        return "—"
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def configure_environment(engine: JinjaTemplateEngine) -> None:
+    """Register our filters and globals on Litestar's Jinja environment."""
+    environment: Environment = engine.engine
+    environment.filters["datetime_de"] = datetime_de
+    environment.filters["number_de"] = number_de
+    environment.globals["icon"] = icon
+    environment.globals["version"] = __version__
+
+
+def render(
+    request: Request[Any, Any, Any],
+    template_name: str,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    """A page response with the shared context (user, firm, CSRF token) merged in."""
+    user = request.scope.get("user")
+    shared = {
+        "current_user": user,
+        "kanzlei_name": user.kanzlei_name
+        if user
+        else request.app.state.services.settings.kanzlei_name,
+        "csrf_token": ScopeState.from_scope(request.scope).csrf_token or "",
+    }
+    return Template(template_name, context={**shared, **context}, status_code=status_code)

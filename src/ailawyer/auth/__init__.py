@@ -1,0 +1,1 @@
+"""Server-side sessions and login protection; no web-framework imports."""

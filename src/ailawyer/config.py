@@ -1,0 +1,150 @@
+"""Infrastructure settings: one typed object read from the environment and `.env`.
+
+Runtime settings that admins change while the system runs live in the database
+(`ailawyer.runtime_settings`); this module holds only what a process needs to start.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+INSECURE_SECRET_KEYS = frozenset({"", "changethis", "change-me", "secret"})
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or invalid; the process must not start."""
+
+
+class Settings(BaseSettings):
+    """Every infrastructure setting; documented one by one in `.env.example`."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Environment = Environment.PRODUCTION
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str = ""
+    log_level: str = "INFO"
+    log_dir: Path | None = None
+    log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    log_backup_count: int = Field(default=10, ge=1)
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    session_idle_minutes: int = Field(default=60, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    secure_cookies: bool | None = None
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_upload_mb: int = Field(default=25, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    redis_key_prefix: str = "ailawyer"
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=25.0, ge=0)
+    kanzlei_name: str = "Kanzlei"
+
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            if self.secret_key in INSECURE_SECRET_KEYS or len(self.secret_key) < 32:
+                raise ValueError(
+                    "SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production; create one with `python -c "
+                    "'import secrets; print(secrets.token_hex(32))'`"
+                )
+            if not self.database_url:
+                raise ValueError("DATABASE_URL must be set in production")
+            if not self.redis_url:
+                raise ValueError("REDIS_URL must be set in production")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or the embedded SQLite file in DATA_DIR."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'ailawyer.sqlite3').resolve()}"
+
+    @property
+    def effective_log_dir(self) -> Path:
+        return self.log_dir if self.log_dir is not None else self.data_dir / "log"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Secure cookies unless explicitly disabled; plain HTTP is only normal in development."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.environment is Environment.PRODUCTION
+
+    def signing_key(self) -> str:
+        """The secret key; in development a random one is created once and kept in DATA_DIR."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URLs operators write and pick the async driver for them."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once; a bad value stops the process with its reason."""
+    try:
+        return Settings()
+    except ValueError as error:
+        raise ConfigurationError(f"Invalid configuration: {error}") from error

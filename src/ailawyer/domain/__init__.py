@@ -1,0 +1,1 @@
+"""Domain rules shared by the app and the worker; imports neither Litestar nor Socket.IO."""

@@ -1,0 +1,69 @@
+"""Health of the services a process depends on, as `/api/health` reports it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from ailawyer.db.session import Database
+from ailawyer.worker_registry import WorkerRegistry
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+ServiceStatus = Literal["up", "degraded", "down"]
+
+
+async def _timed(check: Any) -> tuple[ServiceStatus, float, str | None]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check, CHECK_TIMEOUT_SECONDS)
+    except Exception as error:  # any failure of a dependency means "down", with its reason
+        detail = type(error).__name__ if isinstance(error, TimeoutError) else str(error)[:200]
+        return "down", _ms_since(started), detail or type(error).__name__
+    return "up", _ms_since(started), None
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+async def check_health(db: Database, redis: Redis, workers: WorkerRegistry) -> dict[str, Any]:
+    """Check database, Redis and workers; overall "unhealthy" when database or Redis is down."""
+
+    async def ping_db() -> None:
+        async with db.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    db_status, db_ms, db_detail = await _timed(ping_db())
+    redis_status, redis_ms, redis_detail = await _timed(redis.ping())
+
+    started = time.perf_counter()
+    alive: list[dict[str, Any]] = []
+    if redis_status == "up":
+        try:
+            alive = await asyncio.wait_for(workers.alive(), CHECK_TIMEOUT_SECONDS)
+        except Exception:  # Redis trouble after the ping; report no workers rather than fail
+            alive = []
+    worker: dict[str, Any] = {
+        "status": "up" if alive else "down",
+        "latencyMs": _ms_since(started),
+        "count": len(alive),
+        "detail": None if alive else "Kein Worker meldet sich.",
+    }
+
+    services: dict[str, dict[str, Any]] = {
+        "database": {"status": db_status, "latencyMs": db_ms, "detail": db_detail},
+        "redis": {"status": redis_status, "latencyMs": redis_ms, "detail": redis_detail},
+        "worker": worker,
+    }
+    if db_status == "down" or redis_status == "down":
+        status = "unhealthy"
+    elif worker["status"] != "up":
+        status = "degraded"
+    else:
+        status = "healthy"
+    return {"status": status, "services": services, "checkedAt": time.time()}

@@ -1,0 +1,257 @@
+"""Structured logging for every process: JSON lines to stdout and to a file per process.
+
+Why one file per process: the standard library's `RotatingFileHandler` loses lines when
+several processes write and rotate the same file (see ARCHITECTURE.md). Each process here
+writes and rotates only its own `<log_dir>/<process_kind>-<host>-<pid>.log`, so a rotation
+never races with another writer. A forked child switches to a file of its own as well.
+
+Every line, whether it comes from structlog or from a standard-library logger (uvicorn,
+litestar, bullmq, sqlalchemy), passes the same `ProcessorFormatter` on the root logger and
+has the same shape: `timestamp`, `level`, `message`, `logger`, `process`, `pid`, `host`,
+then the bound context (`userId`, `akteId`, `jobId`, `requestId`, ...) and `exception`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import Any
+
+import structlog
+from structlog.types import EventDict, WrappedLogger
+
+LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+
+# The context keys every log line uses, in the camelCase the log viewer and the
+# original design expect; callers pass the Python spelling.
+CONTEXT_KEYS = {
+    "user_id": "userId",
+    "akte_id": "akteId",
+    "job_id": "jobId",
+    "request_id": "requestId",
+}
+
+# The app logs each request itself, with its context; uvicorn's own access line
+# would only duplicate it without userId/requestId.
+_QUIET_LOGGERS = {"uvicorn.access": logging.WARNING, "aiosqlite": logging.INFO}
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_PROCESS_KIND = re.compile(r"[a-z][a-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class _FileTarget:
+    """Where this process's file lives, kept so a forked child can open its own."""
+
+    log_dir: Path
+    process_kind: str
+    host: str
+    max_bytes: int
+    backup_count: int
+    formatter: logging.Formatter
+
+    def path_for(self, pid: int) -> Path:
+        return self.log_dir / f"{self.process_kind}-{_SAFE_NAME.sub('_', self.host)}-{pid}.log"
+
+    def open_handler(self) -> RotatingFileHandler:
+        # delay: a process (or forked child) that never logs leaves no empty file behind.
+        handler = RotatingFileHandler(
+            self.path_for(os.getpid()),
+            maxBytes=self.max_bytes,
+            backupCount=self.backup_count,
+            encoding="utf-8",
+            delay=True,
+        )
+        handler.setFormatter(self.formatter)
+        return handler
+
+
+# The handlers configure_logging installed on the root logger, so a second call
+# replaces them instead of adding duplicates, and the target a forked child reopens.
+_installed_handlers: list[logging.Handler] = []
+_file_target: _FileTarget | None = None
+_file_handler: RotatingFileHandler | None = None
+
+
+def configure_logging(
+    process_kind: str,
+    *,
+    level: str,
+    log_dir: Path,
+    max_bytes: int = 10 * 1024 * 1024,
+    backup_count: int = 10,
+    stdout: bool = True,
+) -> Path:
+    """Send all logging of this process as JSON lines to its own rotating file (and stdout)."""
+    global _file_target, _file_handler
+    if not _PROCESS_KIND.fullmatch(process_kind):
+        raise ValueError(f"process_kind must be a short lower-case word, got {process_kind!r}")
+    level_name = _level_name(level)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    host = socket.gethostname()
+
+    formatter = structlog.stdlib.ProcessorFormatter(
+        # Lines from standard-library loggers get what structlog's own chain adds.
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.add_log_level,
+        ],
+        processors=[
+            _ProcessFields(process_kind, host),
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            # Umlauts stay readable UTF-8; json escapes newlines, so a line stays a line.
+            structlog.processors.JSONRenderer(ensure_ascii=False),
+        ],
+    )
+    structlog.configure(
+        processors=[
+            # First, so a filtered-out event costs nothing; it reads the stdlib level,
+            # which is what lets set_log_level change both kinds of loggers at once.
+            structlog.stdlib.filter_by_level,
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        # A module-level logger used before this call would otherwise keep structlog's
+        # default console configuration forever.
+        cache_logger_on_first_use=False,
+    )
+
+    root = logging.getLogger()
+    for handler in _installed_handlers:
+        root.removeHandler(handler)
+        handler.close()
+    _installed_handlers.clear()
+
+    _file_target = _FileTarget(log_dir, process_kind, host, max_bytes, backup_count, formatter)
+    _file_handler = _file_target.open_handler()
+    _installed_handlers.append(_file_handler)
+    if stdout:
+        _ensure_utf8_stdout()
+        stream_handler = logging.StreamHandler(sys.stdout)
+        stream_handler.setFormatter(formatter)
+        _installed_handlers.append(stream_handler)
+    for handler in _installed_handlers:
+        root.addHandler(handler)
+    root.setLevel(level_name)
+
+    # uvicorn's default config gives its loggers their own stderr handlers; route
+    # them through the root logger like everything else.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+    for name, quiet_level in _QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(quiet_level)
+
+    return _file_target.path_for(os.getpid())
+
+
+def set_log_level(level: str) -> None:
+    """Change the level of the running process at once, for structlog and stdlib loggers."""
+    # Logger.setLevel clears the stdlib's per-logger level cache, and filter_by_level
+    # asks the stdlib, so the next line already follows the new level.
+    logging.getLogger().setLevel(_level_name(level))
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A structlog logger whose lines carry `name` in their `logger` field."""
+    return structlog.stdlib.get_logger(name)
+
+
+def bind_context(**fields: Any) -> None:
+    """Add fields to every later line of this task or thread; user_id etc. become camelCase."""
+    structlog.contextvars.bind_contextvars(**_context_fields(fields))
+
+
+def clear_context() -> None:
+    """Remove all bound context, e.g. before and after each request or job."""
+    structlog.contextvars.clear_contextvars()
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Bind fields for the duration of a block, then restore what was bound before."""
+    with structlog.contextvars.bound_contextvars(**_context_fields(fields)):
+        yield
+
+
+def _context_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    # None means "not known here" (e.g. an anonymous request), not a value worth a field.
+    return {CONTEXT_KEYS.get(key, key): value for key, value in fields.items() if value is not None}
+
+
+def _level_name(level: str) -> str:
+    name = level.upper()
+    if name not in LEVELS:
+        raise ValueError(f"unknown log level {level!r}")
+    return name
+
+
+class _ProcessFields:
+    """Puts the fields every line has first, in a fixed order, and renames `event` to `message`."""
+
+    def __init__(self, process_kind: str, host: str) -> None:
+        self._process_kind = process_kind
+        self._host = host
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        record: logging.LogRecord = event_dict["_record"]
+        # The record's creation time, not the formatting time: that is when it happened.
+        created = datetime.fromtimestamp(record.created, UTC)
+        leading = {
+            "timestamp": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": event_dict.pop("level"),
+            "message": event_dict.pop("event"),
+            "logger": event_dict.pop("logger"),
+            "process": self._process_kind,
+            "pid": os.getpid(),
+            "host": self._host,
+        }
+        # The context keys next, in a fixed order, so lines read alike whatever bound them.
+        for key in CONTEXT_KEYS.values():
+            if key in event_dict:
+                leading[key] = event_dict.pop(key)
+        return {**leading, **event_dict}
+
+
+def _ensure_utf8_stdout() -> None:
+    # A container with a C/POSIX locale would otherwise make every umlaut an encoding
+    # error, and the stdlib handler would drop the whole line.
+    encoding = getattr(sys.stdout, "encoding", None) or ""
+    if encoding.lower().replace("-", "") != "utf8" and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
+
+
+def _reopen_file_after_fork() -> None:
+    # A forked child inherits the parent's open file; writing and rotating it from two
+    # processes is exactly what loses lines, so the child moves to a file of its own.
+    global _file_handler
+    if _file_target is None or _file_handler is None:
+        return
+    root = logging.getLogger()
+    root.removeHandler(_file_handler)
+    _installed_handlers.remove(_file_handler)
+    _file_handler.close()
+    _file_handler = _file_target.open_handler()
+    _installed_handlers.append(_file_handler)
+    root.addHandler(_file_handler)
+
+
+os.register_at_fork(after_in_child=_reopen_file_after_fork)

@@ -1,0 +1,31 @@
+"""Redis connections for every process, configured once.
+
+redis-py 8 defaults to a 5 s socket timeout; bullmq's blocking calls then never wake
+an idle worker for delayed jobs (see ARCHITECTURE.md). Every connection is made here
+with `socket_timeout=None` so no caller can forget it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+def redis_options() -> dict[str, Any]:
+    """Connection options shared by our clients and bullmq's."""
+    return {
+        "socket_timeout": None,
+        "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "health_check_interval": 15,
+        "retry": Retry(ExponentialWithJitterBackoff(cap=2.0, base=0.05), retries=3),
+    }
+
+
+def create_redis(url: str, *, decode_responses: bool = True) -> Redis:
+    """A client for `url` (redis://, rediss:// or unix://)."""
+    return Redis.from_url(url, decode_responses=decode_responses, **redis_options())

@@ -1,0 +1,58 @@
+"""The long-lived clients a process needs, created once at start-up (app and worker alike)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from ailawyer.auth.login_limit import LoginLimiter
+from ailawyer.auth.sessions import SessionStore
+from ailawyer.config import ConfigurationError, Settings
+from ailawyer.db.session import Database
+from ailawyer.redis_client import create_redis
+from ailawyer.worker_registry import WorkerRegistry
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    redis: Redis
+    sessions: SessionStore
+    login_limiter: LoginLimiter
+    workers: WorkerRegistry
+
+    @classmethod
+    def create(cls, settings: Settings) -> Services:
+        """Connect lazily to the configured database and Redis (nothing is contacted yet)."""
+        if not settings.redis_url:
+            raise ConfigurationError(
+                "REDIS_URL is not set. Use `ailawyer dev` for an embedded Redis, or set REDIS_URL."
+            )
+        redis = create_redis(settings.redis_url)
+        prefix = settings.redis_key_prefix
+        return cls(
+            settings=settings,
+            db=Database(settings.effective_database_url),
+            redis=redis,
+            sessions=SessionStore(
+                redis,
+                prefix=prefix,
+                idle_seconds=settings.session_idle_minutes * 60,
+                absolute_seconds=settings.session_absolute_hours * 3600,
+            ),
+            login_limiter=LoginLimiter(
+                redis,
+                prefix=prefix,
+                max_failures=settings.login_max_failures,
+                window_seconds=settings.login_window_minutes * 60,
+            ),
+            workers=WorkerRegistry(
+                redis, prefix=prefix, interval_seconds=settings.worker_heartbeat_seconds
+            ),
+        )
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.db.dispose()

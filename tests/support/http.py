@@ -1,0 +1,31 @@
+"""Log in over real HTTP the way a browser does (CSRF cookie + form field)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from tests.support.factories import PASSWORD
+
+_CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+def csrf_token_from(html: str) -> str:
+    match = _CSRF_INPUT.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    """Log `client` in; returns the response to the login POST (a redirect on success)."""
+    page = await client.get("/anmelden")
+    token = csrf_token_from(page.text)
+    return await client.post(
+        "/anmelden", data={"email": email, "password": password, "_csrf_token": token}
+    )
+
+
+async def csrf_token(client: httpx.AsyncClient, path: str = "/") -> str:
+    """The CSRF token a logged-in page carries, for API writes (header x-csrftoken)."""
+    page = await client.get(path)
+    return csrf_token_from(page.text)
