@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import httpx
+from tests.support.factories import Factory
+from tests.support.http import csrf_token_from, login
 
 from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.domain.roles import Role
-from tests.support.factories import Factory
-from tests.support.http import csrf_token_from, login
 
 
 async def test_a_user_logs_in_and_sees_the_dashboard(

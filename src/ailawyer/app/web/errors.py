@@ -11,6 +11,7 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from ailawyer.app.web.templating import render
+from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.logs import get_logger
 
 log = get_logger(__name__)
@@ -39,10 +40,14 @@ def wants_json(request: Request[Any, Any, Any]) -> bool:
 
 
 def login_redirect(request: Request[Any, Any, Any]) -> Redirect:
+    """To the login page, back to `target` afterwards; says so if a session just ran out."""
     target = request.url.path
     if request.url.query:
         target += f"?{request.url.query}"
-    return Redirect(f"/anmelden?next={quote(target, safe='/')}")
+    location = f"/anmelden?next={quote(target, safe='/')}"
+    if SESSION_COOKIE in request.cookies:
+        location += "&hinweis=abgelaufen"
+    return Redirect(location)
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
