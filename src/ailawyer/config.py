@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PositiveFloat, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 INSECURE_SECRET_KEYS = frozenset({"", "changethis", "change-me", "secret"})
@@ -55,9 +55,26 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "ailawyer"
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     shutdown_grace_seconds: float = Field(default=25.0, ge=0)
+    # Jobs (see ailawyer.jobs.options): 4 attempts = the first run plus 3 retries after
+    # 10 s, 60 s and 300 s; tests scale the delays down.
+    job_attempts: int = Field(default=4, ge=1, le=20)
+    job_backoff_seconds: Annotated[list[PositiveFloat], NoDecode] = Field(
+        default_factory=lambda: [10.0, 60.0, 300.0], min_length=1
+    )
+    # Defaults of the runtime settings for retention; admins change them while running.
+    job_keep_completed_seconds: int = Field(default=24 * 3600, ge=1)
+    job_keep_failed_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    job_cleanup_interval_seconds: float = Field(default=15 * 60, gt=0)
+    # A killed worker's jobs run again after at most lock + stalled interval (~20 s).
+    job_lock_seconds: float = Field(default=15.0, gt=0)
+    job_stalled_interval_seconds: float = Field(default=5.0, gt=0)
+    job_max_stalled_count: int = Field(default=1, ge=0)
+    # How long a worker waits before trying Redis again after a connection error.
+    worker_reconnect_seconds: float = Field(default=2.0, gt=0)
+    max_upload_files: int = Field(default=10, ge=1)
     kanzlei_name: str = "Kanzlei"
 
-    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", "job_backoff_seconds", mode="before")
     @classmethod
     def _split_comma_list(cls, value: object) -> object:
         if isinstance(value, str):

@@ -10,6 +10,8 @@ from ailawyer.auth.login_limit import LoginLimiter
 from ailawyer.auth.sessions import SessionStore
 from ailawyer.config import ConfigurationError, Settings
 from ailawyer.db.session import Database
+from ailawyer.notifications.service import NotificationService
+from ailawyer.realtime.emitter import Emitter
 from ailawyer.redis_client import create_redis
 from ailawyer.worker_registry import WorkerRegistry
 
@@ -22,19 +24,27 @@ class Services:
     sessions: SessionStore
     login_limiter: LoginLimiter
     workers: WorkerRegistry
+    emitter: Emitter
+    notifications: NotificationService
 
     @classmethod
-    def create(cls, settings: Settings) -> Services:
-        """Connect lazily to the configured database and Redis (nothing is contacted yet)."""
+    def create(cls, settings: Settings, *, emitter: Emitter | None = None) -> Services:
+        """Connect lazily to the configured database and Redis (nothing is contacted yet).
+
+        `emitter`: an app process passes one bound to its Socket.IO server; every other
+        process gets a write-only emitter that publishes over Redis.
+        """
         if not settings.redis_url:
             raise ConfigurationError(
                 "REDIS_URL is not set. Use `ailawyer dev` for an embedded Redis, or set REDIS_URL."
             )
         redis = create_redis(settings.redis_url)
         prefix = settings.redis_key_prefix
+        db = Database(settings.effective_database_url)
+        emitter = emitter or Emitter.write_only(settings.redis_url, prefix)
         return cls(
             settings=settings,
-            db=Database(settings.effective_database_url),
+            db=db,
             redis=redis,
             sessions=SessionStore(
                 redis,
@@ -51,8 +61,11 @@ class Services:
             workers=WorkerRegistry(
                 redis, prefix=prefix, interval_seconds=settings.worker_heartbeat_seconds
             ),
+            emitter=emitter,
+            notifications=NotificationService(db, emitter),
         )
 
     async def close(self) -> None:
+        await self.emitter.close()
         await self.redis.aclose()
         await self.db.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from tests.support.factories import Factory
 from tests.support.http import login
@@ -18,7 +20,10 @@ async def test_an_idle_expired_session_redirects_to_the_login(
     await login(client, user.email)
     key = session_key(client.cookies[SESSION_COOKIE])
     # The idle timeout is the key's TTL; let it run out now.
-    await services.redis.pexpire(f"{services.sessions.prefix}:session:{key}", 1)
+    redis_key = f"{services.sessions.prefix}:session:{key}"
+    await services.redis.pexpire(redis_key, 1)
+    while await services.redis.exists(redis_key):
+        await asyncio.sleep(0.001)
 
     response = await client.get("/")
 

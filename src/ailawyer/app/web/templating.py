@@ -58,5 +58,6 @@ def render(
         if user
         else request.app.state.services.settings.kanzlei_name,
         "csrf_token": ScopeState.from_scope(request.scope).csrf_token or "",
+        "status_code": status_code,
     }
     return Template(template_name, context={**shared, **context}, status_code=status_code)

@@ -1,0 +1,89 @@
+"""python-socketio's Redis manager, told when its subscription returns after a Redis failure.
+
+Events published while an app process is not subscribed are gone (Redis pub/sub keeps
+nothing). Sockets that stayed connected through such a gap would never learn of them,
+so after every resubscription the server asks its clients to catch up from the
+database. The stock listener cannot report this: redis-py reconnects and resubscribes
+by itself within its retry budget, silently. The listener here therefore uses its own
+connection without retries, so every interruption surfaces and is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from socketio import AsyncRedisManager
+
+from ailawyer.logs import get_logger
+from ailawyer.realtime.emitter import socketio_channel, socketio_logger
+from ailawyer.redis_client import redis_options
+
+log = get_logger(__name__)
+
+# Redis restarts in seconds (AOF); a long back-off would only lengthen the gap.
+RETRY_FIRST_SECONDS = 0.2
+RETRY_MAX_SECONDS = 3.0
+
+
+class RealtimeRedisManager(AsyncRedisManager):
+    """AsyncRedisManager whose listener calls `on_resubscribed` after each recovery."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        prefix: str,
+        *,
+        on_resubscribed: Callable[[], Awaitable[None]],
+    ) -> None:
+        super().__init__(
+            redis_url,
+            channel=socketio_channel(prefix),
+            logger=socketio_logger(),
+            redis_options=redis_options(),
+        )
+        self._on_resubscribed = on_resubscribed
+
+    async def _listen(self) -> AsyncIterator[bytes]:
+        """Yield messages of our channel forever, reconnecting after any failure."""
+        channel = self.channel.encode()
+        delay = RETRY_FIRST_SECONDS
+        interrupted = False
+        while True:
+            listener = Redis.from_url(
+                self.redis_url, **{**redis_options(), "retry": Retry(NoBackoff(), 0)}
+            )
+            pubsub = listener.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                if interrupted:
+                    log.info("socket.io subscription restored")
+                    interrupted = False
+                    await self._on_resubscribed()
+                delay = RETRY_FIRST_SECONDS
+                async for message in pubsub.listen():
+                    if message["type"] == "message" and message["channel"] == channel:
+                        yield message["data"]
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning(
+                    "socket.io subscription lost; retrying", error=repr(error), retryIn=delay
+                )
+                interrupted = True
+            finally:
+                await _close_quietly(pubsub, listener)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+
+async def _close_quietly(*resources: Any) -> None:
+    for resource in resources:
+        try:
+            await resource.aclose()
+        except Exception as error:  # a dead connection may fail to close; it is gone anyway
+            log.debug("closing a redis connection failed", error=repr(error))

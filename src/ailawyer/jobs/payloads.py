@@ -1,0 +1,56 @@
+"""Typed job payloads: ids and parameters only, never personal data (names, document text).
+
+Payloads are stored in Redis as camelCase JSON (`{"dokumentId": 7, "akteId": 3}`), the
+shape the explorer shows and the original Node design used. Unknown fields are refused,
+so nobody can slip a name or a text into a job by adding a key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class JobPayload(BaseModel):
+    """Base of every payload; `user_id` and `akte_id` say whose job it is (retry, logs)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+    # The user who caused the job: may retry it and gets its notifications.
+    user_id: int | None = None
+    # The Akte the job works on: retrying it requires access to that Akte.
+    akte_id: int | None = None
+
+    def to_job_data(self) -> dict[str, Any]:
+        """The JSON stored with the job in Redis."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class DokumentPayload(JobPayload):
+    """Process one uploaded PDF."""
+
+    dokument_id: int
+    akte_id: int
+
+
+class SystemTaskPayload(JobPayload):
+    """A maintenance task of the system queue."""
+
+    task: Literal["retention-cleanup"]
+
+
+class AdminTestPayload(JobPayload):
+    """The admin's test job: runs `duration_ms` in `steps` progress steps, fails if asked."""
+
+    duration_ms: int = Field(default=1000, ge=0, le=10 * 60 * 1000)
+    steps: int = Field(default=5, ge=1, le=100)
+    # "first-attempt" fails once and succeeds on the automatic retry.
+    failure: Literal["never", "always", "first-attempt"] = "never"

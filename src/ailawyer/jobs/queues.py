@@ -1,0 +1,85 @@
+"""Enqueue and look up jobs: the bullmq Queue of every queue, on the process's Redis client."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bullmq import Job, Queue
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from ailawyer.config import Settings
+from ailawyer.jobs.options import bull_prefix, default_job_options
+from ailawyer.jobs.registry import QUEUES, QueueDefinition, get_queue_definition
+from ailawyer.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class JobQueues:
+    """Every queue of this deployment, declared or only found in Redis.
+
+    The Queue objects share the process's Redis client (made by `create_redis`, so with
+    `socket_timeout=None`). They are never closed one by one: bullmq's `Queue.close()`
+    would close that shared client; it is closed once with the Services.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        settings: Settings,
+        definitions: Mapping[str, QueueDefinition[Any]] = QUEUES,
+    ) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.definitions = definitions
+        self.prefix = bull_prefix(settings)
+        self._queues: dict[str, Queue] = {}
+
+    def queue(self, name: str) -> Queue:
+        """The bullmq Queue `name` (declared or not; the explorer also shows undeclared ones)."""
+        if name not in self._queues:
+            self._queues[name] = Queue(name, {"connection": self.redis, "prefix": self.prefix})
+        return self._queues[name]
+
+    async def enqueue(
+        self,
+        queue_name: str,
+        payload: BaseModel | Mapping[str, Any],
+        *,
+        job_id: str | None = None,
+        delay_ms: int = 0,
+    ) -> Job:
+        """Add a job after checking `payload` against the queue's type; returns the job."""
+        definition = get_queue_definition(queue_name, self.definitions)
+        data = definition.validate_payload(payload).to_job_data()
+        options: dict[str, Any] = default_job_options(self.settings)
+        if job_id is not None:
+            # bullmq ignores an add whose id exists: enqueueing the same id twice is safe.
+            options["jobId"] = job_id
+        if delay_ms:
+            options["delay"] = delay_ms
+        job = await self.queue(queue_name).add(definition.job_name, data, options)
+        log.info("job enqueued", queue=queue_name, jobId=job.id, delayMs=delay_ms or None)
+        return job
+
+    async def get_job(self, queue_name: str, job_id: str) -> Job | None:
+        """The job `job_id` of `queue_name`, or None if it does not exist (any more)."""
+        return await Job.fromId(self.queue(queue_name), job_id)
+
+    async def discover(self) -> list[str]:
+        """Names of the declared queues plus every queue found in Redis, sorted.
+
+        bullmq has no API to list queues; each queue that ever held a job has a
+        `<prefix>:<queue>:meta` hash, so those are scanned for.
+        """
+        names = set(self.definitions)
+        head, tail = f"{self.prefix}:", ":meta"
+        async for key in self.redis.scan_iter(match=f"{head}*{tail}", count=1000):
+            name = key[len(head) : -len(tail)]
+            # A job id or scheduler key containing ":meta" would have a colon in the middle.
+            if name and ":" not in name:
+                names.add(name)
+        return sorted(names)
+

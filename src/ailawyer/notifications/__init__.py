@@ -1,0 +1,1 @@
+"""Durable user notifications: the service, its types and per-user preferences (no web imports)."""

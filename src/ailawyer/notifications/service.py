@@ -1,0 +1,488 @@
+"""Durable notifications: written and committed first, then announced over Socket.IO.
+
+Invariants the browser's catch-up relies on:
+1. Every notification of a user has a sequence number (`seq`), allocated by incrementing
+   `users.notification_seq` with an UPDATE. The UPDATE holds that user's row lock until
+   commit, so seqs of one user are gapless and commit in increasing order: whoever can
+   read seq N can also read every seq below it.
+2. The event goes out only after the commit, so a client that receives it can always
+   fetch the row, and nothing is announced that a rollback takes back.
+3. The socket is best effort. A client that was away asks for everything after the last
+   seq it saw (`after`); a cursor the server cannot serve raises `CursorInvalid`, which
+   tells the client to start over instead of silently missing notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ailawyer.db.models import Notification, Severity, User, utcnow
+from ailawyer.db.session import Database
+from ailawyer.domain.roles import Role
+from ailawyer.logs import get_logger
+from ailawyer.notifications.types import NotificationType, resolve
+from ailawyer.realtime import events
+from ailawyer.realtime.emitter import Emitter
+
+log = get_logger(__name__)
+
+RECENT_LIMIT = 50
+# A client further behind than this reloads the list instead of replaying the gap.
+CATCH_UP_LIMIT = 200
+# The row is committed; a Redis that hangs must not hold up the caller (a job, a request).
+EMIT_TIMEOUT_SECONDS = 5.0
+ACTION_METHODS = frozenset({"POST"})
+TITLE_MAX = 300
+LINK_MAX = 500
+ACTION_LABEL_MAX = 60
+
+
+class NotificationNotFound(LookupError):
+    """No such notification for this user (another user's counts as none)."""
+
+
+class CursorInvalid(Exception):
+    """The client's cursor is ahead of the server or too far behind: it must start over."""
+
+
+def _is_site_path(url: str) -> bool:
+    # Only paths on our own site: a link or action must never lead elsewhere, nor run script.
+    return url.startswith("/") and not url.startswith("//") and "\\" not in url
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes (stored as UTC); the browser must not read local time.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationOut:
+    """A notification as the API returns it and the socket sends it."""
+
+    id: int
+    seq: int
+    type: str
+    title: str
+    message: str
+    link: str | None
+    severity: Severity
+    data: dict[str, Any]
+    action: dict[str, str] | None
+    created_at: datetime
+    read_at: datetime | None
+    sound: str | None
+
+    @classmethod
+    def from_row(cls, row: Notification) -> NotificationOut:
+        """Build from a row; the sound comes from the type's declaration."""
+        try:
+            sound = resolve(row.type).sound
+        except KeyError:
+            # A type removed from the code may still have rows: show them, silently.
+            sound = None
+        return cls(
+            id=row.id,
+            seq=row.seq,
+            type=row.type,
+            title=row.title,
+            message=row.message,
+            link=row.link,
+            severity=Severity(row.severity),
+            data=dict(row.data or {}),
+            action=dict(row.action) if row.action else None,
+            created_at=row.created_at,
+            read_at=row.read_at,
+            sound=sound.value if sound else None,
+        )
+
+    def as_payload(self) -> dict[str, Any]:
+        """JSON-ready dict; text fields are plain text that the browser must not parse as HTML."""
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "type": self.type,
+            "title": self.title,
+            "message": self.message,
+            "link": self.link,
+            "severity": self.severity.value,
+            "data": self.data,
+            "action": self.action,
+            "created_at": _utc(self.created_at).isoformat(),
+            "read": self.read_at is not None,
+            "sound": self.sound,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationPage:
+    """Notifications plus the cursor the client continues from."""
+
+    items: list[NotificationOut]
+    unread_count: int
+    # The highest seq the client may consider seen; can exceed every listed item's seq
+    # because dismissed notifications are not listed.
+    last_seq: int
+
+    def as_payload(self) -> dict[str, Any]:
+        """JSON-ready dict for the API."""
+        return {
+            "items": [item.as_payload() for item in self.items],
+            "unread_count": self.unread_count,
+            "last_seq": self.last_seq,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Content:
+    """Validated content of a new notification, shared by all recipients."""
+
+    type: NotificationType
+    title: str
+    message: str
+    link: str | None
+    severity: Severity
+    data: dict[str, Any]
+    action: dict[str, str] | None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        type: NotificationType | str,
+        title: str,
+        message: str,
+        link: str | None,
+        severity: Severity,
+        data: dict[str, Any] | None,
+        action: dict[str, str] | None,
+    ) -> _Content:
+        title = title.strip()
+        if not title or len(title) > TITLE_MAX:
+            raise ValueError(f"title must have 1 to {TITLE_MAX} characters")
+        if link is not None and (len(link) > LINK_MAX or not _is_site_path(link)):
+            raise ValueError("link must be a path on this site, e.g. /akten/42")
+        if action is not None:
+            action = cls._checked_action(action)
+        return cls(
+            type=resolve(type),
+            title=title,
+            message=message,
+            link=link,
+            severity=Severity(severity),
+            data=dict(data or {}),
+            action=action,
+        )
+
+    @staticmethod
+    def _checked_action(action: dict[str, str]) -> dict[str, str]:
+        label, url = action.get("label", ""), action.get("url", "")
+        method = action.get("method", "POST").upper()
+        if not label or len(label) > ACTION_LABEL_MAX:
+            raise ValueError(f"action label must have 1 to {ACTION_LABEL_MAX} characters")
+        if not _is_site_path(url) or len(url) > LINK_MAX:
+            raise ValueError("action url must be a path on this site")
+        if method not in ACTION_METHODS:
+            raise ValueError(f"action method must be one of {sorted(ACTION_METHODS)}")
+        return {"label": label, "url": url, "method": method}
+
+    def row(self, user_id: int, seq: int) -> Notification:
+        return Notification(
+            user_id=user_id,
+            seq=seq,
+            type=self.type.key,
+            title=self.title,
+            message=self.message,
+            link=self.link,
+            severity=self.severity,
+            data=self.data,
+            action=self.action,
+            created_at=utcnow(),
+        )
+
+
+class NotificationService:
+    """Creates, lists and updates notifications; used by the app and the worker alike."""
+
+    def __init__(self, db: Database, emitter: Emitter) -> None:
+        self._db = db
+        self._emitter = emitter
+
+    # --- creating -------------------------------------------------------------------
+
+    async def notify_user(
+        self,
+        user_id: int,
+        *,
+        type: NotificationType | str,
+        title: str,
+        message: str = "",
+        link: str | None = None,
+        severity: Severity = Severity.INFO,
+        data: dict[str, Any] | None = None,
+        action: dict[str, str] | None = None,
+    ) -> NotificationOut:
+        """Store a notification for one user, commit, then send it to the user's sockets."""
+        content = _Content.build(
+            type=type,
+            title=title,
+            message=message,
+            link=link,
+            severity=severity,
+            data=data,
+            action=action,
+        )
+        async with self._db.session() as session:
+            seq = (
+                await session.execute(
+                    update(User)
+                    .where(User.id == user_id)
+                    .values(notification_seq=User.notification_seq + 1)
+                    .returning(User.notification_seq)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalar_one_or_none()
+            if seq is None:
+                raise LookupError(f"no user {user_id}")
+            row = content.row(user_id, seq)
+            session.add(row)
+            await session.commit()
+        created = NotificationOut.from_row(row)
+        await self._announce(user_id, events.NOTIFICATION, created.as_payload())
+        return created
+
+    async def notify_role(
+        self,
+        kanzlei_id: int,
+        role: Role,
+        *,
+        type: NotificationType | str,
+        title: str,
+        message: str = "",
+        link: str | None = None,
+        severity: Severity = Severity.INFO,
+        data: dict[str, Any] | None = None,
+        action: dict[str, str] | None = None,
+    ) -> list[NotificationOut]:
+        """Notify every active user with `role` in one Kanzlei (one row, one seq each)."""
+        content = _Content.build(
+            type=type,
+            title=title,
+            message=message,
+            link=link,
+            severity=severity,
+            data=data,
+            action=action,
+        )
+        async with self._db.session() as session:
+            # One statement allocates every recipient's seq, so two calls never lock the
+            # same users one by one in different orders.
+            recipients = (
+                await session.execute(
+                    update(User)
+                    .where(User.kanzlei_id == kanzlei_id, User.role == role, User.aktiv.is_(True))
+                    .values(notification_seq=User.notification_seq + 1)
+                    .returning(User.id, User.notification_seq)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+            rows = [content.row(user_id, seq) for user_id, seq in recipients]
+            session.add_all(rows)
+            await session.commit()
+        created = [NotificationOut.from_row(row) for row in rows]
+        for row, item in zip(rows, created, strict=True):
+            await self._announce(row.user_id, events.NOTIFICATION, item.as_payload())
+        return created
+
+    async def notify_admins(
+        self,
+        kanzlei_id: int,
+        *,
+        type: NotificationType | str,
+        title: str,
+        message: str = "",
+        link: str | None = None,
+        severity: Severity = Severity.INFO,
+        data: dict[str, Any] | None = None,
+        action: dict[str, str] | None = None,
+    ) -> list[NotificationOut]:
+        """Notify every active ADMIN of one Kanzlei."""
+        return await self.notify_role(
+            kanzlei_id,
+            Role.ADMIN,
+            type=type,
+            title=title,
+            message=message,
+            link=link,
+            severity=severity,
+            data=data,
+            action=action,
+        )
+
+    # --- reading --------------------------------------------------------------------
+
+    async def recent(self, user_id: int, limit: int = RECENT_LIMIT) -> NotificationPage:
+        """The newest notifications that are not dismissed, newest first."""
+        async with self._db.session() as session:
+            # The cursor is read before the rows: a notification committed in between is
+            # then listed (and deduplicated by the client) instead of skipped.
+            last_seq = await self._last_seq(session, user_id)
+            rows = (
+                await session.scalars(
+                    self._visible(user_id).order_by(Notification.seq.desc()).limit(limit)
+                )
+            ).all()
+            unread = await self._unread_count(session, user_id)
+        items = [NotificationOut.from_row(row) for row in rows]
+        return NotificationPage(items, unread, max([last_seq, *(i.seq for i in items)]))
+
+    async def after(self, user_id: int, seq: int) -> NotificationPage:
+        """Everything after `seq` that is not dismissed, oldest first (the catch-up)."""
+        async with self._db.session() as session:
+            last_seq = await self._last_seq(session, user_id)
+            if seq < 0 or seq > last_seq or last_seq - seq > CATCH_UP_LIMIT:
+                raise CursorInvalid(f"cursor {seq} cannot be served (last is {last_seq})")
+            # Bounded even if many more are committed while we read.
+            cap = 2 * CATCH_UP_LIMIT
+            rows = (
+                await session.scalars(
+                    self._visible(user_id)
+                    .where(Notification.seq > seq)
+                    .order_by(Notification.seq)
+                    .limit(cap)
+                )
+            ).all()
+            unread = await self._unread_count(session, user_id)
+        items = [NotificationOut.from_row(row) for row in rows]
+        if len(items) == cap:
+            # Cut short: continue right after the last one delivered, not after last_seq.
+            last_seq = items[-1].seq
+        elif items:
+            last_seq = max(last_seq, items[-1].seq)
+        return NotificationPage(items, unread, last_seq)
+
+    async def unread_count(self, user_id: int) -> int:
+        """How many notifications the user has neither read nor dismissed."""
+        async with self._db.session() as session:
+            return await self._unread_count(session, user_id)
+
+    # --- updating -------------------------------------------------------------------
+
+    async def mark_read(self, user_id: int, notification_id: int) -> int:
+        """Mark one notification read; tells every tab of the user; returns the unread count."""
+        async with self._db.session() as session:
+            changed = await self._set_once(session, user_id, notification_id, "read_at")
+            await session.commit()
+            unread = await self._unread_count(session, user_id)
+        if changed:
+            await self._announce(
+                user_id, events.NOTIFICATION_READ, {"ids": [notification_id], "unread_count": unread}
+            )
+        return unread
+
+    async def mark_all_read(self, user_id: int) -> int:
+        """Mark everything up to the current seq read; returns how many changed."""
+        async with self._db.session() as session:
+            up_to = await self._last_seq(session, user_id)
+            result = await session.execute(
+                update(Notification)
+                .where(
+                    Notification.user_id == user_id,
+                    Notification.seq <= up_to,
+                    Notification.read_at.is_(None),
+                    Notification.dismissed_at.is_(None),
+                )
+                .values(read_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+            unread = await self._unread_count(session, user_id)
+        await self._announce(
+            user_id, events.NOTIFICATION_READ, {"up_to_seq": up_to, "unread_count": unread}
+        )
+        return int(result.rowcount or 0)
+
+    async def dismiss(self, user_id: int, notification_id: int) -> int:
+        """Remove a notification from the user's lists; returns the unread count."""
+        async with self._db.session() as session:
+            changed = await self._set_once(session, user_id, notification_id, "dismissed_at")
+            await session.commit()
+            unread = await self._unread_count(session, user_id)
+        if changed:
+            await self._announce(
+                user_id,
+                events.NOTIFICATION_DISMISSED,
+                {"id": notification_id, "unread_count": unread},
+            )
+        return unread
+
+    # --- internals ------------------------------------------------------------------
+
+    @staticmethod
+    def _visible(user_id: int) -> Any:
+        return select(Notification).where(
+            Notification.user_id == user_id, Notification.dismissed_at.is_(None)
+        )
+
+    @staticmethod
+    async def _last_seq(session: AsyncSession, user_id: int) -> int:
+        seq = await session.scalar(select(User.notification_seq).where(User.id == user_id))
+        return int(seq or 0)
+
+    @staticmethod
+    async def _unread_count(session: AsyncSession, user_id: int) -> int:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(
+                Notification.user_id == user_id,
+                Notification.read_at.is_(None),
+                Notification.dismissed_at.is_(None),
+            )
+        )
+        return int(count or 0)
+
+    @staticmethod
+    async def _set_once(
+        session: AsyncSession, user_id: int, notification_id: int, column: str
+    ) -> bool:
+        """Set the timestamp `column` if it is still NULL; True if this call set it."""
+        result = await session.execute(
+            update(Notification)
+            .where(
+                Notification.id == notification_id,
+                Notification.user_id == user_id,
+                getattr(Notification, column).is_(None),
+            )
+            .values({column: utcnow()})
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:
+            return True
+        # Nothing changed: already set (fine, idempotent) or not this user's at all.
+        exists = await session.scalar(
+            select(Notification.id).where(
+                Notification.id == notification_id, Notification.user_id == user_id
+            )
+        )
+        if exists is None:
+            raise NotificationNotFound(notification_id)
+        return False
+
+    async def _announce(self, user_id: int, event: str, payload: dict[str, Any]) -> None:
+        """Send to the user's sockets; a failure is logged, never raised (the row is safe)."""
+        try:
+            async with asyncio.timeout(EMIT_TIMEOUT_SECONDS):
+                await self._emitter.to_user(user_id).emit(event, payload)
+        except Exception as error:
+            log.warning(
+                "notification event not sent; clients catch up on reconnect",
+                event=event,
+                userId=user_id,
+                error=repr(error),
+            )

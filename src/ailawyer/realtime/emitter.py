@@ -1,0 +1,96 @@
+"""Emit Socket.IO events to a user, an Akte or a role, from an app process or the worker.
+
+App processes emit through their Socket.IO server (local sockets directly, other
+processes over Redis); every other process uses a write-only Redis manager, which
+can only publish. Both publish on the same channel, so a worker's event reaches
+sockets on every app process. Delivery is best effort: whatever a user must not
+miss is written to the database first (see ailawyer.notifications).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from socketio import AsyncRedisManager
+
+from ailawyer.domain.roles import Role
+from ailawyer.realtime.rooms import akte_room, role_room, user_room
+from ailawyer.redis_client import redis_options
+
+NAMESPACE = "/"
+
+
+def socketio_channel(prefix: str) -> str:
+    """The Redis pub/sub channel all Socket.IO servers and emitters of one installation share."""
+    return f"{prefix}:socketio"
+
+
+def socketio_logger() -> logging.Logger:
+    """The logger handed to python-socketio; it logs every emit at INFO, which is only noise."""
+    logger = logging.getLogger("ailawyer.realtime.socketio")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
+class _Backend(Protocol):
+    """What AsyncServer and a write-only AsyncRedisManager both offer."""
+
+    async def emit(self, event: str, data: Any, *, to: str, namespace: str) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EmitTarget:
+    """One room; `emit` sends an event to every socket in it, on every app process."""
+
+    backend: _Backend
+    room: str
+
+    async def emit(self, event: str, data: Any) -> None:
+        """Send `event` with JSON-serialisable `data` to the room."""
+        await self.backend.emit(event, data, to=self.room, namespace=NAMESPACE)
+
+
+class Emitter:
+    """Picks a room by meaning (user, Akte, role) so no caller spells a room name."""
+
+    def __init__(self, backend: _Backend, *, manager: AsyncRedisManager | None = None) -> None:
+        self._backend = backend
+        # Only a write-only emitter owns a Redis connection that close() must release.
+        self._manager = manager
+
+    @classmethod
+    def write_only(cls, redis_url: str, prefix: str) -> Emitter:
+        """An emitter for processes without a Socket.IO server (the worker, scripts)."""
+        manager = AsyncRedisManager(
+            redis_url,
+            channel=socketio_channel(prefix),
+            write_only=True,
+            logger=socketio_logger(),
+            # socket_timeout=None and our retry policy, like every other connection.
+            redis_options=redis_options(),
+        )
+        return cls(manager, manager=manager)
+
+    @classmethod
+    def for_server(cls, server: _Backend) -> Emitter:
+        """An emitter bound to an app process's AsyncServer."""
+        return cls(server)
+
+    def to_user(self, user_id: int) -> EmitTarget:
+        """All sockets of one user."""
+        return EmitTarget(self._backend, user_room(user_id))
+
+    def to_akte(self, akte_id: int) -> EmitTarget:
+        """All sockets that joined the Akte's room (after the access check)."""
+        return EmitTarget(self._backend, akte_room(akte_id))
+
+    def to_role(self, kanzlei_id: int, role: Role) -> EmitTarget:
+        """All sockets of the users with `role` in one Kanzlei."""
+        return EmitTarget(self._backend, role_room(kanzlei_id, role))
+
+    async def close(self) -> None:
+        """Release the write-only manager's Redis connection (no-op when bound to a server)."""
+        if self._manager is not None and self._manager.redis is not None:
+            await self._manager.redis.aclose()

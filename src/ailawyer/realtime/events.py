@@ -1,0 +1,18 @@
+"""Socket.IO event names, declared once (the browser's static/js/realtime.js mirrors them)."""
+
+from __future__ import annotations
+
+# Server -> client
+NOTIFICATION = "notification"  # a new notification, the full NotificationOut payload
+NOTIFICATION_READ = "notification:read"  # {"ids": [...]} or {"up_to_seq": n}, + unread_count
+NOTIFICATION_DISMISSED = "notification:dismissed"  # {"id": n, "unread_count": n}
+RESYNC = "notifications:resync"  # events may have been lost: fetch everything after your seq
+SESSION_ENDED = "session:ended"  # {"reason": "logout" | "expired" | ...}; disconnect follows
+
+# Client -> server (answered with an acknowledgement {"ok": bool, "error"?: str})
+AKTE_JOIN = "akte:join"
+AKTE_LEAVE = "akte:leave"
+
+# Server -> clients on an Akte's page (room akte:{id}); the page refreshes the row.
+DOKUMENT_STATUS = "dokument:status"  # {"dokumentId", "akteId", "status"}
+DOKUMENT_PROGRESS = "dokument:progress"  # {"dokumentId", "akteId", "progress": 0..100}

@@ -1,0 +1,24 @@
+"""Socket.IO room names: spelled out here and nowhere else.
+
+Role rooms carry the Kanzlei (`role:{kanzlei_id}:{ROLE}`): an event for "all ADMINs"
+must never reach the administrators of another Kanzlei.
+"""
+
+from __future__ import annotations
+
+from ailawyer.domain.roles import Role
+
+
+def user_room(user_id: int) -> str:
+    """Every socket of one user (all tabs, all devices)."""
+    return f"user:{user_id}"
+
+
+def akte_room(akte_id: int) -> str:
+    """Sockets of pages showing one Akte; joined only after the Akte access check."""
+    return f"akte:{akte_id}"
+
+
+def role_room(kanzlei_id: int, role: Role) -> str:
+    """Every socket of the users with `role` in one Kanzlei."""
+    return f"role:{kanzlei_id}:{Role(role).value}"

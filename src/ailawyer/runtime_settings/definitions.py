@@ -1,0 +1,68 @@
+"""Every runtime setting, declared once. The admin settings page lists exactly these."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from ailawyer.jobs.registry import QUEUES
+from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.registry import RuntimeSettingDefinition, RuntimeSettingsRegistry
+
+MAX_CONCURRENCY = 100
+CATEGORY_SYSTEM = "System"
+CATEGORY_JOBS = "Hintergrundverarbeitung"
+
+_LOG_LEVEL = RuntimeSettingDefinition(
+    key=keys.LOG_LEVEL,
+    label="Protokollstufe",
+    description="Ab welcher Stufe App und Worker Protokollzeilen schreiben.",
+    category=CATEGORY_SYSTEM,
+    value_type=Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    allowed="DEBUG, INFO, WARNING, ERROR oder CRITICAL",
+    default=lambda settings: settings.log_level,
+)
+
+_RETENTION = [
+    RuntimeSettingDefinition(
+        key=keys.JOB_RETENTION_COMPLETED_SECONDS,
+        label="Abgeschlossene Vorgänge aufbewahren (Sekunden)",
+        description="Danach werden abgeschlossene Vorgänge aus der Warteschlange entfernt.",
+        category=CATEGORY_JOBS,
+        value_type=Annotated[int, Field(ge=1, le=365 * 24 * 3600)],
+        allowed="eine ganze Zahl von 1 bis 31.536.000",
+        default=lambda settings: settings.job_keep_completed_seconds,
+    ),
+    RuntimeSettingDefinition(
+        key=keys.JOB_RETENTION_FAILED_SECONDS,
+        label="Fehlgeschlagene Vorgänge aufbewahren (Sekunden)",
+        description="Danach werden fehlgeschlagene Vorgänge aus der Warteschlange entfernt.",
+        category=CATEGORY_JOBS,
+        value_type=Annotated[int, Field(ge=1, le=365 * 24 * 3600)],
+        allowed="eine ganze Zahl von 1 bis 31.536.000",
+        default=lambda settings: settings.job_keep_failed_seconds,
+    ),
+]
+
+
+def _concurrency(name: str, label: str, default: int) -> RuntimeSettingDefinition:
+    return RuntimeSettingDefinition(
+        key=keys.job_concurrency(name),
+        label=f"Parallele Vorgänge: {label}",
+        description=f"Wie viele Vorgänge der Warteschlange „{name}“ jeder Worker gleichzeitig "
+        "bearbeitet.",
+        category=CATEGORY_JOBS,
+        value_type=Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)],
+        allowed=f"eine ganze Zahl von 1 bis {MAX_CONCURRENCY}",
+        default=lambda _settings: default,
+    )
+
+
+RUNTIME_SETTINGS = RuntimeSettingsRegistry(
+    [
+        _LOG_LEVEL,
+        *_RETENTION,
+        *(_concurrency(q.name, q.label, q.default_concurrency) for q in QUEUES.values()),
+    ]
+)

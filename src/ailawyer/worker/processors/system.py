@@ -1,0 +1,24 @@
+"""The `system` queue: maintenance tasks, started by the worker's job scheduler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ailawyer.jobs.context import JobContext
+from ailawyer.jobs.payloads import SystemTaskPayload
+from ailawyer.runtime_settings import keys
+from ailawyer.worker.maintenance import clean_finished_jobs
+
+
+async def run_system_task(ctx: JobContext, payload: SystemTaskPayload) -> dict[str, Any]:
+    """Run the maintenance task the payload names."""
+    match payload.task:
+        case "retention-cleanup":
+            runtime = ctx.services.runtime_settings
+            removed = await clean_finished_jobs(
+                ctx.services.jobs,
+                completed_seconds=runtime.get(keys.JOB_RETENTION_COMPLETED_SECONDS),
+                failed_seconds=runtime.get(keys.JOB_RETENTION_FAILED_SECONDS),
+            )
+            await ctx.log(f"Entfernt: {removed}")
+            return {"removed": removed}
