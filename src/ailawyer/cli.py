@@ -251,6 +251,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _update_user(email: str, *, password: str | None = None, aktiv: bool | None = None) -> None:
+    from ailawyer.db.session import Database
     from ailawyer.domain.passwords import hash_password, password_problem
     from ailawyer.domain.users import get_user_by_email
     from ailawyer.services import Services
@@ -260,27 +261,37 @@ def _update_user(email: str, *, password: str | None = None, aktiv: bool | None 
         click.echo(problem, err=True)
         sys.exit(1)
 
-    async def update() -> bool:
-        services = Services.create(settings)
+    async def update() -> int | None:
+        database = Database(settings.effective_database_url)
         try:
-            async with services.db.session() as session:
+            async with database.session() as session:
                 found = await get_user_by_email(session, email)
                 if found is None:
-                    return False
+                    return None
                 if password is not None:
                     found.password_hash = hash_password(password)
                 if aktiv is not None:
                     found.aktiv = aktiv
                 await session.commit()
-                if password is not None or aktiv is False:
-                    await services.sessions.end_all_for_user(found.id, reason="account-changed")
-                return True
+                return found.id
+        finally:
+            await database.dispose()
+
+    async def end_sessions(user_id: int) -> None:
+        services = Services.create(settings)
+        try:
+            await services.sessions.end_all_for_user(user_id, reason="account-changed")
         finally:
             await services.close()
 
-    if not asyncio.run(update()):
+    user_id = asyncio.run(update())
+    if user_id is None:
         click.echo(f"Kein Benutzer mit der E-Mail-Adresse {email}.", err=True)
         sys.exit(1)
+    # Without REDIS_URL the sessions are out of reach from here; a deactivated user is
+    # still refused at the next request, as every request checks `aktiv`.
+    if (password is not None or aktiv is False) and settings.redis_url:
+        asyncio.run(end_sessions(user_id))
     click.echo("Gespeichert.")
 
 

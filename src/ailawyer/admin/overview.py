@@ -32,7 +32,7 @@ async def admin_index(request: Request[Any, Any, Any], services: Services) -> Te
         user_count=user_count,
         akten_count=akten_count,
         nav_active="admin",
-        admin_active="index",
+        admin_active="uebersicht",
     )
 
 
@@ -45,5 +45,5 @@ async def admin_users(request: Request[Any, Any, Any], services: Services) -> Te
             )
         ).all()
     return render(
-        request, "admin/users.html", users=users, nav_active="admin", admin_active="users"
+        request, "admin/users.html", users=users, nav_active="admin", admin_active="benutzer"
     )
