@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -17,8 +17,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 from tests.support.factories import Factory
+from tests.support.jobs import FAST_JOB_SETTINGS, isolated, job_services, worker_env
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
+from tests.support.realtime import SocketClient
 
 from ailawyer.config import Environment, Settings
 from ailawyer.db.migrate import upgrade
@@ -99,6 +101,7 @@ def settings(tmp_root: Path, database_url: str, redis_server: RedisServer) -> Se
         log_dir=tmp_root / "log",
         log_level="DEBUG",
         worker_heartbeat_seconds=1.0,
+        **FAST_JOB_SETTINGS,
     )
 
 
@@ -119,6 +122,7 @@ def process_env(settings: Settings, **overrides: str) -> dict[str, str]:
         LOG_LEVEL=settings.log_level,
         WORKER_HEARTBEAT_SECONDS=str(settings.worker_heartbeat_seconds),
         HOST="127.0.0.1",
+        **worker_env(settings),
     )
     env.update(overrides)
     return env
@@ -180,3 +184,27 @@ async def client(live_server: str, services: Services) -> AsyncIterator[httpx.As
 def sync_redis(redis_server: RedisServer) -> Iterator[object]:
     redis = create_redis(redis_server.url)
     yield redis
+
+
+@pytest.fixture
+async def isolated_services(settings: Settings, services: Services) -> AsyncIterator[Services]:
+    """Services on a Redis key prefix of their own (jobs no other worker of the run sees).
+
+    Depends on `services` so that `clean_state` empties the database and Redis first.
+    """
+    async with job_services(isolated(settings)) as own:
+        yield own
+
+
+@pytest.fixture
+async def sockets() -> AsyncIterator[Callable[[], SocketClient]]:
+    """Make Socket.IO test clients (tests.support.realtime); all are closed afterwards."""
+    made: list[SocketClient] = []
+
+    def make() -> SocketClient:
+        made.append(SocketClient())
+        return made[-1]
+
+    yield make
+    for socket in made:
+        await socket.close()

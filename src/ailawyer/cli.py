@@ -74,7 +74,7 @@ def serve(host: str | None, port: int | None) -> None:
         port=port or settings.port,
         loop="uvloop",
         http="httptools",
-        ws="websockets",
+        ws="websockets-sansio",
         access_log=False,
         log_config=None,
         proxy_headers=bool(settings.trusted_proxies),

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     log_dir: Path | None = None
     log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_backup_count: int = Field(default=10, ge=1)
+    # The most one log viewer request reads when its filters match few lines.
+    log_viewer_scan_mb: int = Field(default=64, ge=1)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     session_idle_minutes: int = Field(default=60, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from ailawyer.db.session import Database
-from ailawyer.worker_registry import WorkerRegistry
+from ailawyer.process_registry import ProcessRegistry
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -31,7 +31,7 @@ def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-async def check_health(db: Database, redis: Redis, workers: WorkerRegistry) -> dict[str, Any]:
+async def check_health(db: Database, redis: Redis, workers: ProcessRegistry) -> dict[str, Any]:
     """Check database, Redis and workers; overall "unhealthy" when database or Redis is down."""
 
     async def ping_db() -> None:

@@ -10,10 +10,12 @@ from ailawyer.auth.login_limit import LoginLimiter
 from ailawyer.auth.sessions import SessionStore
 from ailawyer.config import ConfigurationError, Settings
 from ailawyer.db.session import Database
+from ailawyer.jobs.queues import JobQueues
 from ailawyer.notifications.service import NotificationService
+from ailawyer.process_registry import ProcessRegistry
 from ailawyer.realtime.emitter import Emitter
 from ailawyer.redis_client import create_redis
-from ailawyer.worker_registry import WorkerRegistry
+from ailawyer.runtime_settings.service import RuntimeSettings
 
 
 @dataclass
@@ -23,9 +25,14 @@ class Services:
     redis: Redis
     sessions: SessionStore
     login_limiter: LoginLimiter
-    workers: WorkerRegistry
+    # Heartbeats of the worker and app processes (health, admin system page).
+    workers: ProcessRegistry
+    apps: ProcessRegistry
     emitter: Emitter
     notifications: NotificationService
+    jobs: JobQueues
+    # Started by the process (`await services.runtime_settings.start()`), stopped by close().
+    runtime_settings: RuntimeSettings
 
     @classmethod
     def create(cls, settings: Settings, *, emitter: Emitter | None = None) -> Services:
@@ -58,14 +65,23 @@ class Services:
                 max_failures=settings.login_max_failures,
                 window_seconds=settings.login_window_minutes * 60,
             ),
-            workers=WorkerRegistry(
-                redis, prefix=prefix, interval_seconds=settings.worker_heartbeat_seconds
+            workers=ProcessRegistry(
+                redis,
+                prefix=prefix,
+                kind="worker",
+                interval_seconds=settings.worker_heartbeat_seconds,
+            ),
+            apps=ProcessRegistry(
+                redis, prefix=prefix, kind="app", interval_seconds=settings.worker_heartbeat_seconds
             ),
             emitter=emitter,
             notifications=NotificationService(db, emitter),
+            jobs=JobQueues(redis, settings),
+            runtime_settings=RuntimeSettings(db=db, redis=redis, settings=settings),
         )
 
     async def close(self) -> None:
+        await self.runtime_settings.stop()
         await self.emitter.close()
         await self.redis.aclose()
         await self.db.dispose()

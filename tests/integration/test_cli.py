@@ -7,12 +7,12 @@ import subprocess
 import sys
 
 import httpx
-
-from ailawyer.config import Settings
-from ailawyer.services import Services
 from tests.conftest import process_env
 from tests.support.factories import Factory
 from tests.support.http import login
+
+from ailawyer.config import Settings
+from ailawyer.services import Services
 
 
 def ailawyer(

@@ -1,30 +1,40 @@
-"""The one ASGI application of `ailawyer serve`: Litestar pages and APIs (Socket.IO joins later)."""
+"""The one ASGI application of `ailawyer serve`: Litestar pages and APIs, and Socket.IO."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
 from ailawyer.admin.routes import admin_router
+from ailawyer.app.realtime.server import RealtimeServer
 from ailawyer.app.web.akten.controller import akte_page
+from ailawyer.app.web.akten.dokumente import dokumente_routes
 from ailawyer.app.web.auth.controller import AuthController
 from ailawyer.app.web.authentication import SessionAuthMiddleware
 from ailawyer.app.web.dashboard.controller import dashboard
 from ailawyer.app.web.errors import handle_http_exception, handle_unexpected
 from ailawyer.app.web.health.controller import health
+from ailawyer.app.web.jobs.controller import retry_failed_job
 from ailawyer.app.web.middleware import request_logging
+from ailawyer.app.web.notifications.controller import NotificationsController
+from ailawyer.app.web.settings.controller import SettingsController
 from ailawyer.app.web.templating import configure_environment
 from ailawyer.config import Settings, get_settings
+from ailawyer.process_registry import new_process_id
+from ailawyer.realtime.emitter import Emitter
+from ailawyer.runtime_settings.process import follow_runtime_settings
 from ailawyer.services import Services
 
 APP_DIR = Path(__file__).parent
@@ -33,15 +43,30 @@ TEMPLATE_DIR = APP_DIR / "templates"
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Litestar:
-    """The Litestar app; `services` may be given by tests, else it is created at start-up."""
+    """The Litestar app; `services` may be given by tests, else it is created at start-up.
+
+    `app.state.realtime` holds the Socket.IO server; `create_asgi_app` mounts it.
+    """
+    realtime = RealtimeServer(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = services is None
-        app.state.services = services or Services.create(settings)
+        app.state.services = services or Services.create(
+            settings, emitter=Emitter.for_server(realtime.sio)
+        )
+        await realtime.start(app.state.services)
+        await follow_runtime_settings(app.state.services.runtime_settings)
+        # A heartbeat, so the admin system page lists this process (it marks its own row).
+        app.state.process_id = new_process_id()
+        started_at = time.time()
         try:
-            yield
+            async with app.state.services.apps.heartbeats(
+                app.state.process_id, lambda: {"startedAt": started_at}
+            ):
+                yield
         finally:
+            await realtime.stop()
             if owned:
                 await app.state.services.close()
 
@@ -53,12 +78,17 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             AuthController,
             dashboard,
             akte_page,
+            *dokumente_routes,
+            retry_failed_job,
             health,
             admin_router,
+            NotificationsController,
+            SettingsController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         lifespan=[lifespan],
+        state=State({"realtime": realtime}),
         middleware=[SessionAuthMiddleware()],
         csrf_config=CSRFConfig(
             secret=settings.signing_key(),
@@ -83,5 +113,6 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
 
 
 def create_asgi_app() -> ASGIApp:
-    """Factory for uvicorn (`ailawyer serve`): the app wrapped in request logging."""
-    return request_logging(create_app(get_settings()))
+    """Factory for uvicorn (`ailawyer serve`): web app and Socket.IO on one port, logged."""
+    app = create_app(get_settings())
+    return request_logging(app.state.realtime.asgi_app(app))

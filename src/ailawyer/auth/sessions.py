@@ -11,6 +11,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -112,6 +113,14 @@ class SessionStore:
         """Seconds until the session ends by idle timeout; None if it is gone."""
         ttl = await self.redis.pttl(self._key(key))
         return ttl / 1000 if ttl > 0 else None
+
+    async def remaining_seconds_many(self, keys: Sequence[str]) -> list[float | None]:
+        """`remaining_seconds` of many sessions in one round trip (the socket server's sweep)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.pttl(self._key(key))
+            ttls = await pipe.execute()
+        return [ttl / 1000 if ttl > 0 else None for ttl in ttls]
 
     def _ttl(self, created_at: float, now: float) -> int:
         remaining_absolute = created_at + self.absolute_seconds - now

@@ -25,7 +25,7 @@ log = get_logger(__name__)
 
 # The row is committed; a hanging Redis must not hold up the job.
 EMIT_TIMEOUT_SECONDS = 5.0
-FINAL = (DokumentStatus.ABGESCHLOSSEN, DokumentStatus.FEHLGESCHLAGEN)
+UNFINISHED = (DokumentStatus.AUSSTEHEND, DokumentStatus.IN_BEARBEITUNG)
 
 
 async def announce(services: Services, akte_id: int, event: str, data: dict[str, object]) -> None:
@@ -42,13 +42,13 @@ async def _transition(
     dokument: Dokument,
     status: DokumentStatus,
     *,
-    unless: tuple[DokumentStatus, ...],
+    allowed_from: tuple[DokumentStatus, ...],
     **values: object,
 ) -> bool:
     async with services.db.session() as session:
         result = await session.execute(
             update(Dokument)
-            .where(Dokument.id == dokument.id, Dokument.status.notin_(unless))
+            .where(Dokument.id == dokument.id, Dokument.status.in_(allowed_from))
             .values(status=status, **values)
             .execution_options(synchronize_session=False)
         )
@@ -67,7 +67,7 @@ async def _transition(
 async def mark_in_progress(services: Services, dokument: Dokument) -> bool:
     """The worker starts on it (again); a finished Dokument stays as it is."""
     return await _transition(
-        services, dokument, DokumentStatus.IN_BEARBEITUNG, unless=FINAL, error=None
+        services, dokument, DokumentStatus.IN_BEARBEITUNG, allowed_from=UNFINISHED, error=None
     )
 
 
@@ -77,7 +77,7 @@ async def mark_completed(services: Services, dokument: Dokument, extracted: Extr
         services,
         dokument,
         DokumentStatus.ABGESCHLOSSEN,
-        unless=FINAL,
+        allowed_from=UNFINISHED,
         page_count=extracted.page_count,
         extracted_text=extracted.text,
         error=None,
@@ -87,7 +87,7 @@ async def mark_completed(services: Services, dokument: Dokument, extracted: Extr
 async def mark_failed(services: Services, dokument: Dokument, error: str) -> bool:
     """Record the final failure (full error, for admins); True only for the first call."""
     return await _transition(
-        services, dokument, DokumentStatus.FEHLGESCHLAGEN, unless=FINAL, error=error
+        services, dokument, DokumentStatus.FEHLGESCHLAGEN, allowed_from=UNFINISHED, error=error
     )
 
 
@@ -97,6 +97,6 @@ async def mark_pending(services: Services, dokument: Dokument) -> bool:
         services,
         dokument,
         DokumentStatus.AUSSTEHEND,
-        unless=(DokumentStatus.AUSSTEHEND, DokumentStatus.IN_BEARBEITUNG, DokumentStatus.ABGESCHLOSSEN),
+        allowed_from=(DokumentStatus.FEHLGESCHLAGEN,),
         error=None,
     )

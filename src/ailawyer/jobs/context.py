@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bullmq import Job
@@ -14,6 +15,11 @@ if TYPE_CHECKING:
     from ailawyer.services import Services
 
 log = get_logger("ailawyer.jobs")
+
+
+def retry_path(queue_name: str, job_id: str) -> str:
+    """The URL of the retry API for one job (notifications put it on their button)."""
+    return f"/api/jobs/{queue_name}/{job_id}/retry"
 
 
 @dataclass
@@ -37,6 +43,10 @@ class JobContext:
     def max_attempts(self) -> int:
         return int(self.job.opts.get("attempts") or 1)
 
+    @property
+    def retry_path(self) -> str:
+        return retry_path(self.queue, self.job_id)
+
     async def progress(self, value: int | dict[str, Any]) -> None:
         """Report progress (percent, or a dict); lost if Redis is away, the job goes on."""
         try:
@@ -45,8 +55,12 @@ class JobContext:
             log.warning("job progress not stored", error=str(error))
 
     async def log(self, line: str) -> None:
-        """Append a line to the job's log (shown in the job explorer); best effort too."""
+        """Append a line to the job's log (shown in the job explorer); best effort too.
+
+        bullmq stores bare strings, so each line starts with its UTC time (ISO 8601).
+        """
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         try:
-            await self.job.log(line)
+            await self.job.log(f"{stamp} {line}")
         except RedisError as error:
             log.warning("job log line not stored", error=str(error))

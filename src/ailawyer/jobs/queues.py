@@ -82,4 +82,3 @@ class JobQueues:
             if name and ":" not in name:
                 names.add(name)
         return sorted(names)
-

@@ -62,7 +62,8 @@ class QueueDefinition(Generic[P]):
         try:
             return self.payload_type.model_validate(payload)
         except ValidationError as error:
-            raise InvalidPayloadError(f"invalid payload for queue {self.name!r}: {error}") from error
+            message = f"invalid payload for queue {self.name!r}: {error}"
+            raise InvalidPayloadError(message) from error
 
 
 DOKUMENTE: QueueDefinition[DokumentPayload] = QueueDefinition(

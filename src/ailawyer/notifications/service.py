@@ -120,11 +120,27 @@ class NotificationOut:
 
 
 @dataclass(frozen=True, slots=True)
+class Unread:
+    """The unread count as of the user's seq `seq`, both read in one statement.
+
+    Responses and events can overtake each other; the seq tells a client which count is
+    the newer one, and which notifications it holds are not yet counted in it.
+    """
+
+    count: int
+    seq: int
+
+    def as_payload(self) -> dict[str, int]:
+        """JSON-ready dict, merged into API answers and socket events."""
+        return {"unread_count": self.count, "unread_seq": self.seq}
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationPage:
     """Notifications plus the cursor the client continues from."""
 
     items: list[NotificationOut]
-    unread_count: int
+    unread: Unread
     # The highest seq the client may consider seen; can exceed every listed item's seq
     # because dismissed notifications are not listed.
     last_seq: int
@@ -133,8 +149,8 @@ class NotificationPage:
         """JSON-ready dict for the API."""
         return {
             "items": [item.as_payload() for item in self.items],
-            "unread_count": self.unread_count,
             "last_seq": self.last_seq,
+            **self.unread.as_payload(),
         }
 
 
@@ -337,7 +353,7 @@ class NotificationService:
                     self._visible(user_id).order_by(Notification.seq.desc()).limit(limit)
                 )
             ).all()
-            unread = await self._unread_count(session, user_id)
+            unread = await self._unread(session, user_id)
         items = [NotificationOut.from_row(row) for row in rows]
         return NotificationPage(items, unread, max([last_seq, *(i.seq for i in items)]))
 
@@ -357,7 +373,7 @@ class NotificationService:
                     .limit(cap)
                 )
             ).all()
-            unread = await self._unread_count(session, user_id)
+            unread = await self._unread(session, user_id)
         items = [NotificationOut.from_row(row) for row in rows]
         if len(items) == cap:
             # Cut short: continue right after the last one delivered, not after last_seq.
@@ -366,30 +382,32 @@ class NotificationService:
             last_seq = max(last_seq, items[-1].seq)
         return NotificationPage(items, unread, last_seq)
 
-    async def unread_count(self, user_id: int) -> int:
+    async def unread(self, user_id: int) -> Unread:
         """How many notifications the user has neither read nor dismissed."""
         async with self._db.session() as session:
-            return await self._unread_count(session, user_id)
+            return await self._unread(session, user_id)
 
     # --- updating -------------------------------------------------------------------
 
-    async def mark_read(self, user_id: int, notification_id: int) -> int:
-        """Mark one notification read; tells every tab of the user; returns the unread count."""
+    async def mark_read(self, user_id: int, notification_id: int) -> Unread:
+        """Mark one notification read and tell every tab of the user."""
         async with self._db.session() as session:
             changed = await self._set_once(session, user_id, notification_id, "read_at")
             await session.commit()
-            unread = await self._unread_count(session, user_id)
+            unread = await self._unread(session, user_id)
         if changed:
             await self._announce(
-                user_id, events.NOTIFICATION_READ, {"ids": [notification_id], "unread_count": unread}
+                user_id,
+                events.NOTIFICATION_READ,
+                {"ids": [notification_id], **unread.as_payload()},
             )
         return unread
 
-    async def mark_all_read(self, user_id: int) -> int:
-        """Mark everything up to the current seq read; returns how many changed."""
+    async def mark_all_read(self, user_id: int) -> Unread:
+        """Mark everything up to the current seq read and tell every tab of the user."""
         async with self._db.session() as session:
             up_to = await self._last_seq(session, user_id)
-            result = await session.execute(
+            await session.execute(
                 update(Notification)
                 .where(
                     Notification.user_id == user_id,
@@ -401,23 +419,23 @@ class NotificationService:
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
-            unread = await self._unread_count(session, user_id)
+            unread = await self._unread(session, user_id)
         await self._announce(
-            user_id, events.NOTIFICATION_READ, {"up_to_seq": up_to, "unread_count": unread}
+            user_id, events.NOTIFICATION_READ, {"up_to_seq": up_to, **unread.as_payload()}
         )
-        return int(result.rowcount or 0)
+        return unread
 
-    async def dismiss(self, user_id: int, notification_id: int) -> int:
-        """Remove a notification from the user's lists; returns the unread count."""
+    async def dismiss(self, user_id: int, notification_id: int) -> Unread:
+        """Remove a notification from the user's lists and tell every tab of the user."""
         async with self._db.session() as session:
             changed = await self._set_once(session, user_id, notification_id, "dismissed_at")
             await session.commit()
-            unread = await self._unread_count(session, user_id)
+            unread = await self._unread(session, user_id)
         if changed:
             await self._announce(
                 user_id,
                 events.NOTIFICATION_DISMISSED,
-                {"id": notification_id, "unread_count": unread},
+                {"id": notification_id, **unread.as_payload()},
             )
         return unread
 
@@ -435,8 +453,9 @@ class NotificationService:
         return int(seq or 0)
 
     @staticmethod
-    async def _unread_count(session: AsyncSession, user_id: int) -> int:
-        count = await session.scalar(
+    async def _unread(session: AsyncSession, user_id: int) -> Unread:
+        # One statement, one snapshot: the count covers exactly the seqs up to `seq`.
+        count = (
             select(func.count())
             .select_from(Notification)
             .where(
@@ -444,8 +463,11 @@ class NotificationService:
                 Notification.read_at.is_(None),
                 Notification.dismissed_at.is_(None),
             )
+            .scalar_subquery()
         )
-        return int(count or 0)
+        seq = select(User.notification_seq).where(User.id == user_id).scalar_subquery()
+        row = (await session.execute(select(count, seq))).one()
+        return Unread(count=int(row[0] or 0), seq=int(row[1] or 0))
 
     @staticmethod
     async def _set_once(

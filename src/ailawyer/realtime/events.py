@@ -4,8 +4,9 @@ from __future__ import annotations
 
 # Server -> client
 NOTIFICATION = "notification"  # a new notification, the full NotificationOut payload
-NOTIFICATION_READ = "notification:read"  # {"ids": [...]} or {"up_to_seq": n}, + unread_count
-NOTIFICATION_DISMISSED = "notification:dismissed"  # {"id": n, "unread_count": n}
+# The next two carry the unread count as of a seq: {"unread_count": n, "unread_seq": n}.
+NOTIFICATION_READ = "notification:read"  # + {"ids": [...]} or {"up_to_seq": n}
+NOTIFICATION_DISMISSED = "notification:dismissed"  # + {"id": n}
 RESYNC = "notifications:resync"  # events may have been lost: fetch everything after your seq
 SESSION_ENDED = "session:ended"  # {"reason": "logout" | "expired" | ...}; disconnect follows
 

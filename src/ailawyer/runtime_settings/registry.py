@@ -76,10 +76,3 @@ class RuntimeSettingsRegistry:
 
     def __iter__(self) -> Iterator[RuntimeSettingDefinition]:
         return iter(self._definitions.values())
-
-    def by_category(self) -> dict[str, list[RuntimeSettingDefinition]]:
-        """The settings grouped by category, in declaration order (for the settings page)."""
-        groups: dict[str, list[RuntimeSettingDefinition]] = {}
-        for definition in self:
-            groups.setdefault(definition.category, []).append(definition)
-        return groups

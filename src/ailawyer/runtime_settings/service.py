@@ -61,17 +61,12 @@ class RuntimeSettings:
         self._last_load = 0.0
 
     def get(self, key: str) -> Any:
-        """The current value of `key` in this process."""
-        self.registry[key]  # unknown keys fail loudly, not with a None
-        return self._values[key]
-
-    def snapshot(self) -> dict[str, Any]:
-        """All current values by key."""
-        return dict(self._values)
+        """The current value of `key` in this process (UnknownRuntimeSettingError if none)."""
+        return self._values[self.registry[key].key]
 
     async def watch(self, key: str, watcher: Watcher) -> None:
         """Call `watcher(value)` now and after every change of `key` in this process."""
-        self.registry[key]
+        key = self.registry[key].key
         self._watchers.setdefault(key, []).append(watcher)
         await self._call(watcher, key, self._values[key])
 
@@ -113,7 +108,9 @@ class RuntimeSettings:
             await self._apply(definition.key, value)
 
     async def start(self) -> None:
-        """Load the current values and follow changes until `stop()`."""
+        """Load the current values and follow changes until `stop()`; idempotent."""
+        if self._listener is not None:
+            return
         await self.load()
         self._listener = asyncio.create_task(self._listen(), name="runtime-settings")
 

@@ -1,52 +1,62 @@
-"""`ailawyer worker`: the background process; until the job system lands it keeps a heartbeat."""
+"""`ailawyer worker`: runs every declared queue until SIGTERM/SIGINT, then stops gracefully.
+
+Start: services, runtime settings (with live log level and concurrency), one bullmq
+Worker per queue, the retention schedule, heartbeats. Stop: see `WorkerPool.stop` and
+`StopSignals`; the process exits 0 after a requested stop, also when jobs had to be left
+to stalled-job recovery.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import time
-import uuid
 
 from ailawyer.config import Settings
 from ailawyer.logs import get_logger
+from ailawyer.process_registry import new_process_id
+from ailawyer.runtime_settings.process import follow_runtime_settings
 from ailawyer.services import Services
+from ailawyer.worker.maintenance import schedule_retention_cleanup
+from ailawyer.worker.pool import WorkerPool
+from ailawyer.worker.shutdown import StopSignals
 
 log = get_logger("ailawyer.worker")
 
 
 async def run_worker(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT, sending heartbeats to Redis; returns after a clean shutdown."""
+    """Run until stopped by a signal; returns after a clean shutdown."""
+    signals = StopSignals()
+    signals.install(asyncio.get_running_loop())
     services = Services.create(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-
-    worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    info = {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "startedAt": time.time(),
-        "queues": {},
-    }
-    log.info("worker started", workerId=worker_id)
+    worker_id = new_process_id()
+    pool = WorkerPool(services, worker_id)
+    heartbeat: asyncio.Task[None] | None = None
     try:
-        while not stop.is_set():
-            try:
-                await services.workers.beat(worker_id, info)
-            except Exception as error:  # Redis away: keep running, it comes back
-                log.warning("heartbeat failed", error=str(error))
-            try:
-                await asyncio.wait_for(stop.wait(), settings.worker_heartbeat_seconds)
-            except TimeoutError:
-                log.debug("worker idle")
+        await follow_runtime_settings(services.runtime_settings)
+        await pool.start()
+        # Heartbeats for /api/health and the admin pages, also while stopping.
+        heartbeat = asyncio.create_task(
+            services.workers.beat_forever(worker_id, pool.heartbeat_info)
+        )
+        await _schedule_maintenance(services, settings)
+        log.info("worker started", workerId=worker_id)
+        await signals.stop.wait()
+        finished = await pool.stop(settings.shutdown_grace_seconds, signals.force)
+        log.info("worker stopped", workerId=worker_id, allJobsFinished=finished)
     finally:
-        log.info("worker stopping", workerId=worker_id)
+        if heartbeat is not None:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
         try:
             await services.workers.remove(worker_id)
         except Exception as error:  # leaving the heartbeat to expire is fine
             log.warning("could not remove heartbeat", error=str(error))
         await services.close()
-        log.info("worker stopped", workerId=worker_id)
+
+
+async def _schedule_maintenance(services: Services, settings: Settings) -> None:
+    # A Redis hiccup at start-up must not keep the worker from working: the next worker
+    # start (or this one, after a restart) schedules it.
+    try:
+        await schedule_retention_cleanup(services.jobs, settings)
+    except Exception as error:
+        log.warning("retention cleanup not scheduled", error=repr(error))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,14 +27,15 @@ RECHECK_SECONDS = 5.0
 SWEEP_SECONDS = 0.5
 LISTEN_RETRY_SECONDS = 1.0
 
-# Called with (sid, reason) for every socket whose session ended.
-Cut = Callable[[str, str], Awaitable[None]]
+# Called with (sid, reason) for every socket whose session ended. Returns False for a
+# socket still inside its connect handler (it cannot be disconnected yet).
+Cut = Callable[[str, str], Awaitable[bool]]
 
 
 @dataclass(slots=True)
 class _Watch:
     sids: set[str] = field(default_factory=set)
-    check_at: float = 0.0
+    check_at: float = math.inf
 
 
 class SessionGuard:
@@ -49,9 +51,7 @@ class SessionGuard:
         """Watch `sid` as a socket of `session_key`, whose key lives `ttl_seconds` more."""
         watch = self._watches.setdefault(session_key, _Watch())
         watch.sids.add(sid)
-        watch.check_at = min(
-            watch.check_at or float("inf"), time.monotonic() + min(ttl_seconds, RECHECK_SECONDS)
-        )
+        watch.check_at = min(watch.check_at, time.monotonic() + min(ttl_seconds, RECHECK_SECONDS))
 
     def discard(self, session_key: str, sid: str) -> None:
         """Stop watching a socket that disconnected."""
@@ -88,9 +88,13 @@ class SessionGuard:
         log.info("session ended; disconnecting its sockets", sockets=len(watch.sids), reason=reason)
         for sid in list(watch.sids):
             try:
-                await self._cut(sid, reason)
+                done = await self._cut(sid, reason)
             except Exception:
                 log.exception("could not disconnect a socket", sid=sid)
+                done = False
+            if not done:
+                # Still connecting (or failed): watch it again and retry at the next sweep.
+                self.add(session_key, sid, 0.0)
 
     async def _listen(self) -> None:
         """Follow the control channel; after a reconnect, re-verify everyone."""
@@ -133,19 +137,16 @@ class SessionGuard:
             if not due:
                 continue
             try:
-                async with self._sessions.redis.pipeline(transaction=False) as pipe:
-                    for key in due:
-                        pipe.pttl(self._sessions.key_name(key))
-                    ttls = await pipe.execute()
+                remaining = await self._sessions.remaining_seconds_many(due)
             except Exception as error:
                 # Redis away: keep the sockets; deciding without Redis would log everyone out.
                 log.warning("session check failed; will retry", error=repr(error))
                 continue
-            for key, ttl_ms in zip(due, ttls, strict=True):
+            for key, seconds in zip(due, remaining, strict=True):
                 watch = self._watches.get(key)
                 if watch is None:
                     continue
-                if ttl_ms is None or ttl_ms < 0:
+                if seconds is None:
                     await self._end(key, "expired")
                 else:
-                    watch.check_at = now + min(ttl_ms / 1000, RECHECK_SECONDS)
+                    watch.check_at = now + min(seconds, RECHECK_SECONDS)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 from litestar import Request
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.utils.scope.state import ScopeState
 
@@ -34,11 +34,51 @@ def number_de(value: float | int | None, decimals: int = 0) -> str:
     return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
 
+def timestamp_de(value: datetime | None) -> str:
+    """28.11.2026, 14:05:09,123 — to the millisecond, for log lines and job timestamps."""
+    if value is None:
+        return "—"
+    local = value.astimezone(DISPLAY_TIMEZONE)
+    return f"{local:%d.%m.%Y, %H:%M:%S},{local.microsecond // 1000:03d}"
+
+
+def duration_de(seconds: float | None) -> str:
+    """A duration in its two largest units: 42 s, 5 Min. 3 s, 2 Std. 5 Min., 3 Tage 4 Std."""
+    if seconds is None:
+        return "—"
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} {'Tag' if days == 1 else 'Tage'} {hours} Std."
+    if hours:
+        return f"{hours} Std. {minutes} Min."
+    if minutes:
+        return f"{minutes} Min. {secs} s"
+    return f"{secs} s"
+
+
+def bytes_de(value: int | None) -> str:
+    """A size in binary units with German decimals: "512 B", "1,5 MiB", "12,3 GiB"."""
+    if value is None:
+        return "—"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024:
+            return f"{int(size)} B" if unit == "B" else f"{number_de(size, 1)} {unit}"
+        size /= 1024
+    return f"{number_de(size, 1)} TiB"
+
+
 def configure_environment(engine: JinjaTemplateEngine) -> None:
     """Register our filters and globals on Litestar's Jinja environment."""
     environment: Environment = engine.engine
     environment.filters["datetime_de"] = datetime_de
     environment.filters["number_de"] = number_de
+    environment.filters["timestamp_de"] = timestamp_de
+    environment.filters["duration_de"] = duration_de
+    environment.filters["bytes_de"] = bytes_de
     environment.globals["icon"] = icon
     environment.globals["version"] = __version__
 

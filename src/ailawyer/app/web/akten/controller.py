@@ -7,27 +7,49 @@ from typing import Any
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
-from sqlalchemy import select
 
 from ailawyer.app.web.authentication import requires_login
 from ailawyer.app.web.templating import render
-from ailawyer.db.models import Dokument
+from ailawyer.db.models import Akte
+from ailawyer.dokumente.queries import dokumente_of_akte
 from ailawyer.domain.access import get_akte_for_user
 from ailawyer.services import Services
 
 
+async def akte_or_404(services: Services, request: Request[Any, Any, Any], akte_id: int) -> Akte:
+    """The Akte if the user may see it; 404, not 403, so its existence is not confirmed."""
+    async with services.db.session() as db:
+        akte = await get_akte_for_user(db, request.user, akte_id)
+    if akte is None:
+        raise NotFoundException("Akte not found")
+    return akte
+
+
+async def render_akte_page(
+    request: Request[Any, Any, Any],
+    services: Services,
+    akte: Akte,
+    *,
+    upload_error: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    """The Akte page, optionally with the upload form's error (the form-post fallback)."""
+    async with services.db.session() as db:
+        dokumente = await dokumente_of_akte(db, akte)
+    settings = services.settings
+    return render(
+        request,
+        "akten/detail.html",
+        status_code=status_code,
+        akte=akte,
+        dokumente=dokumente,
+        nav_active="dashboard",
+        upload_error=upload_error,
+        max_upload_mb=settings.max_upload_mb,
+        max_upload_files=settings.max_upload_files,
+    )
+
+
 @get("/akten/{akte_id:int}", guards=[requires_login], name="akte")
 async def akte_page(request: Request[Any, Any, Any], services: Services, akte_id: int) -> Template:
-    async with services.db.session() as db:
-        # 404, not 403: an Akte the user may not see must not be confirmed to exist.
-        akte = await get_akte_for_user(db, request.user, akte_id)
-        if akte is None:
-            raise NotFoundException("Akte not found")
-        dokumente = (
-            await db.scalars(
-                select(Dokument).where(Dokument.akte_id == akte.id).order_by(Dokument.created_at)
-            )
-        ).all()
-    return render(
-        request, "akten/detail.html", akte=akte, dokumente=dokumente, nav_active="dashboard"
-    )
+    return await render_akte_page(request, services, await akte_or_404(services, request, akte_id))

@@ -1,0 +1,59 @@
+"""`/admin/audit`: who changed what and when, newest first, filtered by action and user."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, get
+from litestar.params import Parameter
+from litestar.response import Template
+from sqlalchemy import select
+
+from ailawyer.app.web.templating import render
+from ailawyer.db.models import User
+from ailawyer.domain.audit import AuditAction, action_label, list_audit, recorded_actions
+from ailawyer.services import Services
+
+PER_PAGE = 50
+
+
+@get("/audit", name="admin-audit")
+async def audit_page(
+    request: Request[Any, Any, Any],
+    services: Services,
+    aktion: str = "",
+    benutzer: int | None = None,
+    seite: int = Parameter(default=1, ge=1),
+) -> Template:
+    """One page of the Kanzlei's audit log, newest first, filtered by action and user."""
+    kanzlei_id = request.user.kanzlei_id
+    async with services.db.session() as db:
+        page = await list_audit(
+            db, kanzlei_id, action=aktion or None, user_id=benutzer, page=seite, per_page=PER_PAGE
+        )
+        users = (
+            await db.scalars(select(User).where(User.kanzlei_id == kanzlei_id).order_by(User.name))
+        ).all()
+        recorded = await recorded_actions(db, kanzlei_id)
+    # Declared actions first (in declaration order), then any only found in old entries.
+    declared = [action.value for action in AuditAction]
+    actions = [(value, action_label(value)) for value in declared]
+    actions += [(value, value) for value in recorded if value not in declared]
+
+    def page_url(number: int) -> str:
+        params = {"aktion": aktion, "benutzer": benutzer or "", "seite": number}
+        return "/admin/audit?" + urlencode({key: value for key, value in params.items() if value})
+
+    return render(
+        request,
+        "admin/audit/index.html",
+        page=page,
+        users=users,
+        actions=actions,
+        selected_action=aktion,
+        selected_user=benutzer,
+        page_url=page_url,
+        nav_active="admin",
+        admin_active="protokoll",
+    )

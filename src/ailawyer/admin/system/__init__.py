@@ -1,0 +1,1 @@
+"""`/admin/system`: health of services and processes, and the log viewer."""

@@ -1,0 +1,120 @@
+"""Dokumente on the Akte page: upload, the list and row fragments, the extracted text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import MediaType, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.exceptions import NotFoundException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.response import Redirect, Template
+
+from ailawyer.app.web.akten.controller import akte_or_404, render_akte_page
+from ailawyer.app.web.authentication import requires_login
+from ailawyer.app.web.errors import wants_json
+from ailawyer.app.web.templating import render
+from ailawyer.db.models import Akte
+from ailawyer.dokumente.queries import dokumente_of_akte, get_dokument_for_user
+from ailawyer.dokumente.upload import IncomingFile, UploadRefused, accept_uploads
+from ailawyer.logs import bind_context
+from ailawyer.services import Services
+
+FIELD = "dateien"
+
+
+async def _refused(
+    request: Request[Any, Any, Any], services: Services, akte: Akte, refused: UploadRefused
+) -> Response[Any]:
+    if wants_json(request):
+        return Response(
+            {"status_code": refused.status, "detail": refused.message},
+            status_code=refused.status,
+            media_type=MediaType.JSON,
+        )
+    return await render_akte_page(
+        request, services, akte, upload_error=refused.message, status_code=refused.status
+    )
+
+
+@post("/akten/{akte_id:int}/dokumente", guards=[requires_login], name="dokumente-upload")
+async def upload_dokumente(
+    request: Request[Any, Any, Any], services: Services, akte_id: int
+) -> Response[Any]:
+    """Accept PDFs for an Akte: 201 with the new Dokumente (JSON), or back to the page."""
+    akte = await akte_or_404(services, request, akte_id)
+    bind_context(akte_id=akte.id)
+    try:
+        form = await request.form()
+    except RequestEntityTooLarge:
+        limit = services.settings.max_upload_mb
+        refused = UploadRefused(f"Die Datei ist zu groß (höchstens {limit} MB).", status=413)
+        return await _refused(request, services, akte, refused)
+    files = [f for f in form.getall(FIELD, []) if isinstance(f, UploadFile)]
+    try:
+        created = await accept_uploads(
+            services,
+            akte_id=akte.id,
+            user_id=request.user.id,
+            uploads=[IncomingFile(f.filename, f.file) for f in files],
+        )
+    except UploadRefused as refused:
+        return await _refused(request, services, akte, refused)
+    finally:
+        for upload in files:
+            await upload.close()
+    if wants_json(request):
+        return Response(
+            {
+                "dokumente": [
+                    {"id": d.id, "dateiname": d.dateiname, "status": d.status.value}
+                    for d in created
+                ]
+            },
+            status_code=201,
+            media_type=MediaType.JSON,
+        )
+    return Redirect(f"/akten/{akte.id}", status_code=303)
+
+
+@get("/akten/{akte_id:int}/dokumente", guards=[requires_login], name="dokumente-list")
+async def dokumente_list(
+    request: Request[Any, Any, Any], services: Services, akte_id: int
+) -> Template:
+    """The Dokumente table alone (after an upload, and when the page's socket reconnects)."""
+    akte = await akte_or_404(services, request, akte_id)
+    async with services.db.session() as db:
+        dokumente = await dokumente_of_akte(db, akte)
+    return render(request, "akten/_dokumente.html", akte=akte, dokumente=dokumente)
+
+
+@get(
+    "/akten/{akte_id:int}/dokumente/{dokument_id:int}/zeile",
+    guards=[requires_login],
+    name="dokument-row",
+)
+async def dokument_row(
+    request: Request[Any, Any, Any], services: Services, akte_id: int, dokument_id: int
+) -> Template:
+    """One row of the table, for a live status change."""
+    async with services.db.session() as db:
+        found = await get_dokument_for_user(db, request.user, akte_id, dokument_id)
+    if found is None:
+        raise NotFoundException("Dokument not found")
+    return render(request, "akten/_dokument_row.html", d=found[1])
+
+
+@get("/akten/{akte_id:int}/dokumente/{dokument_id:int}", guards=[requires_login], name="dokument")
+async def dokument_page(
+    request: Request[Any, Any, Any], services: Services, akte_id: int, dokument_id: int
+) -> Template:
+    """A Dokument with its extracted text."""
+    async with services.db.session() as db:
+        found = await get_dokument_for_user(db, request.user, akte_id, dokument_id)
+    if found is None:
+        raise NotFoundException("Dokument not found")
+    akte, dokument = found
+    return render(request, "akten/dokument.html", akte=akte, d=dokument, nav_active="dashboard")
+
+
+dokumente_routes = [upload_dokumente, dokumente_list, dokument_row, dokument_page]

@@ -1,0 +1,39 @@
+"""The job API users reach from notifications: retry a failed job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import MediaType, Request, Response, post
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+
+from ailawyer.app.web.authentication import requires_login
+from ailawyer.jobs.errors import JobAccessDeniedError, JobNotFoundError, JobNotRetryableError
+from ailawyer.jobs.retry import retry_job
+from ailawyer.services import Services
+
+NOT_FOUND = "Diesen Vorgang gibt es nicht (mehr)."
+FORBIDDEN = "Sie dürfen diesen Vorgang nicht erneut starten."
+NOT_FAILED = "Dieser Vorgang ist nicht fehlgeschlagen und kann nicht erneut gestartet werden."
+
+
+@post(
+    "/api/jobs/{queue:str}/{job_id:str}/retry",
+    guards=[requires_login],
+    name="job-retry",
+    status_code=200,
+)
+async def retry_failed_job(
+    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str
+) -> Response[Any]:
+    """Run a failed job again: its own user or an ADMIN; 403 others, 404 unknown, 409 not failed."""
+    try:
+        await retry_job(services, request.user, queue, job_id)
+    except JobNotFoundError:
+        raise NotFoundException(NOT_FOUND) from None
+    except JobAccessDeniedError:
+        raise PermissionDeniedException(FORBIDDEN) from None
+    except JobNotRetryableError:
+        raise HTTPException(status_code=409, detail=NOT_FAILED) from None
+    body = {"queue": queue, "jobId": job_id, "state": "waiting"}
+    return Response(body, media_type=MediaType.JSON)

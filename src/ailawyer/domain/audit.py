@@ -1,0 +1,199 @@
+"""The audit log: every admin action that changes something, recorded once, listed per Kanzlei.
+
+How to record an action (job explorer, settings page, ...)::
+
+    from ailawyer.app.web.client_address import client_address
+    from ailawyer.domain.audit import AuditAction, AuditTarget, record_audit
+
+    async with services.db.session() as db:
+        await record_audit(
+            db,
+            user=request.user,
+            action=AuditAction.JOB_RETRY,
+            target_type=AuditTarget.JOB,
+            target_id=f"{queue}/{job_id}",
+            details={"queue": queue},
+            ip=client_address(request.scope, services.settings.trusted_proxies),
+        )
+        await db.commit()
+
+`record_audit` only adds the row to the session: when the action changes the database,
+commit both in one transaction; when it changes Redis (a job, a queue), commit right
+after the change succeeded. A new kind of action is added to `AuditAction` with its
+German label (the audit page shows and filters by it); details hold ids and values,
+never personal data beyond what the action itself concerns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ailawyer.db.models import AuditLog, User
+from ailawyer.domain.access import Principal
+
+
+class AuditAction(StrEnum):
+    """Every action the audit log knows, stored by its value."""
+
+    JOB_RETRY = "job.retry"
+    JOB_REMOVE = "job.remove"
+    JOB_PROMOTE = "job.promote"
+    JOB_TEST_START = "job.test_start"
+    QUEUE_RETRY_FAILED = "queue.retry_failed"
+    QUEUE_CLEAN = "queue.clean"
+    QUEUE_PAUSE = "queue.pause"
+    QUEUE_RESUME = "queue.resume"
+    SETTING_CHANGE = "setting.change"
+
+    @property
+    def label(self) -> str:
+        return ACTION_LABELS[self]
+
+
+ACTION_LABELS: Mapping[AuditAction, str] = {
+    AuditAction.JOB_RETRY: "Vorgang erneut gestartet",
+    AuditAction.JOB_REMOVE: "Vorgang entfernt",
+    AuditAction.JOB_PROMOTE: "Verzögerten Vorgang sofort gestartet",
+    AuditAction.JOB_TEST_START: "Testvorgang gestartet",
+    AuditAction.QUEUE_RETRY_FAILED: "Fehlgeschlagene Vorgänge erneut gestartet",
+    AuditAction.QUEUE_CLEAN: "Warteschlange bereinigt",
+    AuditAction.QUEUE_PAUSE: "Warteschlange angehalten",
+    AuditAction.QUEUE_RESUME: "Warteschlange fortgesetzt",
+    AuditAction.SETTING_CHANGE: "Einstellung geändert",
+}
+
+
+class AuditTarget(StrEnum):
+    """What an action was done to."""
+
+    JOB = "job"
+    QUEUE = "queue"
+    SETTING = "setting"
+
+    @property
+    def label(self) -> str:
+        return TARGET_LABELS[self]
+
+
+TARGET_LABELS: Mapping[AuditTarget, str] = {
+    AuditTarget.JOB: "Vorgang",
+    AuditTarget.QUEUE: "Warteschlange",
+    AuditTarget.SETTING: "Einstellung",
+}
+
+
+async def record_audit(
+    session: AsyncSession,
+    *,
+    user: Principal,
+    action: AuditAction,
+    target_type: AuditTarget,
+    target_id: str | int,
+    details: Mapping[str, Any] | None = None,
+    ip: str | None,
+) -> AuditLog:
+    """Add an audit entry for `user`'s action to `session` (the caller commits)."""
+    # Coercing catches an undeclared action or target now, not as a mystery row later.
+    entry = AuditLog(
+        kanzlei_id=user.kanzlei_id,
+        user_id=user.id,
+        action=AuditAction(action).value,
+        target_type=AuditTarget(target_type).value,
+        target_id=str(target_id),
+        details=dict(details or {}),
+        ip=ip,
+    )
+    session.add(entry)
+    return entry
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One entry as the audit page shows it."""
+
+    entry: AuditLog
+    user_name: str | None
+
+    @property
+    def action_label(self) -> str:
+        return _label(AuditAction, self.entry.action)
+
+    @property
+    def target_label(self) -> str:
+        return _label(AuditTarget, self.entry.target_type or "")
+
+    def detail_items(self) -> list[tuple[str, str]]:
+        """The details as (name, text) pairs: strings as they are, other values as JSON."""
+        return [
+            (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+            for key, value in (self.entry.details or {}).items()
+        ]
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[AuditRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+async def list_audit(
+    session: AsyncSession,
+    kanzlei_id: int,
+    *,
+    action: str | None = None,
+    user_id: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> AuditPage:
+    """One page of a Kanzlei's audit entries, newest first, optionally by action and user."""
+    conditions = [AuditLog.kanzlei_id == kanzlei_id]
+    if action:
+        conditions.append(AuditLog.action == action)
+    if user_id is not None:
+        conditions.append(AuditLog.user_id == user_id)
+    total = await session.scalar(select(func.count()).select_from(AuditLog).where(*conditions))
+    page = max(1, page)
+    result = await session.execute(
+        select(AuditLog, User.name)
+        .outerjoin(User, User.id == AuditLog.user_id)
+        .where(*conditions)
+        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    rows = [AuditRow(entry=entry, user_name=name) for entry, name in result.all()]
+    return AuditPage(rows=rows, total=total or 0, page=page, per_page=per_page)
+
+
+async def recorded_actions(session: AsyncSession, kanzlei_id: int) -> list[str]:
+    """Actions that occur in a Kanzlei's log, also ones no longer declared."""
+    result = await session.scalars(
+        select(AuditLog.action).where(AuditLog.kanzlei_id == kanzlei_id).distinct()
+    )
+    return sorted(result.all())
+
+
+def action_label(action: str) -> str:
+    """The German label of a stored action; the raw value for one no longer declared."""
+    return _label(AuditAction, action)
+
+
+def _label(enum_type: type[AuditAction] | type[AuditTarget], value: str) -> str:
+    try:
+        return enum_type(value).label
+    except ValueError:
+        return value

@@ -1,0 +1,121 @@
+"""Heartbeats of running processes in Redis: written by every app and worker process.
+
+`/api/health` reads the workers' records, the admin system page reads both kinds. Each
+kind has a sorted set of process ids by last heartbeat (`<prefix>:<kind>s`) and one
+expiring JSON record per process (`<prefix>:<kind>:<id>`); the worker keys are the ones
+the worker registry always used, so running workers and readers keep agreeing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis.asyncio import Redis
+
+from ailawyer import __version__
+from ailawyer.logs import get_logger
+
+log = get_logger(__name__)
+
+# Index entries of processes that stopped without saying so are dropped after a day.
+_INDEX_RETENTION_SECONDS = 24 * 3600
+
+
+def new_process_id() -> str:
+    """A unique id for this process: `<host>:<pid>:<random>` (a pid is reused after restarts)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class ProcessRegistry:
+    """The live processes of one kind ("app" or "worker"), by their heartbeats."""
+
+    def __init__(self, redis: Redis, *, prefix: str, kind: str, interval_seconds: float) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.kind = kind
+        self.interval_seconds = interval_seconds
+
+    @property
+    def _index(self) -> str:
+        return f"{self.prefix}:{self.kind}s"
+
+    def _record(self, process_id: str) -> str:
+        return f"{self.prefix}:{self.kind}:{process_id}"
+
+    @property
+    def stale_after_seconds(self) -> float:
+        # Three missed beats: one slow beat under load must not declare a process dead.
+        return self.interval_seconds * 3
+
+    async def beat(self, process_id: str, info: dict[str, Any]) -> None:
+        """Record that `process_id` is alive now; `info` adds to host, pid, Python and version."""
+        now = time.time()
+        record = {
+            "kind": self.kind,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "python": platform.python_version(),
+            "version": __version__,
+            **info,
+            "id": process_id,
+            "lastSeen": now,
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(
+                self._record(process_id),
+                json.dumps(record),
+                px=int(self.stale_after_seconds * 1000),
+            )
+            pipe.zadd(self._index, {process_id: now})
+            pipe.zremrangebyscore(self._index, 0, now - _INDEX_RETENTION_SECONDS)
+            await pipe.execute()
+
+    async def remove(self, process_id: str) -> None:
+        """Forget a process at clean shutdown, so it is not shown as alive until its TTL ends."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._record(process_id))
+            pipe.zrem(self._index, process_id)
+            await pipe.execute()
+
+    async def alive(self) -> list[dict[str, Any]]:
+        """Records of the processes that sent a heartbeat recently, newest first."""
+        since = time.time() - self.stale_after_seconds
+        ids = await self.redis.zrevrangebyscore(self._index, "+inf", since)
+        if not ids:
+            return []
+        records = await self.redis.mget([self._record(process_id) for process_id in ids])
+        return [json.loads(record) for record in records if record]
+
+    async def beat_forever(self, process_id: str, info: Callable[[], dict[str, Any]]) -> None:
+        """Beat every interval until cancelled; a failed beat is logged, never fatal."""
+        while True:
+            try:
+                await self.beat(process_id, info())
+            except Exception as error:  # Redis away: keep running, it comes back
+                log.warning("heartbeat failed", kind=self.kind, error=str(error))
+            await asyncio.sleep(self.interval_seconds)
+
+    @asynccontextmanager
+    async def heartbeats(
+        self, process_id: str, info: Callable[[], dict[str, Any]]
+    ) -> AsyncIterator[None]:
+        """Beat in the background while the block runs; forget the process when it ends."""
+        task = asyncio.create_task(self.beat_forever(process_id, info))
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            try:
+                await self.remove(process_id)
+            except Exception as error:  # leaving the record to expire is fine
+                log.warning("could not remove heartbeat", kind=self.kind, error=str(error))

@@ -1,0 +1,104 @@
+"""The `dokumente` queue: read an uploaded PDF with pypdf and store page count and text."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bullmq.custom_errors import UnrecoverableError
+
+from ailawyer.db.models import Dokument, DokumentStatus, Severity
+from ailawyer.dokumente import status
+from ailawyer.dokumente.pdf import extract_pdf
+from ailawyer.dokumente.storage import DokumentStorage
+from ailawyer.jobs.context import JobContext
+from ailawyer.jobs.payloads import DokumentPayload
+from ailawyer.notifications.types import JOB_COMPLETED, JOB_FAILED
+from ailawyer.realtime import events
+
+if TYPE_CHECKING:
+    from ailawyer.services import Services
+
+FAILED_TITLE = "PDF-Verarbeitung fehlgeschlagen. Erneut versuchen?"
+COMPLETED_TITLE = "Dokument verarbeitet"
+RETRY_LABEL = "Erneut versuchen"
+
+
+def akte_path(akte_id: int) -> str:
+    return f"/akten/{akte_id}"
+
+
+async def _load(services: Services, dokument_id: int) -> Dokument | None:
+    async with services.db.session() as session:
+        return await session.get(Dokument, dokument_id)
+
+
+async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[str, Any]:
+    """Extract page count and text; safe to run twice (the second run changes nothing)."""
+    services = ctx.services
+    dokument = await _load(services, payload.dokument_id)
+    if dokument is None:
+        await ctx.log("Dokument wurde gelöscht; nichts zu tun")
+        return {"skipped": "deleted"}
+    if not await status.mark_in_progress(services, dokument):
+        current = await _load(services, payload.dokument_id)
+        if current is not None and current.status is DokumentStatus.FEHLGESCHLAGEN:
+            # Failed for good while this run was pending (a crash between the failure and
+            # bullmq's bookkeeping): end failed too, so the retry button works.
+            raise UnrecoverableError("Dokument is already marked as failed")
+        await ctx.log("Dokument ist bereits verarbeitet; nichts zu tun")
+        return {"skipped": "already-processed"}
+
+    async def on_page(page: int, pages: int) -> None:
+        percent = round(page * 100 / pages)
+        await ctx.progress(percent)
+        await ctx.log(f"Seite {page}/{pages} gelesen")
+        await status.announce(
+            services,
+            dokument.akte_id,
+            events.DOKUMENT_PROGRESS,
+            {"dokumentId": dokument.id, "progress": percent},
+        )
+
+    path = DokumentStorage(services.settings.upload_dir).path(dokument.storage_key)
+    await ctx.log(f"PDF wird gelesen ({dokument.size_bytes} Bytes)")
+    extracted = await extract_pdf(path, on_page)
+    completed = await status.mark_completed(services, dokument, extracted)
+    if completed and payload.user_id is not None:
+        await services.notifications.notify_user(
+            payload.user_id,
+            type=JOB_COMPLETED,
+            title=COMPLETED_TITLE,
+            message=f"„{dokument.dateiname}“ ist verarbeitet ({extracted.page_count} Seiten).",
+            link=akte_path(dokument.akte_id),
+            severity=Severity.SUCCESS,
+            data={"dokumentId": dokument.id, "akteId": dokument.akte_id},
+        )
+    await ctx.log(f"Fertig: {extracted.page_count} Seiten")
+    return {"pages": extracted.page_count, "characters": len(extracted.text)}
+
+
+async def record_dokument_failure(ctx: JobContext, payload: DokumentPayload, error: str) -> bool:
+    """Mark the Dokument failed and offer the uploader a retry, without technical detail."""
+    services = ctx.services
+    dokument = await _load(services, payload.dokument_id)
+    if dokument is None or not await status.mark_failed(services, dokument, error):
+        return False
+    if payload.user_id is not None:
+        await services.notifications.notify_user(
+            payload.user_id,
+            type=JOB_FAILED,
+            title=FAILED_TITLE,
+            message=f"„{dokument.dateiname}“ konnte nicht verarbeitet werden.",
+            link=akte_path(dokument.akte_id),
+            severity=Severity.ERROR,
+            data={"dokumentId": dokument.id, "akteId": dokument.akte_id, "jobId": ctx.job_id},
+            action={"label": RETRY_LABEL, "url": ctx.retry_path, "method": "POST"},
+        )
+    return True
+
+
+async def reset_dokument_for_retry(services: Services, payload: DokumentPayload) -> None:
+    """The Dokument waits again (AUSSTEHEND) before its job is retried."""
+    dokument = await _load(services, payload.dokument_id)
+    if dokument is not None:
+        await status.mark_pending(services, dokument)

@@ -1,0 +1,169 @@
+"""Dokumente on the Akte page in a real browser: upload, live status, toasts, retry."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
+from playwright.async_api import BrowserContext, Page, expect
+from tests.e2e.conftest import log_in
+from tests.support.dokumente import dokumente, notifications_of, wait_for_status
+from tests.support.factories import Factory
+from tests.support.jobs import wait_for_state, wait_until
+from tests.support.pdfs import corrupt_pdf, numbered_pdf
+from tests.support.processes import AilawyerProcess
+from tests.support.worker_processes import wait_for_workers
+
+from ailawyer.db.models import Akte, DokumentStatus, User
+from ailawyer.domain.roles import Role
+from ailawyer.services import Services
+from ailawyer.worker.processors.dokumente import FAILED_TITLE
+
+pytestmark = pytest.mark.browser
+
+NewContext = Callable[[], Awaitable[BrowserContext]]
+PDF = "application/pdf"
+
+
+@pytest.fixture
+def page_errors() -> Iterator[list[str]]:
+    """Uncaught errors in any page of the test; none are expected."""
+    found: list[str] = []
+    yield found
+    assert not found, f"uncaught errors in the page: {found}"
+
+
+@pytest.fixture
+async def people(factory: Factory) -> dict[str, User]:
+    kanzlei = await factory.kanzlei()
+    return {
+        "anwalt": await factory.user(Role.ANWALT, kanzlei=kanzlei),
+        "admin": await factory.user(Role.ADMIN, kanzlei=kanzlei),
+        "kollege": await factory.user(Role.ANWALT, kanzlei=kanzlei),
+    }
+
+
+@pytest.fixture
+async def akte(factory: Factory, people: dict[str, User]) -> Akte:
+    return await factory.akte(
+        people["anwalt"].kanzlei_id, anwalt=people["anwalt"], kurzrubrum="Müller ./. Schmidt"
+    )
+
+
+@pytest.fixture
+async def worker_ready(services: Services, worker_process: AilawyerProcess) -> None:
+    await wait_for_workers(services, 1)
+
+
+async def open_page(new_context: NewContext, user: User, path: str, page_errors: list[str]) -> Page:
+    page = await (await new_context()).new_page()
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    await log_in(page, user.email)
+    await page.goto(path)
+    # Connected and in the Akte's room: from now on status changes arrive live.
+    await expect(page.locator("#notification-root[data-connection=connected]")).to_have_count(1)
+    return page
+
+
+async def choose_and_upload(page: Page, name: str, content: bytes) -> None:
+    await page.get_by_label("PDF-Dateien hinzufügen").set_input_files(
+        [{"name": name, "mimeType": PDF, "buffer": content}]
+    )
+    await page.get_by_role("button", name="Hochladen").click()
+
+
+async def test_an_uploaded_pdf_turns_processed_without_a_reload_and_a_toast_says_so(
+    new_context: NewContext,
+    services: Services,
+    akte: Akte,
+    people: dict[str, User],
+    worker_ready: None,
+    page_errors: list[str],
+) -> None:
+    page = await open_page(new_context, people["anwalt"], f"/akten/{akte.id}", page_errors)
+    await page.evaluate("window.__samePage = true")
+
+    await choose_and_upload(page, "Zehn Seiten.pdf", numbered_pdf(10))
+
+    row = page.locator("tr[data-dokument-id]", has_text="Zehn Seiten.pdf")
+    await expect(row.locator(".pill")).to_have_text("Verarbeitet")
+    await expect(row).to_contain_text("10")
+    toast = page.locator("#toast-stack .toast", has_text="Dokument verarbeitet")
+    await expect(toast).to_be_visible()
+    assert await page.evaluate("window.__samePage === true"), "the page was not reloaded"
+
+    await row.get_by_role("link", name="Zehn Seiten.pdf").click()
+    await expect(page.locator(".dokument-text")).to_contain_text("Seite 10 von 10")
+
+
+async def test_a_corrupt_pdf_fails_the_admin_sees_why_and_retry_from_the_toast_requeues_it(
+    new_context: NewContext,
+    services: Services,
+    akte: Akte,
+    people: dict[str, User],
+    worker_ready: None,
+    page_errors: list[str],
+) -> None:
+    admin_page = await open_page(new_context, people["admin"], "/", page_errors)
+    page = await open_page(new_context, people["anwalt"], f"/akten/{akte.id}", page_errors)
+
+    await choose_and_upload(page, "Kaputt.pdf", corrupt_pdf())
+
+    toast = page.locator("#toast-stack .toast", has_text=FAILED_TITLE)
+    await expect(toast).to_be_visible(timeout=20_000)
+    row = page.locator("tr[data-dokument-id]", has_text="Kaputt.pdf")
+    await expect(row.locator(".pill")).to_have_text("Fehlgeschlagen")
+    await expect(admin_page.locator("#notification-count")).to_have_text("1")
+    await admin_page.locator("#notification-bell").click()
+    technical = admin_page.locator(".notification-item", has_text="Vorgang fehlgeschlagen")
+    await expect(technical).to_contain_text("dokumente")
+    await expect(technical).to_contain_text("PdfStreamError")
+
+    [dokument] = await dokumente(services)
+    await toast.get_by_role("button", name="Erneut versuchen").click()
+
+    # Requeued: it runs (and, still corrupt, fails) once more, and says so again.
+    job = await wait_until(
+        lambda: _job_with_attempts(services, dokument.job_id or "", 5), within=20, what="a 5th run"
+    )
+    assert job is not None
+    await wait_for_status(services, dokument.id, DokumentStatus.FEHLGESCHLAGEN, within=10)
+    titles = [n.title for n in await notifications_of(services, people["anwalt"].id)]
+    assert titles.count(FAILED_TITLE) == 2
+
+
+async def test_a_user_without_access_can_neither_upload_nor_retry(
+    new_context: NewContext,
+    services: Services,
+    akte: Akte,
+    people: dict[str, User],
+    worker_ready: None,
+    page_errors: list[str],
+) -> None:
+    owner = await open_page(new_context, people["anwalt"], f"/akten/{akte.id}", page_errors)
+    await choose_and_upload(owner, "Kaputt.pdf", corrupt_pdf())
+    await expect(owner.locator("tr[data-status=FEHLGESCHLAGEN]")).to_have_count(1, timeout=20_000)
+    [dokument] = await dokumente(services)
+    await wait_for_state(services, "dokumente", dokument.job_id or "", "failed", within=5)
+
+    page = await open_page(new_context, people["kollege"], "/", page_errors)
+    denied = await page.goto(f"/akten/{akte.id}")
+    assert denied is not None and denied.status == 404
+    token = await page.locator('meta[name="csrf-token"]').get_attribute("content")
+    headers = {"x-csrftoken": token or "", "Accept": "application/json"}
+    upload = await page.request.post(
+        f"/akten/{akte.id}/dokumente",
+        headers=headers,
+        multipart={"dateien": {"name": "x.pdf", "mimeType": PDF, "buffer": numbered_pdf(1)}},
+    )
+    retry = await page.request.post(f"/api/jobs/dokumente/{dokument.job_id}/retry", headers=headers)
+
+    assert upload.status == 404
+    assert retry.status == 403
+    assert len(await dokumente(services)) == 1
+    assert await services.jobs.queue("dokumente").getJobState(dokument.job_id or "") == "failed"
+
+
+async def _job_with_attempts(services: Services, job_id: str, attempts: int) -> object:
+    job = await services.jobs.get_job("dokumente", job_id)
+    return job if job is not None and job.attemptsMade >= attempts else None

@@ -1,0 +1,116 @@
+"""The log viewer in a real browser: click an id to filter by it; auto-refresh on and off."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import ConsoleMessage, Page, expect
+from tests.e2e.conftest import log_in
+from tests.support.factories import Factory
+from tests.support.log_files import log_line
+
+from ailawyer.config import Settings
+from ailawyer.domain.roles import Role
+
+pytestmark = pytest.mark.browser
+
+POLL_SECONDS = 5  # the page's refresh interval
+QUIET_WAIT_MS = (POLL_SECONDS + 2) * 1000
+
+
+class LogWriter:
+    """Appends lines to a log file in the live server's directory, like one more process."""
+
+    def __init__(self, log_dir: Path, marker: str) -> None:
+        self.path = log_dir / f"cli-e2ehost-{uuid.uuid4().int % 10**9}.log"
+        self.marker = marker
+
+    def write(self, message: str, **fields: object) -> None:
+        line = log_line(time.time(), f"{message} {self.marker}", process="cli", **fields)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+
+@pytest.fixture
+def log_writer(settings: Settings) -> Iterator[LogWriter]:
+    writer = LogWriter(settings.effective_log_dir, uuid.uuid4().hex)
+    yield writer
+    writer.path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def console_errors(page: Page) -> list[str]:
+    """Errors the page logs (a CSP violation by an inline script or handler shows up here)."""
+    errors: list[str] = []
+
+    def remember(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("console", remember)
+    return errors
+
+
+async def test_clicking_a_job_id_or_user_id_filters_by_it(
+    page: Page, factory: Factory, log_writer: LogWriter, console_errors: list[str]
+) -> None:
+    admin = await factory.user(Role.ADMIN)
+    log_writer.write("Vorgang A gestartet", jobId="job-a", userId=4711)
+    log_writer.write("Vorgang B gestartet", jobId="job-b", userId=4712)
+    log_writer.write("Vorgang A fertig", jobId="job-a", userId=4712)
+    await log_in(page, admin.email)
+    await page.goto(f"/admin/system?q={log_writer.marker}")
+    lines = page.locator("#log-entries .log-line")
+    await expect(lines).to_have_count(3)
+
+    await lines.filter(has_text="Vorgang A fertig").get_by_role("link", name="jobId job-a").click()
+
+    await expect(page.get_by_label("jobId")).to_have_value("job-a")
+    await expect(lines).to_have_count(2)
+    await expect(lines.filter(has_text="Vorgang B")).to_have_count(0)
+    # The filter is in the address bar, so a reload keeps it.
+    await expect(page).to_have_url(f"/admin/system?q={log_writer.marker}&jobId=job-a#protokoll")
+
+    await lines.filter(has_text="Vorgang A fertig").get_by_role("link", name="userId 4712").click()
+
+    await expect(page.get_by_label("userId")).to_have_value("4712")
+    await expect(lines).to_have_count(1)
+    await expect(lines).to_contain_text("Vorgang A fertig")
+    await page.reload()
+    await expect(lines).to_have_count(1)
+    assert console_errors == []
+
+
+async def test_auto_refresh_is_off_by_default_and_follows_the_toggle(
+    page: Page, factory: Factory, log_writer: LogWriter, console_errors: list[str]
+) -> None:
+    admin = await factory.user(Role.ADMIN)
+    log_writer.write("erste Zeile")
+    await log_in(page, admin.email)
+    await page.goto(f"/admin/system?q={log_writer.marker}")
+    lines = page.locator("#log-entries .log-line")
+    toggle = page.get_by_label("Automatisch aktualisieren (alle 5 Sekunden)")
+    await expect(lines).to_have_count(1)
+    await expect(toggle).not_to_be_checked()
+
+    await toggle.check()
+    await expect(page.locator("#log-entries")).to_have_attribute("data-live", "on")
+    log_writer.write("zweite Zeile")
+
+    # No reload, no click: the page fetches the new line by itself.
+    await expect(lines.filter(has_text="zweite Zeile")).to_have_count(
+        1, timeout=(POLL_SECONDS + 5) * 1000
+    )
+
+    await toggle.uncheck()
+    await expect(page.locator("#log-entries")).to_have_attribute("data-live", "off")
+    log_writer.write("dritte Zeile")
+    await page.wait_for_timeout(QUIET_WAIT_MS)
+
+    await expect(lines).to_have_count(2)
+    await expect(lines.filter(has_text="dritte Zeile")).to_have_count(0)
+    assert console_errors == []

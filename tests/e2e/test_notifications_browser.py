@@ -1,0 +1,441 @@
+"""Notifications in a real browser: toasts, bell, center, tabs, system notifications, sounds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
+from tests.conftest import process_env
+from tests.e2e.conftest import TIMEOUT_MS, log_in
+from tests.support.factories import Factory
+from tests.support.realtime import AppServer
+
+from ailawyer.config import Settings
+from ailawyer.db.models import Notification, Severity, User, UserSettings
+from ailawyer.domain.roles import Role
+from ailawyer.services import Services
+
+pytestmark = pytest.mark.browser
+
+NewContext = Callable[[], Awaitable[BrowserContext]]
+RETRY = {"label": "Erneut versuchen", "url": "/api/jobs/dokumente/42/retry", "method": "POST"}
+
+# Records system notifications while keeping the real constructor (and its permission).
+RECORD_SYSTEM_NOTIFICATIONS = """
+(() => {
+  const Original = window.Notification;
+  if (!Original) return;
+  window.__systemNotifications = [];
+  class Recorded extends Original {
+    constructor(title, options) {
+      super(title, options);
+      window.__systemNotifications.push(this);
+    }
+  }
+  Object.defineProperty(Recorded, "permission", { get: () => Original.permission });
+  Recorded.requestPermission = (...args) => Original.requestPermission(...args);
+  window.Notification = Recorded;
+})();
+"""
+# A headless tab is always "visible"; this lets a test hide it the way switching tabs does.
+SWITCHABLE_VISIBILITY = """
+(() => {
+  let hidden = false;
+  Object.defineProperty(Document.prototype, "visibilityState", {
+    configurable: true, get: () => (hidden ? "hidden" : "visible"),
+  });
+  Object.defineProperty(Document.prototype, "hidden", { configurable: true, get: () => hidden });
+  window.__setHidden = (value) => {
+    hidden = value;
+    document.dispatchEvent(new Event("visibilitychange"));
+  };
+})();
+"""
+RECORD_SOUNDS = """
+(() => {
+  window.__played = [];
+  const play = HTMLMediaElement.prototype.play;
+  HTMLMediaElement.prototype.play = function () {
+    window.__played.push(new URL(this.src).pathname);
+    return play.call(this);
+  };
+})();
+"""
+
+
+class Errors(list[str]):
+    """Uncaught page errors; every test here expects none."""
+
+    def watch(self, page: Page) -> Page:
+        page.on("pageerror", lambda error: self.append(str(error)))
+        return page
+
+
+@pytest.fixture
+def errors() -> Iterator[Errors]:
+    found = Errors()
+    yield found
+    assert not found, f"uncaught errors in the page: {found}"
+
+
+async def ready(page: Page) -> None:
+    """The list is loaded and the socket connected: from now on events arrive live."""
+    await expect(page.locator("#notification-loading")).to_be_hidden()
+    await expect(page.locator("#notification-root[data-connection=connected]")).to_have_count(1)
+
+
+async def signed_in(context: BrowserContext, user: User, errors: Errors, path: str = "/") -> Page:
+    page = errors.watch(await context.new_page())
+    await log_in(page, user.email)
+    if path != "/":
+        await page.goto(path)
+    await ready(page)
+    return page
+
+
+def toasts(page: Page) -> Locator:
+    return page.locator("#toast-stack .toast")
+
+
+async def poll(check: Callable[[], Awaitable[object]], what: str, within: float = 5.0) -> None:
+    """Wait until `check()` is truthy (wait_for_function would eval, which the CSP forbids)."""
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_notification_shows_a_toast_for_about_five_seconds_and_counts_on_the_bell(
+    new_context: NewContext, services: Services, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    page = await signed_in(await new_context(), user, errors)
+
+    await services.notifications.notify_user(
+        user.id, type="job.completed", title="Dokument verarbeitet", message="12 Seiten erkannt."
+    )
+
+    toast = toasts(page).filter(has_text="Dokument verarbeitet")
+    await expect(toast).to_be_visible()
+    shown = time.monotonic()
+    await expect(toast).to_contain_text("12 Seiten erkannt.")
+    await expect(page.locator("#notification-count")).to_have_text("1")
+    await expect(page.locator("#notification-bell")).to_have_attribute(
+        "aria-label", "Benachrichtigungen, 1 ungelesen"
+    )
+    await expect(toast).to_have_count(0, timeout=9000)
+    assert 4.0 <= time.monotonic() - shown <= 7.0
+
+
+async def test_hovering_a_toast_keeps_it_until_the_pointer_leaves(
+    new_context: NewContext, services: Services, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    page = await signed_in(await new_context(), user, errors)
+    await services.notifications.notify_user(user.id, type="info", title="Bitte lesen")
+    toast = toasts(page).filter(has_text="Bitte lesen")
+    await expect(toast).to_be_visible()
+
+    await toast.hover()
+    await page.wait_for_timeout(6500)
+    await expect(toast).to_be_visible()
+    await page.mouse.move(5, 300)
+
+    await expect(toast).to_have_count(0, timeout=6000)
+
+
+async def test_the_center_lists_it_and_a_click_opens_the_link_and_marks_it_read(
+    new_context: NewContext, services: Services, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    akte = await factory.akte(user.kanzlei_id, anwalt=user, kurzrubrum="Müller ./. Schmidt")
+    page = await signed_in(await new_context(), user, errors)
+    created = await services.notifications.notify_user(
+        user.id, type="info", title="Neues Dokument in der Akte", link=f"/akten/{akte.id}"
+    )
+    await expect(page.locator("#notification-count")).to_have_text("1")
+
+    await page.get_by_role("button", name="Benachrichtigungen, 1 ungelesen").click()
+    center = page.get_by_role("dialog", name="Benachrichtigungen")
+    item = center.locator(".notification-item", has_text="Neues Dokument in der Akte")
+    await expect(item).to_have_class("notification-item notification-item--unread")
+    await expect(item).to_contain_text("gerade eben")
+    # Anywhere on the row, not only on the title's link.
+    await item.locator("time").click()
+
+    await expect(page).to_have_url(f"/akten/{akte.id}")
+    await ready(page)
+    await expect(page.locator("#notification-count")).to_be_hidden()
+    async with services.db.session() as db:
+        assert (await db.get(Notification, created.id)).read_at is not None
+
+
+async def test_read_all_in_one_tab_clears_the_badge_in_the_other(
+    new_context: NewContext, services: Services, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.SEKRETARIAT)
+    context = await new_context()
+    first = await signed_in(context, user, errors)
+    second = errors.watch(await context.new_page())
+    await second.goto("/")
+    await ready(second)
+    for number in range(3):
+        await services.notifications.notify_user(user.id, type="info", title=f"Nr. {number}")
+    for tab in (first, second):
+        await expect(tab.locator("#notification-count")).to_have_text("3")
+
+    await first.locator("#notification-bell").click()
+    await first.get_by_role("button", name="Alle als gelesen markieren").click()
+    confirmation = first.get_by_role("dialog", name="Alle als gelesen markieren?")
+    await expect(confirmation).to_contain_text(
+        "3 ungelesene Benachrichtigungen werden als gelesen markiert."
+    )
+    await confirmation.get_by_role("button", name="Als gelesen markieren").click()
+
+    await expect(first.locator("#notification-count")).to_be_hidden()
+    await expect(second.locator("#notification-count")).to_be_hidden()
+    await second.locator("#notification-bell").click()
+    await expect(second.locator(".notification-item--unread")).to_have_count(0)
+    await expect(second.locator(".notification-item")).to_have_count(3)
+
+
+async def test_a_script_in_a_message_is_shown_as_text(
+    new_context: NewContext, services: Services, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    page = await signed_in(await new_context(), user, errors)
+    message = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>fett</b>'
+
+    await services.notifications.notify_user(
+        user.id, type="info", title="<i>Titel</i>", message=message
+    )
+
+    toast = toasts(page).filter(has_text="<i>Titel</i>")
+    await expect(toast.locator(".toast__message")).to_have_text(message)
+    await page.locator("#notification-bell").click()
+    item = page.locator(".notification-item").first
+    await expect(item.locator(".notification-item__message")).to_have_text(message)
+    assert await page.evaluate("window.__pwned") is None
+    assert await page.locator("#toast-stack b, #toast-stack img, .notification-list i").count() == 0
+
+
+async def test_a_failed_job_shows_its_retry_button_in_toast_and_center(
+    new_context: NewContext, services: Services, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.SACHBEARBEITER)
+    page = await signed_in(await new_context(), user, errors)
+
+    await services.notifications.notify_user(
+        user.id,
+        type="job.failed",
+        title="PDF-Verarbeitung fehlgeschlagen",
+        message="Erneut versuchen?",
+        severity=Severity.ERROR,
+        action=RETRY,
+    )
+
+    toast = toasts(page).filter(has_text="PDF-Verarbeitung fehlgeschlagen")
+    await expect(toast.get_by_role("button", name="Erneut versuchen")).to_be_visible()
+    await expect(toast).to_have_class("toast toast--error")
+    await page.locator("#notification-bell").click()
+    center = page.get_by_role("dialog", name="Benachrichtigungen")
+    await expect(center.get_by_role("button", name="Erneut versuchen")).to_be_visible()
+
+
+async def test_an_action_button_calls_its_endpoint_and_reports_failure_in_german(
+    new_context: NewContext, services: Services, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    page = await signed_in(await new_context(), user, errors)
+    await services.notifications.notify_user(user.id, type="info", title="Alt")
+    await services.notifications.notify_user(
+        user.id,
+        type="info",
+        title="Alles erledigt?",
+        action={"label": "Alle gelesen", "url": "/api/notifications/read-all", "method": "POST"},
+    )
+    await services.notifications.notify_user(
+        user.id,
+        type="info",
+        title="Geht nicht",
+        action={"label": "Ins Leere", "url": "/api/gibt-es-nicht", "method": "POST"},
+    )
+    await expect(page.locator("#notification-count")).to_have_text("3")
+    await page.locator("#notification-bell").click()
+    center = page.get_by_role("dialog", name="Benachrichtigungen")
+
+    await center.get_by_role("button", name="Ins Leere").click()
+    await expect(center.get_by_role("alert")).to_have_text(
+        "Das hat leider nicht geklappt. Bitte versuchen Sie es später erneut."
+    )
+    await center.get_by_role("button", name="Alle gelesen").click()
+
+    await expect(center.get_by_role("button", name="Erledigt")).to_be_disabled()
+    await expect(page.locator("#notification-count")).to_be_hidden()
+    assert (await services.notifications.unread(user.id)).count == 0
+
+
+async def test_the_permission_question_comes_once_and_hidden_tabs_get_system_notifications(
+    new_context: NewContext, services: Services, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    akte = await factory.akte(user.kanzlei_id, anwalt=user)
+    context = await new_context()
+    await context.grant_permissions(["notifications"])
+    await context.add_init_script(RECORD_SYSTEM_NOTIFICATIONS)
+    await context.add_init_script(SWITCHABLE_VISIBILITY)
+    page = await signed_in(context, user, errors)
+    question = page.get_by_role("region", name="Benachrichtigungen auf dem Bildschirm")
+
+    await expect(question).to_be_visible()
+    await question.get_by_role("button", name="Aktivieren").click()
+    await expect(question).to_be_hidden()
+
+    async def answered() -> bool:
+        async with services.db.session() as db:
+            row = await db.get(UserSettings, user.id)
+            return row is not None and row.browser_notifications == "granted"
+
+    # Stored once the browser's own question has been answered.
+    await poll(answered, "the stored answer")
+
+    await page.get_by_role("button", name="Abmelden").click()
+    await log_in(page, user.email)
+    await ready(page)
+    await expect(question).to_be_hidden()
+
+    await page.evaluate("window.__setHidden(true)")
+    await services.notifications.notify_user(
+        user.id,
+        type="info",
+        title="Frist läuft ab",
+        message="Morgen 12:00",
+        link=f"/akten/{akte.id}",
+    )
+    await poll(lambda: page.evaluate("window.__systemNotifications.length"), "a notification")
+    shown = await page.evaluate(
+        "window.__systemNotifications.map(n => ({title: n.title, body: n.body}))"
+    )
+    assert shown == [{"title": "Frist läuft ab", "body": "Morgen 12:00"}]
+
+    await page.evaluate("window.__systemNotifications[0].dispatchEvent(new Event('click'))")
+    await expect(page).to_have_url(f"/akten/{akte.id}")
+
+
+async def test_a_visible_tab_gets_no_system_notification(
+    new_context: NewContext, services: Services, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    context = await new_context()
+    await context.grant_permissions(["notifications"])
+    await context.add_init_script(RECORD_SYSTEM_NOTIFICATIONS)
+    page = await signed_in(context, user, errors)
+    await page.get_by_role("button", name="Aktivieren").click()
+
+    await services.notifications.notify_user(user.id, type="info", title="Sichtbar")
+
+    await expect(toasts(page).filter(has_text="Sichtbar")).to_be_visible()
+    assert await page.evaluate("window.__systemNotifications.length") == 0
+
+
+async def test_sounds_play_only_for_the_events_chosen_in_the_settings(
+    new_context: NewContext, services: Services, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    context = await new_context()
+    await context.add_init_script(RECORD_SOUNDS)
+    page = await signed_in(context, user, errors, "/einstellungen")
+    await page.get_by_label("Verarbeitung fehlgeschlagen").check()
+    await page.get_by_role("button", name="Speichern").click()
+    await expect(page.get_by_text("Ihre Einstellungen wurden gespeichert.")).to_be_visible()
+    await ready(page)
+
+    await services.notifications.notify_user(user.id, type="job.completed", title="Fertig")
+    await services.notifications.notify_user(user.id, type="job.failed", title="Fehler")
+
+    await expect(toasts(page)).to_have_count(2)
+    # Sounds start a moment later (one tab claims each, via the Web Locks API).
+    await poll(lambda: page.evaluate("window.__played.length"), "a sound")
+    await page.wait_for_timeout(300)
+    assert await page.evaluate("window.__played") == ["/static/vendor/sounds/job-failed.wav"]
+
+
+async def test_logging_out_in_one_tab_sends_the_other_tab_to_the_login(
+    new_context: NewContext, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    context = await new_context()
+    leaving = await signed_in(context, user, errors)
+    staying = errors.watch(await context.new_page())
+    await staying.goto("/")
+    await ready(staying)
+
+    await leaving.get_by_role("button", name="Abmelden").click()
+
+    await expect(staying).to_have_url("/anmelden?hinweis=abgemeldet", timeout=3000)
+    await expect(staying.get_by_text("Sie wurden abgemeldet.")).to_be_visible()
+
+
+async def test_an_akte_page_receives_the_events_of_its_akte(
+    new_context: NewContext, services: Services, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    akte = await factory.akte(user.kanzlei_id, anwalt=user)
+    page = await signed_in(await new_context(), user, errors, f"/akten/{akte.id}")
+    await page.evaluate(
+        """import("/static/js/realtime.js").then((realtime) =>
+             realtime.on("probe", (data) => { window.__probe = data; }))"""
+    )
+
+    async def received() -> bool:
+        # The page joins right after connecting; send again until the join has landed.
+        await services.emitter.to_akte(akte.id).emit("probe", {"akte": akte.id})
+        await asyncio.sleep(0.1)
+        return await page.evaluate("window.__probe") is not None
+
+    await poll(received, "the Akte's event")
+    assert await page.evaluate("window.__probe") == {"akte": akte.id}
+
+
+@pytest.fixture
+def own_app(settings: Settings, tmp_path: Path) -> Iterator[AppServer]:
+    """An app process of this test's own, to stop and start while the page stays open."""
+    server = AppServer(process_env(settings), tmp_path / "serve.out")
+    yield server.start()
+    server.stop()
+
+
+async def test_notifications_missed_while_the_server_was_away_appear_once_after_reconnect(
+    browser: Browser,
+    own_app: AppServer,
+    services: Services,
+    factory: Factory,
+    errors: Errors,
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    context = await browser.new_context(base_url=own_app.url, locale="de-DE")
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = await signed_in(context, user, errors)
+        await services.notifications.notify_user(user.id, type="info", title="Vorher")
+        await expect(page.locator("#notification-count")).to_have_text("1")
+
+        own_app.stop()
+        await expect(page.locator("#notification-root[data-connection=offline]")).to_have_count(1)
+        for title in ("Verpasst 1", "Verpasst 2"):
+            await services.notifications.notify_user(user.id, type="info", title=title)
+        own_app.start()
+
+        await expect(page.locator("#notification-count")).to_have_text("3", timeout=20_000)
+        await expect(toasts(page).filter(has_text="Verpasst")).to_have_count(2)
+        await services.notifications.notify_user(user.id, type="info", title="Danach")
+        await expect(page.locator("#notification-count")).to_have_text("4")
+        await page.locator("#notification-bell").click()
+        titles = await page.locator(".notification-item__title").all_inner_texts()
+        assert titles == ["Danach", "Verpasst 2", "Verpasst 1", "Vorher"]
+    finally:
+        await context.close()

@@ -1,0 +1,166 @@
+"""PDF processing end to end: upload over HTTP, the real worker process, the results."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import httpx
+import pytest
+from tests.support.dokumente import dokumente, notifications_of, upload, wait_for_status
+from tests.support.factories import Factory
+from tests.support.http import login
+from tests.support.jobs import job_log, wait_for_state
+from tests.support.pdfs import corrupt_pdf, encrypted_pdf, numbered_pdf
+from tests.support.processes import AilawyerProcess
+from tests.support.worker_processes import wait_for_workers
+
+from ailawyer.db.models import Akte, DokumentStatus, Kanzlei, Severity, User
+from ailawyer.dokumente.upload import IncomingFile, accept_uploads
+from ailawyer.domain.roles import Role
+from ailawyer.jobs.context import JobContext
+from ailawyer.jobs.payloads import DokumentPayload
+from ailawyer.services import Services
+from ailawyer.worker.processors.dokumente import FAILED_TITLE, process_dokument
+
+# Four attempts with the suite's 0.2/0.4/0.6 s backoff, plus the worker's own pace.
+FAILURE_WITHIN = 20
+
+
+@pytest.fixture
+async def people(factory: Factory) -> dict[str, User]:
+    kanzlei = await factory.kanzlei()
+    other = await factory.kanzlei()
+    return {
+        "anwalt": await factory.user(Role.ANWALT, kanzlei=kanzlei),
+        "admin": await factory.user(Role.ADMIN, kanzlei=kanzlei),
+        "fremder_admin": await factory.user(Role.ADMIN, kanzlei=other),
+    }
+
+
+@pytest.fixture
+async def akte(factory: Factory, people: dict[str, User]) -> Akte:
+    return await factory.akte(people["anwalt"].kanzlei_id, anwalt=people["anwalt"])
+
+
+@pytest.fixture
+async def uploader(
+    client: httpx.AsyncClient,
+    people: dict[str, User],
+    services: Services,
+    worker_process: AilawyerProcess,
+) -> httpx.AsyncClient:
+    await wait_for_workers(services, 1)
+    await login(client, people["anwalt"].email)
+    return client
+
+
+async def test_a_pdf_is_processed_and_the_uploader_is_told(
+    uploader: httpx.AsyncClient,
+    services: Services,
+    akte: Akte,
+    people: dict[str, User],
+    worker_process: AilawyerProcess,
+) -> None:
+    response = await upload(uploader, akte.id, [("Vertrag.pdf", numbered_pdf(3))])
+    dokument_id = response.json()["dokumente"][0]["id"]
+
+    done = await wait_for_status(services, dokument_id, DokumentStatus.ABGESCHLOSSEN, within=15)
+
+    assert done.page_count == 3
+    assert "Seite 2 von 3" in (done.extracted_text or "")
+    job = await services.jobs.get_job("dokumente", done.job_id or "")
+    assert job is not None
+    assert job.progress == 100
+    lines = await job_log(services, "dokumente", done.job_id or "")
+    assert any(line.endswith("Seite 3/3 gelesen") for line in lines)
+    [notice] = await notifications_of(services, people["anwalt"].id)
+    assert (notice.type, notice.title, notice.severity) == (
+        "job.completed",
+        "Dokument verarbeitet",
+        Severity.SUCCESS,
+    )
+    assert notice.link == f"/akten/{akte.id}"
+    page = await uploader.get(f"/akten/{akte.id}/dokumente/{dokument_id}")
+    assert page.status_code == 200
+    assert "Seite 3 von 3" in page.text
+    # The worker's log lines of this job carry its context.
+    output = worker_process.output().splitlines()
+    lines = [json.loads(line) for line in output if line.startswith("{")]
+    [started] = [
+        line
+        for line in lines
+        if line.get("message") == "job started" and line.get("jobId") == job.id
+    ]
+    assert started["queue"] == "dokumente"
+    assert started["attempt"] == 1
+    assert (started["akteId"], started["userId"]) == (akte.id, people["anwalt"].id)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(corrupt_pdf(), "PdfStreamError"), (encrypted_pdf(), "encrypted")],
+    ids=["corrupt", "encrypted"],
+)
+async def test_a_broken_pdf_fails_after_the_last_retry_and_everyone_is_told_their_part(
+    uploader: httpx.AsyncClient,
+    services: Services,
+    akte: Akte,
+    people: dict[str, User],
+    content: bytes,
+    reason: str,
+) -> None:
+    response = await upload(uploader, akte.id, [("Scan.pdf", content)])
+    dokument_id = response.json()["dokumente"][0]["id"]
+
+    failed = await wait_for_status(
+        services, dokument_id, DokumentStatus.FEHLGESCHLAGEN, within=FAILURE_WITHIN
+    )
+
+    assert reason in (failed.error or "")
+    # The Dokument is marked first, then bullmq finishes its bookkeeping.
+    job = await wait_for_state(services, "dokumente", failed.job_id or "", "failed", within=5)
+    assert job.attemptsMade == 4
+    [user_notice] = await notifications_of(services, people["anwalt"].id)
+    assert user_notice.title == FAILED_TITLE
+    assert user_notice.action == {
+        "label": "Erneut versuchen",
+        "url": f"/api/jobs/dokumente/{job.id}/retry",
+        "method": "POST",
+    }
+    # The user's words carry no technical detail.
+    assert reason not in user_notice.message
+    assert "Error" not in user_notice.message + user_notice.title
+    [admin_notice] = await notifications_of(services, people["admin"].id)
+    assert admin_notice.type == "job.failed.admin"
+    assert f"dokumente #{job.id}" in admin_notice.title
+    assert reason in admin_notice.message
+    assert admin_notice.data["queue"] == "dokumente"
+    assert admin_notice.data["jobId"] == str(job.id)
+    assert await notifications_of(services, people["fremder_admin"].id) == []
+
+
+async def test_processing_the_same_dokument_twice_tells_the_user_once(
+    isolated_services: Services, factory: Factory
+) -> None:
+    kanzlei: Kanzlei = await factory.kanzlei()
+    anwalt = await factory.user(Role.ANWALT, kanzlei=kanzlei)
+    akte = await factory.akte(kanzlei, anwalt=anwalt)
+    [dokument] = await accept_uploads(
+        isolated_services,
+        akte_id=akte.id,
+        user_id=anwalt.id,
+        uploads=[IncomingFile("a.pdf", io.BytesIO(numbered_pdf(2)))],
+    )
+    job = await isolated_services.jobs.get_job("dokumente", dokument.job_id or "")
+    assert job is not None
+    payload = DokumentPayload.model_validate(job.data)
+    ctx = JobContext(job=job, queue="dokumente", services=isolated_services)
+
+    first = await process_dokument(ctx, payload)
+    second = await process_dokument(ctx, payload)
+
+    assert first["pages"] == 2
+    assert second == {"skipped": "already-processed"}
+    assert len(await notifications_of(isolated_services, anwalt.id)) == 1
+    assert [d.status for d in await dokumente(isolated_services)] == [DokumentStatus.ABGESCHLOSSEN]

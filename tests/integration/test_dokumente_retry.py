@@ -1,0 +1,171 @@
+"""POST /api/jobs/<queue>/<id>/retry: the job's own user or an ADMIN of its Kanzlei.
+
+403 for everyone else, 404 for an unknown job, 409 for a job that is not failed.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from tests.support.dokumente import notifications_of, upload, wait_for_status
+from tests.support.factories import Factory
+from tests.support.http import csrf_token, login
+from tests.support.jobs import wait_for_state
+from tests.support.pdfs import corrupt_pdf, numbered_pdf
+from tests.support.processes import AilawyerProcess
+from tests.support.worker_processes import wait_for_workers
+
+from ailawyer.db.models import Akte, Dokument, DokumentStatus, User
+from ailawyer.domain.roles import Role
+from ailawyer.services import Services
+
+
+@pytest.fixture
+async def people(factory: Factory) -> dict[str, User]:
+    kanzlei = await factory.kanzlei()
+    other = await factory.kanzlei()
+    return {
+        "anwalt": await factory.user(Role.ANWALT, kanzlei=kanzlei),
+        # Sees every Akte of the Kanzlei, but did not upload the Dokument.
+        "sekretariat": await factory.user(Role.SEKRETARIAT, kanzlei=kanzlei),
+        "admin": await factory.user(Role.ADMIN, kanzlei=kanzlei),
+        "fremder_admin": await factory.user(Role.ADMIN, kanzlei=other),
+    }
+
+
+@pytest.fixture
+async def akte(factory: Factory, people: dict[str, User]) -> Akte:
+    return await factory.akte(people["anwalt"].kanzlei_id, anwalt=people["anwalt"])
+
+
+async def failed_dokument(
+    live_server: str, services: Services, akte: Akte, anwalt: User
+) -> Dokument:
+    async with httpx.AsyncClient(base_url=live_server, timeout=10) as client:
+        await login(client, anwalt.email)
+        response = await upload(client, akte.id, [("kaputt.pdf", corrupt_pdf())])
+    dokument_id = response.json()["dokumente"][0]["id"]
+    dokument = await wait_for_status(
+        services, dokument_id, DokumentStatus.FEHLGESCHLAGEN, within=20
+    )
+    await wait_for_state(services, "dokumente", dokument.job_id or "", "failed", within=5)
+    return dokument
+
+
+async def retry(client: httpx.AsyncClient, user: User | None, url: str) -> httpx.Response:
+    """POST like the notification's button does, as `user` (None: already logged in)."""
+    if user is not None:
+        await login(client, user.email)
+    token = await csrf_token(client)
+    return await client.post(url, headers={"x-csrftoken": token})
+
+
+@pytest.fixture
+async def worker_ready(services: Services, worker_process: AilawyerProcess) -> None:
+    await wait_for_workers(services, 1)
+
+
+async def test_the_uploader_retries_and_the_dokument_waits_again(
+    client: httpx.AsyncClient,
+    live_server: str,
+    services: Services,
+    akte: Akte,
+    people: dict[str, User],
+    worker_ready: None,
+) -> None:
+    dokument = await failed_dokument(live_server, services, akte, people["anwalt"])
+    queue = services.jobs.queue("dokumente")
+    # Held in the queue, so the state right after the retry can be seen.
+    await queue.pause()
+    try:
+        response = await retry(
+            client, people["anwalt"], f"/api/jobs/dokumente/{dokument.job_id}/retry"
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json() == {
+            "queue": "dokumente",
+            "jobId": dokument.job_id,
+            "state": "waiting",
+        }
+        assert await queue.getJobState(dokument.job_id or "") in {"wait", "paused", "waiting"}
+        pending = await wait_for_status(services, dokument.id, DokumentStatus.AUSSTEHEND, within=1)
+        assert pending.error is None
+    finally:
+        await queue.resume()
+
+    # Still a corrupt file: it fails again, and the uploader hears about it again.
+    await wait_for_status(services, dokument.id, DokumentStatus.FEHLGESCHLAGEN, within=20)
+    titles = [n.title for n in await notifications_of(services, people["anwalt"].id)]
+    assert titles.count("PDF-Verarbeitung fehlgeschlagen. Erneut versuchen?") == 2
+
+
+async def test_an_admin_of_the_kanzlei_may_retry_any_job_of_it(
+    client: httpx.AsyncClient,
+    live_server: str,
+    services: Services,
+    akte: Akte,
+    people: dict[str, User],
+    worker_ready: None,
+) -> None:
+    dokument = await failed_dokument(live_server, services, akte, people["anwalt"])
+
+    response = await retry(client, people["admin"], f"/api/jobs/dokumente/{dokument.job_id}/retry")
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("person", ["sekretariat", "fremder_admin"])
+async def test_anyone_else_gets_403(
+    client: httpx.AsyncClient,
+    live_server: str,
+    services: Services,
+    akte: Akte,
+    people: dict[str, User],
+    worker_ready: None,
+    person: str,
+) -> None:
+    dokument = await failed_dokument(live_server, services, akte, people["anwalt"])
+
+    response = await retry(client, people[person], f"/api/jobs/dokumente/{dokument.job_id}/retry")
+
+    assert response.status_code == 403
+    assert response.json()["detail"] == "Sie dürfen diesen Vorgang nicht erneut starten."
+    assert await services.jobs.queue("dokumente").getJobState(dokument.job_id or "") == "failed"
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/jobs/dokumente/999999/retry", "/api/jobs/gibt-es-nicht/1/retry"]
+)
+async def test_an_unknown_job_gets_404(
+    client: httpx.AsyncClient, people: dict[str, User], url: str
+) -> None:
+    response = await retry(client, people["admin"], url)
+
+    assert response.status_code == 404
+
+
+async def test_a_job_that_did_not_fail_gets_409(
+    client: httpx.AsyncClient,
+    services: Services,
+    akte: Akte,
+    people: dict[str, User],
+    worker_ready: None,
+) -> None:
+    await login(client, people["anwalt"].email)
+    response = await upload(client, akte.id, [("gut.pdf", numbered_pdf(1))])
+    dokument_id = response.json()["dokumente"][0]["id"]
+    done = await wait_for_status(services, dokument_id, DokumentStatus.ABGESCHLOSSEN, within=15)
+    await wait_for_state(services, "dokumente", done.job_id or "", "completed", within=5)
+
+    refused = await retry(client, None, f"/api/jobs/dokumente/{done.job_id}/retry")
+
+    assert refused.status_code == 409
+
+
+async def test_anonymous_callers_get_401(client: httpx.AsyncClient) -> None:
+    token = await csrf_token(client, "/anmelden")
+
+    response = await client.post("/api/jobs/dokumente/1/retry", headers={"x-csrftoken": token})
+
+    assert response.status_code == 401

@@ -1,0 +1,68 @@
+"""Enqueueing checks payloads against the queue's declared type; queues can be listed."""
+
+from __future__ import annotations
+
+import pytest
+from bullmq import Queue
+
+from ailawyer.jobs.errors import InvalidPayloadError, UnknownQueueError
+from ailawyer.jobs.payloads import AdminTestPayload, DokumentPayload
+from ailawyer.jobs.registry import QUEUES
+from ailawyer.services import Services
+
+
+async def test_a_valid_payload_is_stored_as_camel_case_ids_with_the_default_options(
+    isolated_services: Services,
+) -> None:
+    job = await isolated_services.jobs.enqueue(
+        "dokumente", DokumentPayload(dokument_id=7, akte_id=3, user_id=5)
+    )
+
+    stored = await isolated_services.jobs.get_job("dokumente", job.id)
+    assert stored is not None
+    assert stored.data == {"dokumentId": 7, "akteId": 3, "userId": 5}
+    assert stored.opts["attempts"] == 4
+    assert stored.opts["backoff"] == {"type": "ailawyer-steps"}
+
+
+async def test_a_payload_given_as_a_mapping_is_validated_too(isolated_services: Services) -> None:
+    job = await isolated_services.jobs.enqueue("dokumente", {"dokumentId": 7, "akteId": 3})
+
+    assert job.data == {"dokumentId": 7, "akteId": 3}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"dokumentId": "sieben", "akteId": 3},
+        {"akteId": 3},
+        # Personal data has no field to go into: unknown keys are refused.
+        {"dokumentId": 7, "akteId": 3, "dateiname": "Scheidung Müller.pdf"},
+        AdminTestPayload(),
+    ],
+    ids=["wrong-type", "missing-field", "extra-field", "other-queues-model"],
+)
+async def test_a_bad_payload_is_refused_and_nothing_is_enqueued(
+    isolated_services: Services, payload: object
+) -> None:
+    with pytest.raises(InvalidPayloadError, match="dokumente"):
+        await isolated_services.jobs.enqueue("dokumente", payload)  # type: ignore[arg-type]
+
+    counts = await isolated_services.jobs.queue("dokumente").getJobCounts()
+    assert sum(counts.values()) == 0
+
+
+async def test_an_unknown_queue_is_refused(isolated_services: Services) -> None:
+    with pytest.raises(UnknownQueueError, match="nicht-da"):
+        await isolated_services.jobs.enqueue("nicht-da", {"userId": 1})
+
+
+async def test_queues_only_found_in_redis_are_listed_with_the_declared_ones(
+    isolated_services: Services,
+) -> None:
+    # bullmq has no API to list queues; a queue some other code created must still show.
+    jobs = isolated_services.jobs
+    foreign = Queue("fremd", {"connection": isolated_services.redis, "prefix": jobs.prefix})
+    await foreign.add("irgendwas", {"x": 1})
+
+    assert await jobs.discover() == sorted({*QUEUES, "fremd"})

@@ -1,0 +1,94 @@
+"""Heartbeats of app and worker processes: recorded, listed while fresh, forgotten at stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import time
+import uuid
+
+from tests.support.jobs import wait_until
+
+from ailawyer import __version__
+from ailawyer.health import check_health
+from ailawyer.process_registry import ProcessRegistry, new_process_id
+from ailawyer.services import Services
+
+
+def registry(services: Services, kind: str, interval: float = 0.2) -> ProcessRegistry:
+    return ProcessRegistry(
+        services.redis, prefix=f"t{uuid.uuid4().hex[:8]}", kind=kind, interval_seconds=interval
+    )
+
+
+async def test_a_beat_records_who_the_process_is(services: Services) -> None:
+    apps = registry(services, "app")
+
+    await apps.beat("a-1", {"startedAt": 123.0})
+
+    (record,) = await apps.alive()
+    assert record["id"] == "a-1" and record["kind"] == "app"
+    assert (record["pid"], record["python"], record["version"]) == (
+        os.getpid(),
+        platform.python_version(),
+        __version__,
+    )
+    assert record["startedAt"] == 123.0 and abs(record["lastSeen"] - time.time()) < 5
+
+
+async def test_apps_and_workers_are_listed_apart(services: Services) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    apps = ProcessRegistry(services.redis, prefix=prefix, kind="app", interval_seconds=1)
+    workers = ProcessRegistry(services.redis, prefix=prefix, kind="worker", interval_seconds=1)
+
+    await apps.beat("a-1", {})
+
+    assert [r["id"] for r in await apps.alive()] == ["a-1"]
+    # An app process is no worker: health still says nobody processes jobs.
+    assert await workers.alive() == []
+    assert (await check_health(services.db, services.redis, workers))["services"]["worker"][
+        "status"
+    ] == "down"
+
+
+async def test_a_process_that_stops_beating_drops_out(services: Services) -> None:
+    workers = registry(services, "worker", interval=0.1)
+    await workers.beat("w-1", {})
+    assert await workers.alive()
+
+    await asyncio.sleep(0.4)  # more than three missed beats
+
+    assert await workers.alive() == []
+
+
+async def test_heartbeats_run_in_the_background_and_end_with_the_block(
+    services: Services,
+) -> None:
+    apps = registry(services, "app", interval=0.05)
+    process_id = new_process_id()
+
+    async with apps.heartbeats(process_id, lambda: {"startedAt": 1.0}):
+        (first,) = await wait_until(apps.alive, within=2, what="the first heartbeat")
+        await wait_until(
+            lambda: _beat_after(apps, first["lastSeen"]), within=2, what="a second heartbeat"
+        )
+
+    assert await apps.alive() == []
+    assert process_id.split(":")[1] == str(os.getpid())
+
+
+async def _beat_after(registry: ProcessRegistry, seen: float) -> bool:
+    records = await registry.alive()
+    return bool(records) and records[0]["lastSeen"] > seen
+
+
+async def test_the_running_app_process_sends_heartbeats(
+    live_server: str, services: Services
+) -> None:
+    async def app_records() -> list[dict]:
+        return await services.apps.alive()
+
+    (record,) = await wait_until(app_records, within=5, what="the live server's heartbeat")
+
+    assert record["kind"] == "app" and record["startedAt"] <= time.time()

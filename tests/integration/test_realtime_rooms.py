@@ -1,0 +1,153 @@
+"""Rooms: every socket is in its user's and its role's room; Akte rooms only after access."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from tests.support.factories import Factory
+from tests.support.realtime import SocketClient, session_token
+
+from ailawyer.db.models import Kanzlei, User
+from ailawyer.domain.roles import Role
+from ailawyer.realtime import events
+from ailawyer.services import Services
+
+PROBE = "probe"
+SENTINEL = "sentinel"
+
+
+async def connected(
+    live_server: str, sockets: Callable[[], SocketClient], user: User
+) -> SocketClient:
+    return await sockets().connect(live_server, await session_token(live_server, user.email))
+
+
+async def settle(services: Services, people: dict[SocketClient, User]) -> None:
+    """Wait until each socket got a later event: anything sent before it has arrived too.
+
+    One app process forwards the Redis channel's messages in order, so a sentinel sent
+    after the probes arrives after every probe meant for that socket.
+    """
+    for user in people.values():
+        await services.emitter.to_user(user.id).emit(SENTINEL, {})
+    for socket in people:
+        await socket.wait_for(SENTINEL)
+
+
+def probes(socket: SocketClient) -> list[Any]:
+    return socket.received(PROBE)
+
+
+@pytest.fixture
+async def firm(factory: Factory) -> dict[str, Any]:
+    kanzlei = await factory.kanzlei()
+    other = await factory.kanzlei()
+    return {
+        "kanzlei": kanzlei,
+        "other": other,
+        "anwalt": await factory.user(Role.ANWALT, kanzlei=kanzlei),
+        "kollegin": await factory.user(Role.ANWALT, kanzlei=kanzlei),
+        "sekretariat": await factory.user(Role.SEKRETARIAT, kanzlei=kanzlei),
+        "fremder_anwalt": await factory.user(Role.ANWALT, kanzlei=other),
+    }
+
+
+async def test_a_socket_is_in_its_user_room_and_in_its_role_room_of_its_kanzlei(
+    live_server: str, services: Services, firm: dict[str, Any], sockets: Callable[[], SocketClient]
+) -> None:
+    people = {
+        await connected(live_server, sockets, firm[name]): firm[name]
+        for name in ("anwalt", "kollegin", "sekretariat", "fremder_anwalt")
+    }
+    by_name = {user.email: socket for socket, user in people.items()}
+    anwalt, kollegin = by_name[firm["anwalt"].email], by_name[firm["kollegin"].email]
+    sekretariat = by_name[firm["sekretariat"].email]
+    fremder = by_name[firm["fremder_anwalt"].email]
+    kanzlei: Kanzlei = firm["kanzlei"]
+
+    await services.emitter.to_user(firm["anwalt"].id).emit(PROBE, {"to": "user"})
+    await services.emitter.to_role(kanzlei.id, Role.ANWALT).emit(PROBE, {"to": "role"})
+    await settle(services, people)
+
+    assert probes(anwalt) == [{"to": "user"}, {"to": "role"}]
+    assert probes(kollegin) == [{"to": "role"}]
+    assert probes(sekretariat) == []
+    # Same role, other Kanzlei: role rooms never cross Kanzleien.
+    assert probes(fremder) == []
+
+
+async def test_joining_an_akte_the_user_may_see_delivers_its_events(
+    live_server: str,
+    services: Services,
+    factory: Factory,
+    firm: dict[str, Any],
+    sockets: Callable[[], SocketClient],
+) -> None:
+    akte = await factory.akte(firm["kanzlei"], anwalt=firm["anwalt"])
+    anwalt = await connected(live_server, sockets, firm["anwalt"])
+    sekretariat = await connected(live_server, sockets, firm["sekretariat"])
+
+    assert await anwalt.call(events.AKTE_JOIN, akte.id) == {"ok": True}
+    assert await sekretariat.call(events.AKTE_JOIN, akte.id) == {"ok": True}
+    await services.emitter.to_akte(akte.id).emit(PROBE, {"akte": akte.id})
+    await settle(services, {anwalt: firm["anwalt"], sekretariat: firm["sekretariat"]})
+
+    assert probes(anwalt) == [{"akte": akte.id}]
+    assert probes(sekretariat) == [{"akte": akte.id}]
+
+
+@pytest.mark.parametrize("intruder", ["kollegin", "fremder_anwalt"])
+async def test_joining_an_akte_the_user_may_not_see_is_denied(
+    live_server: str,
+    services: Services,
+    factory: Factory,
+    firm: dict[str, Any],
+    sockets: Callable[[], SocketClient],
+    intruder: str,
+) -> None:
+    akte = await factory.akte(firm["kanzlei"], anwalt=firm["anwalt"])
+    socket = await connected(live_server, sockets, firm[intruder])
+
+    # Sent by hand, with the id of an Akte that is not the user's.
+    answer = await socket.call(events.AKTE_JOIN, akte.id)
+    await services.emitter.to_akte(akte.id).emit(PROBE, {"akte": akte.id})
+    await settle(services, {socket: firm[intruder]})
+
+    assert answer == {"ok": False, "error": "forbidden"}
+    assert probes(socket) == []
+
+
+@pytest.mark.parametrize("payload", [999_999, "1", True, None, {"id": 1}])
+async def test_a_join_with_an_unknown_or_malformed_id_is_denied(
+    live_server: str,
+    services: Services,
+    firm: dict[str, Any],
+    sockets: Callable[[], SocketClient],
+    payload: Any,
+) -> None:
+    socket = await connected(live_server, sockets, firm["anwalt"])
+
+    answer = await socket.call(events.AKTE_JOIN, payload)
+
+    assert answer["ok"] is False
+    assert answer["error"] in {"forbidden", "invalid"}
+
+
+async def test_leaving_an_akte_room_stops_its_events(
+    live_server: str,
+    services: Services,
+    factory: Factory,
+    firm: dict[str, Any],
+    sockets: Callable[[], SocketClient],
+) -> None:
+    akte = await factory.akte(firm["kanzlei"], anwalt=firm["anwalt"])
+    socket = await connected(live_server, sockets, firm["anwalt"])
+    assert await socket.call(events.AKTE_JOIN, akte.id) == {"ok": True}
+
+    assert await socket.call(events.AKTE_LEAVE, akte.id) == {"ok": True}
+    await services.emitter.to_akte(akte.id).emit(PROBE, {"akte": akte.id})
+    await settle(services, {socket: firm["anwalt"]})
+
+    assert probes(socket) == []
