@@ -21,6 +21,7 @@ from tests.support.jobs import FAST_JOB_SETTINGS, isolated, job_services, worker
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
 from tests.support.realtime import SocketClient
+from tests.support.runtime_settings import restore_defaults
 
 from ailawyer.config import Environment, Settings
 from ailawyer.db.migrate import upgrade
@@ -145,6 +146,13 @@ async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
             await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         await services.redis.flushdb()
     yield
+
+
+@pytest.fixture
+async def defaults_restored(services: Services) -> AsyncIterator[None]:
+    """For a test that changes runtime settings: every process is back on the defaults after."""
+    yield
+    await restore_defaults(services)
 
 
 @pytest.fixture

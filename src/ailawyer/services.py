@@ -10,6 +10,7 @@ from ailawyer.auth.login_limit import LoginLimiter
 from ailawyer.auth.sessions import SessionStore
 from ailawyer.config import ConfigurationError, Settings
 from ailawyer.db.session import Database
+from ailawyer.jobs.activity import JobActivity
 from ailawyer.jobs.queues import JobQueues
 from ailawyer.notifications.service import NotificationService
 from ailawyer.process_registry import ProcessRegistry
@@ -31,6 +32,8 @@ class Services:
     emitter: Emitter
     notifications: NotificationService
     jobs: JobQueues
+    # Live updates for the job explorer and job metrics; flushed by close().
+    job_activity: JobActivity
     # Started by the process (`await services.runtime_settings.start()`), stopped by close().
     runtime_settings: RuntimeSettings
 
@@ -49,6 +52,9 @@ class Services:
         prefix = settings.redis_key_prefix
         db = Database(settings.effective_database_url)
         emitter = emitter or Emitter.write_only(settings.redis_url, prefix)
+        jobs = JobQueues(redis, settings)
+        job_activity = JobActivity(jobs, emitter, metrics_prefix=prefix)
+        jobs.enqueue_listeners.append(job_activity.changed)
         return cls(
             settings=settings,
             db=db,
@@ -76,12 +82,14 @@ class Services:
             ),
             emitter=emitter,
             notifications=NotificationService(db, emitter),
-            jobs=JobQueues(redis, settings),
+            jobs=jobs,
+            job_activity=job_activity,
             runtime_settings=RuntimeSettings(db=db, redis=redis, settings=settings),
         )
 
     async def close(self) -> None:
         await self.runtime_settings.stop()
+        await self.job_activity.close()
         await self.emitter.close()
         await self.redis.aclose()
         await self.db.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from tests.support.dokumente import dokumente, upload
@@ -33,9 +35,15 @@ async def akte(factory: Factory, anwalt: User) -> Akte:
 
 
 @pytest.fixture
-async def logged_in(client: httpx.AsyncClient, anwalt: User) -> httpx.AsyncClient:
+async def logged_in(
+    client: httpx.AsyncClient, anwalt: User, services: Services
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Logged in, with the queue paused: a worker of the run must not process these yet."""
     await login(client, anwalt.email)
-    return client
+    queue = services.jobs.queue("dokumente")
+    await queue.pause()
+    yield client
+    await queue.resume()
 
 
 async def test_a_pdf_is_stored_recorded_as_pending_and_enqueued_with_ids_only(

@@ -25,7 +25,8 @@ async def heartbeat_concurrency(services: Services, expected: int) -> list[Any] 
 async def test_a_running_worker_applies_a_new_concurrency_without_restart(
     settings: Settings, services: Services, tmp_path: Path
 ) -> None:
-    own_settings = isolated(settings)
+    # No grace: the long jobs need not finish when the test stops the worker.
+    own_settings = isolated(settings, shutdown_grace_seconds=0)
     async with job_services(own_settings) as own:
         # Set before the start: a worker that starts later reads the current value.
         await own.runtime_settings.set(KEY, 1)
@@ -37,7 +38,7 @@ async def test_a_running_worker_applies_a_new_concurrency_without_restart(
             await own.runtime_settings.set(KEY, 5)
             await wait_until(lambda: heartbeat_concurrency(own, 5), within=3, what="5 slots")
             job_ids = [
-                str((await own.jobs.enqueue("test", AdminTestPayload(duration_ms=3000))).id)
+                str((await own.jobs.enqueue("test", AdminTestPayload(duration_ms=8000))).id)
                 for _ in range(5)
             ]
 
@@ -46,7 +47,7 @@ async def test_a_running_worker_applies_a_new_concurrency_without_restart(
                 return all([await queue.getJobState(j) == "active" for j in job_ids])
 
             # The first job wakes the idle worker, which then fills all five slots.
-            await wait_until(all_running, within=2.5, what="5 jobs running at once")
+            await wait_until(all_running, within=5, what="5 jobs running at once")
         finally:
             stop_all(worker)
     assert worker.process.returncode == 0

@@ -40,6 +40,21 @@ async def runs(services: Services, job_id: str) -> tuple[int, int]:
     )
 
 
+async def worker_running_a_job(
+    services: Services, processes: list[AilawyerProcess], queue: str = "test"
+) -> AilawyerProcess:
+    """The one of `processes` whose heartbeat reports a running job of `queue`."""
+    by_pid = {process.pid: process for process in processes}
+
+    async def busy() -> AilawyerProcess | None:
+        for record in await services.workers.alive():
+            if record["queues"][queue]["active"] and record["pid"] in by_pid:
+                return by_pid[record["pid"]]
+        return None
+
+    return await wait_until(busy, within=10, what=f"a worker running a {queue} job")
+
+
 def stop_all(*processes: AilawyerProcess) -> None:
     for process in processes:
         process.stop(timeout=15)

@@ -53,6 +53,8 @@ class JobContext:
             await self.job.updateProgress(value)
         except RedisError as error:
             log.warning("job progress not stored", error=str(error))
+        # The explorer's job page shows the bar; updates are coalesced per flush interval.
+        self.services.job_activity.changed(self.queue, self.job_id, "active")
 
     async def log(self, line: str) -> None:
         """Append a line to the job's log (shown in the job explorer); best effort too.

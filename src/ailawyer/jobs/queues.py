@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bullmq import Job, Queue
@@ -36,6 +36,8 @@ class JobQueues:
         self.definitions = definitions
         self.prefix = bull_prefix(settings)
         self._queues: dict[str, Queue] = {}
+        # Told (queue, job id, state) after every enqueue; must not raise (the job exists).
+        self.enqueue_listeners: list[Callable[[str, str, str], None]] = []
 
     def queue(self, name: str) -> Queue:
         """The bullmq Queue `name` (declared or not; the explorer also shows undeclared ones)."""
@@ -62,6 +64,8 @@ class JobQueues:
             options["delay"] = delay_ms
         job = await self.queue(queue_name).add(definition.job_name, data, options)
         log.info("job enqueued", queue=queue_name, jobId=job.id, delayMs=delay_ms or None)
+        for listener in self.enqueue_listeners:
+            listener(queue_name, str(job.id), "delayed" if delay_ms else "waiting")
         return job
 
     async def get_job(self, queue_name: str, job_id: str) -> Job | None:

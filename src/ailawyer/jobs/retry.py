@@ -18,7 +18,7 @@ from ailawyer.jobs.errors import (
     UnknownQueueError,
 )
 from ailawyer.jobs.payloads import JobPayload
-from ailawyer.jobs.registry import get_queue_definition
+from ailawyer.jobs.registry import QUEUES, get_queue_definition
 from ailawyer.logs import get_logger
 
 if TYPE_CHECKING:
@@ -60,17 +60,32 @@ async def retry_job(services: Services, user: Principal, queue_name: str, job_id
     async with services.db.session() as session:
         if not await may_retry(session, user, payload):
             raise JobAccessDeniedError(job_id)
+    await requeue_failed_job(services, queue_name, job)
+    log.info("job retried", queue=queue_name, jobId=job_id, byUserId=user.id)
+    return job
+
+
+async def requeue_failed_job(services: Services, queue_name: str, job: Job) -> None:
+    """Move a failed job back to waiting, after its queue's retry hook (e.g. Dokument reset).
+
+    Raises JobNotRetryableError if it is not failed (any more). Who may do this is the
+    caller's decision: `retry_job` checks the job's user, the admin guard the explorer.
+    """
     if await job.getState() != "failed":
-        raise JobNotRetryableError(job_id)
+        raise JobNotRetryableError(job.id)
+    definition = QUEUES.get(queue_name)
     # The domain state first: once the job waits again, a worker may start it at once and
     # must find the Dokument (or whatever the queue keeps) ready for another run.
-    if definition.on_retry is not None:
-        await definition.on_retry(services, payload)
+    if definition is not None and definition.on_retry is not None:
+        try:
+            payload = definition.validate_payload(job.data)
+        except InvalidPayloadError:
+            payload = None  # such a job fails again at once; there is nothing to reset
+        if payload is not None:
+            await definition.on_retry(services, payload)
     try:
         # Atomic in Redis: a concurrent retry (or a removal) makes this one fail.
         await job.retry("failed")
     except Exception as error:
-        log.info("job retry refused by bullmq", queue=queue_name, jobId=job_id, error=str(error))
-        raise JobNotRetryableError(job_id) from error
-    log.info("job retried", queue=queue_name, jobId=job_id, byUserId=user.id)
-    return job
+        log.info("job retry refused by bullmq", queue=queue_name, jobId=job.id, error=str(error))
+        raise JobNotRetryableError(job.id) from error

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from socketio import AsyncRedisManager
 
 from ailawyer.domain.roles import Role
-from ailawyer.realtime.rooms import akte_room, role_room, user_room
+from ailawyer.realtime.rooms import akte_room, job_explorer_room, role_room, user_room
 from ailawyer.redis_client import redis_options
 
 NAMESPACE = "/"
@@ -89,6 +89,10 @@ class Emitter:
     def to_role(self, kanzlei_id: int, role: Role) -> EmitTarget:
         """All sockets of the users with `role` in one Kanzlei."""
         return EmitTarget(self._backend, role_room(kanzlei_id, role))
+
+    def to_job_explorer(self) -> EmitTarget:
+        """All sockets of ADMINs that have the job explorer open."""
+        return EmitTarget(self._backend, job_explorer_room())
 
     async def close(self) -> None:
         """Release the write-only manager's Redis connection (no-op when bound to a server)."""

@@ -17,3 +17,11 @@ AKTE_LEAVE = "akte:leave"
 # Server -> clients on an Akte's page (room akte:{id}); the page refreshes the row.
 DOKUMENT_STATUS = "dokument:status"  # {"dokumentId", "akteId", "status"}
 DOKUMENT_PROGRESS = "dokument:progress"  # {"dokumentId", "akteId", "progress": 0..100}
+
+# The job explorer (room admin:jobs, ADMIN only). Client -> server, acknowledged like above:
+JOBS_JOIN = "jobs:join"
+JOBS_LEAVE = "jobs:leave"
+# Server -> explorer pages, at most a few per second and queue:
+# {"queue", "counts": {state: n}, "paused": bool, "jobs": [{"id", "state"|null}], "more": bool}
+# ("more": further jobs changed than are listed).
+JOBS_UPDATE = "jobs:update"

@@ -22,3 +22,12 @@ def akte_room(akte_id: int) -> str:
 def role_room(kanzlei_id: int, role: Role) -> str:
     """Every socket of the users with `role` in one Kanzlei."""
     return f"role:{kanzlei_id}:{Role(role).value}"
+
+
+def job_explorer_room() -> str:
+    """Sockets of ADMINs on the job explorer pages, joined after a role check.
+
+    Jobs and queues are shared by the whole installation (not per Kanzlei), so are their
+    live updates; the events carry queue names, job ids and counts, no Kanzlei data.
+    """
+    return "admin:jobs"

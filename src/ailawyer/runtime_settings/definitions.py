@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from ailawyer.jobs.registry import QUEUES
 from ailawyer.runtime_settings import keys
 from ailawyer.runtime_settings.registry import RuntimeSettingDefinition, RuntimeSettingsRegistry
 
 MAX_CONCURRENCY = 100
+MAX_BANNER_LENGTH = 300
+CATEGORY_NOTICES = "Hinweise"
 CATEGORY_SYSTEM = "System"
 CATEGORY_JOBS = "Hintergrundverarbeitung"
+
+_MAINTENANCE_BANNER = RuntimeSettingDefinition(
+    key=keys.MAINTENANCE_BANNER,
+    label="Wartungshinweis",
+    description="Erscheint für alle angemeldeten Benutzer oben auf jeder Seite, z. B. „Am "
+    "Freitag ab 18 Uhr ist das System wegen Wartung nicht erreichbar.“ Leer: kein Hinweis.",
+    category=CATEGORY_NOTICES,
+    value_type=Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=MAX_BANNER_LENGTH)
+    ],
+    allowed=f"ein Text mit höchstens {MAX_BANNER_LENGTH} Zeichen",
+    default=lambda _settings: "",
+)
 
 _LOG_LEVEL = RuntimeSettingDefinition(
     key=keys.LOG_LEVEL,
@@ -61,6 +76,7 @@ def _concurrency(name: str, label: str, default: int) -> RuntimeSettingDefinitio
 
 RUNTIME_SETTINGS = RuntimeSettingsRegistry(
     [
+        _MAINTENANCE_BANNER,
         _LOG_LEVEL,
         *_RETENTION,
         *(_concurrency(q.name, q.label, q.default_concurrency) for q in QUEUES.values()),

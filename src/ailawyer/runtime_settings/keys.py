@@ -8,6 +8,7 @@ from __future__ import annotations
 LOG_LEVEL = "log.level"
 JOB_RETENTION_COMPLETED_SECONDS = "jobs.retention.completed_seconds"
 JOB_RETENTION_FAILED_SECONDS = "jobs.retention.failed_seconds"
+MAINTENANCE_BANNER = "ui.maintenance_banner"
 
 
 def job_concurrency(queue_name: str) -> str:

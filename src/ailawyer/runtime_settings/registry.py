@@ -54,6 +54,11 @@ class RuntimeSettingDefinition:
         """The value as stored in SystemSetting.value and sent over pub/sub."""
         return self._adapter.dump_python(value, mode="json")
 
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        """The value's JSON schema (type, enum, minimum, maxLength), e.g. to pick a form input."""
+        return self._adapter.json_schema()
+
 
 class RuntimeSettingsRegistry:
     """All declared settings by key; declaring a key twice is a programming error."""
@@ -76,3 +81,10 @@ class RuntimeSettingsRegistry:
 
     def __iter__(self) -> Iterator[RuntimeSettingDefinition]:
         return iter(self._definitions.values())
+
+    def categories(self) -> list[tuple[str, list[RuntimeSettingDefinition]]]:
+        """The settings grouped by category, categories and settings in declaration order."""
+        groups: dict[str, list[RuntimeSettingDefinition]] = {}
+        for definition in self:
+            groups.setdefault(definition.category, []).append(definition)
+        return list(groups.items())

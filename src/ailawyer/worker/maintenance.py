@@ -6,7 +6,10 @@ that goes quiet would keep its old jobs forever; this task enforces the ages.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
+
+from bullmq import Queue
 
 from ailawyer.config import Settings
 from ailawyer.jobs.payloads import SystemTaskPayload
@@ -22,20 +25,33 @@ RETENTION_SCHEDULER_ID = "retention-cleanup"
 CLEAN_BATCH = 1000
 
 
+async def clean_state(queue: Queue, state: str, cutoff_ms: int) -> int:
+    """Remove the jobs of `state` (bullmq's key name, e.g. "wait") from up to `cutoff_ms`.
+
+    Time counts from finishing (completed, failed) or creation (the waiting states); the
+    wait list is emptied regardless of time. Returns how many jobs were removed.
+    """
+    count = 0
+    while True:
+        # bullmq takes an age, not a time: recomputed per batch so the cutoff stays put.
+        grace_ms = max(0, round(time.time() * 1000) - cutoff_ms)
+        batch = await queue.clean(grace_ms, CLEAN_BATCH, state)
+        count += len(batch)
+        if len(batch) < CLEAN_BATCH:
+            return count
+
+
 async def clean_finished_jobs(
     queues: JobQueues, *, completed_seconds: int, failed_seconds: int
 ) -> dict[str, int]:
     """Remove completed and failed jobs older than the ages from every queue; counts per queue."""
     removed: dict[str, int] = {}
+    now_ms = round(time.time() * 1000)
     for name in await queues.discover():
         queue = queues.queue(name)
         count = 0
         for state, age_seconds in (("completed", completed_seconds), ("failed", failed_seconds)):
-            while True:
-                batch = await queue.clean(age_seconds * 1000, CLEAN_BATCH, state)
-                count += len(batch)
-                if len(batch) < CLEAN_BATCH:
-                    break
+            count += await clean_state(queue, state, now_ms - age_seconds * 1000)
         if count:
             removed[name] = count
     log.info("retention cleanup done", removed=removed)

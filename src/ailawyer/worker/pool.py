@@ -233,8 +233,18 @@ class WorkerPool:
 
     def _listen(self, runner: QueueRunner) -> None:
         name = runner.definition.name
+        activity = self.services.job_activity
+
+        def on_active(job: Job, _previous: str) -> None:
+            activity.started(name, job)
+
+        def on_completed(job: Job, _result: Any) -> None:
+            activity.finished(name, job, "completed")
 
         def on_failed(job: Job, error: Exception) -> None:
+            # bullmq sets finishedOn only when the job moved to failed for good; an
+            # attempt that will be retried went to delayed (or waiting) instead.
+            activity.finished(name, job, "failed" if job.finishedOn else None)
             # A job that stalled more often than allowed is failed by bullmq itself,
             # without calling the processor: its failure handling starts here.
             if job.deferredFailure:
@@ -246,6 +256,8 @@ class WorkerPool:
         def on_stalled(job_id: str) -> None:
             log.warning("stalled job moved back to waiting", queue=name, jobId=job_id)
 
+        runner.worker.on("active", guarded(on_active))
+        runner.worker.on("completed", guarded(on_completed))
         runner.worker.on("failed", guarded(on_failed))
         runner.worker.on("error", guarded(on_error))
         runner.worker.on("stalled", guarded(on_stalled))

@@ -9,7 +9,8 @@
 - Origins: the page's own origin (its Host header) and those in ALLOWED_ORIGINS, checked
   by a function: an empty list would switch python-socketio's check off.
 - Rooms (names in ailawyer.realtime.rooms): `user:{id}` and `role:{kanzlei}:{ROLE}` on
-  connect; `akte:{id}` on request, after the one Akte access check.
+  connect; `akte:{id}` on request, after the one Akte access check; the job explorer's
+  room on request, for ADMINs only.
 - Sessions: a socket is cut when its session ends, whichever process ends it
   (see session_guard.py).
 """
@@ -32,10 +33,11 @@ from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.config import ConfigurationError, Settings
 from ailawyer.db.models import User
 from ailawyer.domain.access import get_akte_for_user
+from ailawyer.domain.roles import Role
 from ailawyer.logs import get_logger
 from ailawyer.realtime import events
 from ailawyer.realtime.emitter import NAMESPACE, socketio_logger
-from ailawyer.realtime.rooms import akte_room, role_room, user_room
+from ailawyer.realtime.rooms import akte_room, job_explorer_room, role_room, user_room
 from ailawyer.services import Services
 
 log = get_logger(__name__)
@@ -109,6 +111,8 @@ class RealtimeServer:
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on(events.AKTE_JOIN, self._on_akte_join)
         self.sio.on(events.AKTE_LEAVE, self._on_akte_leave)
+        self.sio.on(events.JOBS_JOIN, self._on_jobs_join)
+        self.sio.on(events.JOBS_LEAVE, self._on_jobs_leave)
 
     def asgi_app(self, web_app: ASGIApp) -> ASGIApp:
         """One ASGI app: /socket.io/ to Socket.IO, everything else (and lifespan) to `web_app`."""
@@ -242,6 +246,28 @@ class RealtimeServer:
         if akte_id in connection.akten:
             await self.sio.leave_room(sid, akte_room(akte_id))
             connection.akten.discard(akte_id)
+        return {"ok": True}
+
+    # --- the job explorer's room -----------------------------------------------------
+
+    async def _on_jobs_join(self, sid: str, _data: Any = None) -> dict[str, Any]:
+        connection = self._connections.get(sid)
+        if connection is None:
+            return {"ok": False, "error": "not_connected"}
+        async with self._require_services().db.session() as db:
+            # The role as stored now: a socket opened before a demotion must not join.
+            user = await db.get(User, connection.user_id)
+        if user is None or not user.aktiv or user.role is not Role.ADMIN:
+            log.info("job explorer room refused", userId=connection.user_id)
+            return {"ok": False, "error": "forbidden"}
+        if sid not in self._connections:  # disconnected while we asked the database
+            return {"ok": False, "error": "not_connected"}
+        await self.sio.enter_room(sid, job_explorer_room())
+        return {"ok": True}
+
+    async def _on_jobs_leave(self, sid: str, _data: Any = None) -> dict[str, Any]:
+        if sid in self._connections:
+            await self.sio.leave_room(sid, job_explorer_room())
         return {"ok": True}
 
     def _require_services(self) -> Services:

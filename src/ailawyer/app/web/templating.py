@@ -14,6 +14,7 @@ from litestar.utils.scope.state import ScopeState
 
 from ailawyer import __version__
 from ailawyer.app.web.icons import icon
+from ailawyer.runtime_settings import keys
 
 # A German firm reads German wall-clock time, whatever the server's time zone is.
 DISPLAY_TIMEZONE = ZoneInfo("Europe/Berlin")
@@ -90,14 +91,17 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> Template:
-    """A page response with the shared context (user, firm, CSRF token) merged in."""
+    """A page response with the shared context (user, firm, CSRF token, banner) merged in."""
     user = request.scope.get("user")
+    services = request.app.state.services
     shared = {
         "current_user": user,
-        "kanzlei_name": user.kanzlei_name
-        if user
-        else request.app.state.services.settings.kanzlei_name,
+        "kanzlei_name": user.kanzlei_name if user else services.settings.kanzlei_name,
         "csrf_token": ScopeState.from_scope(request.scope).csrf_token or "",
         "status_code": status_code,
+        # From this process's copy of the runtime settings: no query per page.
+        "maintenance_banner": services.runtime_settings.get(keys.MAINTENANCE_BANNER)
+        if user
+        else None,
     }
     return Template(template_name, context={**shared, **context}, status_code=status_code)

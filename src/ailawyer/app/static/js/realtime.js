@@ -15,6 +15,9 @@ export const EVENTS = Object.freeze({
   akteLeave: "akte:leave",
   dokumentStatus: "dokument:status",
   dokumentProgress: "dokument:progress",
+  jobsJoin: "jobs:join",
+  jobsLeave: "jobs:leave",
+  jobsUpdate: "jobs:update",
 });
 
 const ACK_TIMEOUT_MS = 5000;

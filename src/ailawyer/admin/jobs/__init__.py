@@ -1,0 +1,1 @@
+"""`/admin/jobs`: the job explorer."""

@@ -1,0 +1,667 @@
+"""`/admin/jobs`: the job explorer — queues, job lists, one job, search, actions, metrics.
+
+Pages render complete on the server; `static/js/admin/jobs.js` keeps them current from the
+`jobs:update` events of the explorer's Socket.IO room (counts patched in place, fragments
+fetched again: the `…/list`, `…/detail` and `/admin/jobs/panels` partials). Changes are
+POST forms that redirect back (303) with a notice; the bulk ones and removal first show a
+confirmation (a page, or the same fragment in a <dialog>) that says how many jobs they
+touch, and touch only the jobs that confirmation counted. Every change is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import Body, Parameter
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+from pydantic import ValidationError
+
+from ailawyer.admin.jobs import actions
+from ailawyer.admin.jobs.charts import minute_bars
+from ailawyer.admin.jobs.explorer import (
+    CLEANABLE_STATES,
+    STATE_LABELS,
+    JobSearch,
+    JobSummary,
+    QueueOverview,
+    SearchCursor,
+    SearchQuery,
+    read_job,
+    read_job_page,
+    read_owners,
+    read_queue,
+    read_queues,
+)
+from ailawyer.app.web.client_address import client_address
+from ailawyer.app.web.templating import duration_de, number_de, render
+from ailawyer.domain.audit import AuditAction, AuditTarget, record_audit
+from ailawyer.jobs.counts import STATES, read_counts
+from ailawyer.jobs.metrics import read_metrics
+from ailawyer.jobs.payloads import AdminTestPayload
+from ailawyer.jobs.registry import ADMIN_TEST
+from ailawyer.services import Services
+
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+BASE = "/admin/jobs"
+
+# Notices after an action (?hinweis=…&anzahl=…): (alert kind, German text).
+NOTICES: Mapping[str, tuple[str, str]] = {
+    "retried": ("success", "Der Vorgang wurde erneut gestartet."),
+    "removed": ("success", "Der Vorgang wurde entfernt."),
+    "promoted": ("success", "Der Vorgang wurde sofort gestartet."),
+    "paused": ("success", "Die Warteschlange ist angehalten. Laufende Vorgänge werden beendet."),
+    "resumed": ("success", "Die Warteschlange läuft wieder."),
+    "retried-all": ("success", "{count} fehlgeschlagene Vorgänge wurden erneut gestartet."),
+    "cleaned": ("success", "{count} Vorgänge wurden entfernt."),
+    "test-started": ("success", "Der Testvorgang wurde gestartet."),
+    "not-found": ("error", "Diesen Vorgang gibt es nicht (mehr)."),
+    "not-failed": ("error", "Der Vorgang ist nicht (mehr) fehlgeschlagen."),
+    "not-delayed": ("error", "Der Vorgang ist nicht (mehr) verzögert."),
+    "locked": ("error", "Ein laufender Vorgang kann nicht entfernt werden."),
+    "scheduled": (
+        "error",
+        "Dies ist der nächste Lauf eines Zeitplans; er wird vom Worker verwaltet.",
+    ),
+    "invalid": ("error", "Diese Aktion ist hier nicht möglich."),
+}
+# Confirmations: aktion -> what it does, in words for the dialog.
+CONFIRMATIONS = ("retry-failed", "clean", "remove")
+TEST_FAILURES = {
+    "never": "Erfolgreich",
+    "always": "Schlägt bei jedem Versuch fehl",
+    "first-attempt": "Schlägt beim ersten Versuch fehl",
+}
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str
+    text: str
+
+
+def notice_from(code: str, count: int | None) -> Notice | None:
+    """The notice a redirect asked for; unknown codes show nothing."""
+    if code not in NOTICES:
+        return None
+    kind, text = NOTICES[code]
+    return Notice(kind, text.format(count=count if count is not None else "Die"))
+
+
+def queue_url(queue: str, **params: Any) -> str:
+    """The queue page (with its non-empty query parameters)."""
+    query = urlencode({key: value for key, value in params.items() if value not in (None, "")})
+    path = f"{BASE}/queues/{quote(queue, safe='')}"
+    return f"{path}?{query}" if query else path
+
+
+def job_url(queue: str, job_id: str, suffix: str = "") -> str:
+    """The job page, or one of its actions (`suffix` like "/retry")."""
+    return f"{BASE}/queues/{quote(queue, safe='')}/jobs/{quote(job_id, safe='')}{suffix}"
+
+
+def from_epoch(seconds: float) -> datetime:
+    """A job time (epoch seconds) as a datetime for the date filters."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def ms_de(milliseconds: float | None) -> str:
+    """A duration that may be short: "12 ms", "1,5 s", else like duration_de."""
+    if milliseconds is None:
+        return "—"
+    if milliseconds < 1000:
+        return f"{number_de(milliseconds)} ms"
+    if milliseconds < 60_000:
+        return f"{number_de(milliseconds / 1000, 1)} s"
+    return duration_de(milliseconds / 1000)
+
+
+# Every explorer template gets these (see admin/jobs/_macros.html).
+HELPERS: Mapping[str, Any] = {
+    "job_url": job_url,
+    "queue_url": queue_url,
+    "from_epoch": from_epoch,
+    "ms_de": ms_de,
+}
+
+
+def _render(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
+    return render(request, template, **HELPERS, **context)
+
+
+def _back(form: Mapping[str, Any], fallback: str, **notice: Any) -> Redirect:
+    """Back to the page the form came from (only explorer pages), with a notice."""
+    target = str(form.get("zurueck") or "")
+    own_page = target == BASE or target.startswith(BASE + "/")
+    if not own_page or "//" in target or "\\" in target:
+        target = fallback
+    parts = urlsplit(target)
+    # The notice of an earlier action must not come along.
+    kept = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("hinweis", "anzahl")]
+    kept += [(k, str(v)) for k, v in notice.items() if v is not None]
+    return Redirect(f"{parts.path}?{urlencode(kept)}", status_code=HTTP_303_SEE_OTHER)
+
+
+async def _known_queue(services: Services, queue: str) -> None:
+    """404 for a queue that is neither declared nor in Redis."""
+    if queue in services.jobs.definitions:
+        return
+    if not await services.jobs.redis.exists(services.jobs.queue(queue).toKey("meta")):
+        raise NotFoundException(f"unknown queue {queue!r}")
+
+
+async def _audit(
+    request: Request[Any, Any, Any],
+    services: Services,
+    action: AuditAction,
+    target_type: AuditTarget,
+    target_id: str,
+    details: Mapping[str, Any],
+) -> None:
+    async with services.db.session() as db:
+        await record_audit(
+            db,
+            user=request.user,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            details=details,
+            ip=client_address(request.scope, services.settings.trusted_proxies),
+        )
+        await db.commit()
+
+
+# --- overview ----------------------------------------------------------------------------
+
+
+async def _overview(services: Services) -> dict[str, Any]:
+    """Queues with counts and workers, the workers, and the last hour's metrics."""
+    heartbeats = await services.workers.alive()
+    queues = await read_queues(services.jobs, heartbeats)
+    now = time.time()
+    metrics = await read_metrics(
+        services.redis, services.settings.redis_key_prefix, [q.name for q in queues], now
+    )
+    return {
+        "queues": queues,
+        "workers": sorted(
+            {w.process.id: w.process for q in queues for w in q.workers}.values(),
+            key=lambda process: (process.host or "", process.started_at or 0),
+        ),
+        "metrics": metrics,
+        "charts": {name: minute_bars(m) for name, m in metrics.items()},
+        "now": now,
+    }
+
+
+@get("/jobs", name="admin-jobs")
+async def jobs_page(
+    request: Request[Any, Any, Any],
+    services: Services,
+    hinweis: str = "",
+    anzahl: int | None = None,
+) -> Template:
+    """All queues with live counts, their workers and metrics, and the test job form."""
+    return _render(
+        request,
+        "admin/jobs/index.html",
+        **await _overview(services),
+        states=STATES,
+        state_labels=STATE_LABELS,
+        test_failures=TEST_FAILURES,
+        test_queue=ADMIN_TEST.name,
+        notice=notice_from(hinweis, anzahl),
+        nav_active="admin",
+        admin_active="jobs",
+    )
+
+
+@get("/jobs/panels", name="admin-jobs-panels")
+async def jobs_panels(request: Request[Any, Any, Any], services: Services) -> Template:
+    """The overview's queues, workers and metrics alone (refreshed by the page)."""
+    return _render(
+        request,
+        "admin/jobs/_overview.html",
+        **await _overview(services),
+        states=STATES,
+        state_labels=STATE_LABELS,
+    )
+
+
+@get("/jobs/counts", name="admin-jobs-counts")
+async def jobs_counts(services: Services) -> dict[str, Any]:
+    """Counts and pause flag of every queue (JSON), for the page after a reconnect."""
+    names = await services.jobs.discover()
+    counts = await asyncio.gather(*(read_counts(services.jobs.queue(n)) for n in names))
+    return {"queues": {n: c.to_json() for n, c in zip(names, counts, strict=True)}}
+
+
+@post("/jobs/test-job", name="admin-jobs-test-job")
+async def start_test_job(
+    request: Request[Any, Any, Any], services: Services, data: FormData
+) -> Redirect:
+    """Start a job of the `test` queue with the chosen duration, steps and failure."""
+    try:
+        payload = AdminTestPayload(
+            user_id=request.user.id,
+            duration_ms=round(float(str(data.get("dauer", "1")).replace(",", ".")) * 1000),
+            steps=int(data.get("schritte", 5)),
+            failure=str(data.get("ergebnis", "never")),
+        )
+    except (ValueError, ValidationError):
+        raise ValidationException("Ungültige Angaben für den Testvorgang.") from None
+    job = await actions.start_test_job(services, payload)
+    await _audit(
+        request,
+        services,
+        AuditAction.JOB_TEST_START,
+        AuditTarget.JOB,
+        f"{ADMIN_TEST.name}/{job.id}",
+        {
+            "queue": ADMIN_TEST.name,
+            "jobId": str(job.id),
+            "durationMs": payload.duration_ms,
+            "steps": payload.steps,
+            "failure": payload.failure,
+        },
+    )
+    return Redirect(
+        job_url(ADMIN_TEST.name, str(job.id)) + "?hinweis=test-started",
+        status_code=HTTP_303_SEE_OTHER,
+    )
+
+
+# --- one queue ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """What the queue page and its list fragment show, from the query string."""
+
+    queue: QueueOverview
+    state: str
+    page: int
+    q: str
+    cursor: str
+
+    def url(self, **changes: Any) -> str:
+        params = {"status": self.state, "seite": self.page, "q": self.q, "weiter": self.cursor}
+        params.update(changes)
+        if params["seite"] == 1:
+            params["seite"] = None
+        return queue_url(self.queue.name, **params)
+
+    @property
+    def list_url(self) -> str:
+        params = {"status": self.state, "seite": self.page, "q": self.q, "weiter": self.cursor}
+        query = urlencode({k: v for k, v in params.items() if v not in (None, "", 1)})
+        return f"{queue_url(self.queue.name)}/list" + (f"?{query}" if query else "")
+
+
+async def _queue_context(
+    request: Request[Any, Any, Any],
+    services: Services,
+    queue: str,
+    status: str,
+    seite: int,
+    q: str,
+    weiter: str,
+) -> dict[str, Any]:
+    await _known_queue(services, queue)
+    overview = await read_queue(services.jobs, await services.workers.alive(), queue)
+    state = status if status in STATE_LABELS else "waiting"
+    view = QueueView(queue=overview, state=state, page=seite, q=q.strip(), cursor=weiter)
+    bull_queue = services.jobs.queue(queue)
+    rows: list[JobSummary]
+    search = page = None
+    if view.q:
+        search = await JobSearch(services.jobs.redis).search(
+            bull_queue,
+            overview.counts,
+            SearchQuery.parse(view.q),
+            cursor=SearchCursor.parse(weiter) if weiter else None,
+        )
+        rows = search.rows
+    else:
+        page = await read_job_page(bull_queue, state, overview.counts.counts[state], seite)
+        rows = page.rows
+    async with services.db.session() as db:
+        owners = await read_owners(db, request.user.kanzlei_id, rows)
+    return {
+        "view": view,
+        "queue": overview,
+        "page": page,
+        "search": search,
+        "rows": rows,
+        "owners": owners,
+        "states": STATES,
+        "state_labels": STATE_LABELS,
+        "cleanable": CLEANABLE_STATES,
+        "now": time.time(),
+    }
+
+
+@get("/jobs/queues/{queue:str}", name="admin-jobs-queue")
+async def queue_page(
+    request: Request[Any, Any, Any],
+    services: Services,
+    queue: str,
+    status: str = "",
+    seite: int = Parameter(default=1, ge=1),
+    q: str = "",
+    weiter: str = "",
+    hinweis: str = "",
+    anzahl: int | None = None,
+) -> Template:
+    """One queue: counts per state, the jobs of one state (or search results), actions."""
+    context = await _queue_context(request, services, queue, status, seite, q, weiter)
+    now = time.time()
+    metrics = await read_metrics(services.redis, services.settings.redis_key_prefix, [queue], now)
+    return _render(
+        request,
+        "admin/jobs/queue.html",
+        **context,
+        metrics=metrics[queue],
+        chart=minute_bars(metrics[queue]),
+        notice=notice_from(hinweis, anzahl),
+        nav_active="admin",
+        admin_active="jobs",
+    )
+
+
+@get("/jobs/queues/{queue:str}/list", name="admin-jobs-queue-list")
+async def queue_list(
+    request: Request[Any, Any, Any],
+    services: Services,
+    queue: str,
+    status: str = "",
+    seite: int = Parameter(default=1, ge=1),
+    q: str = "",
+    weiter: str = "",
+) -> Template:
+    """The queue page's tabs, actions and list alone (refreshed by the page)."""
+    context = await _queue_context(request, services, queue, status, seite, q, weiter)
+    return _render(request, "admin/jobs/_queue_body.html", **context)
+
+
+@get("/jobs/queues/{queue:str}/confirm", name="admin-jobs-confirm")
+async def confirm(
+    request: Request[Any, Any, Any],
+    services: Services,
+    queue: str,
+    aktion: str = "",
+    status: str = "",
+    job: str = "",
+    zurueck: str = "",
+) -> Template:
+    """Ask before a bulk action or a removal, saying how many jobs it touches.
+
+    The form carries the moment of this count (`bis`); the action touches only jobs of
+    up to then, so the number asked about is the number done (give or take jobs that
+    finished or were removed in between, which the notice afterwards counts exactly).
+    """
+    await _known_queue(services, queue)
+    if aktion not in CONFIRMATIONS:
+        raise NotFoundException("unknown action")
+    up_to_ms = round(time.time() * 1000)
+    back = zurueck if zurueck.startswith(BASE) else queue_url(queue, status=status)
+    context: dict[str, Any] = {
+        "queue_name": queue,
+        "action": aktion,
+        "state": status,
+        "state_label": STATE_LABELS.get(status, ""),
+        "up_to_ms": up_to_ms,
+        "back": back,
+        "job_id": job,
+    }
+    if aktion == "remove":
+        if not job or await services.jobs.get_job(queue, job) is None:
+            raise NotFoundException("unknown job")
+        context["count"] = 1
+        context["action_url"] = job_url(queue, job, "/remove")
+    else:
+        try:
+            count = await actions.count_affected(services, queue, status, up_to_ms)
+        except actions.ActionRefused:
+            raise NotFoundException("no such state") from None
+        if aktion == "retry-failed" and status != "failed":
+            raise NotFoundException("only failed jobs are retried")
+        context["count"] = count
+        context["action_url"] = queue_url(queue) + f"/{aktion}"
+    dialog = request.headers.get("x-confirm-dialog") == "1"
+    return _render(
+        request,
+        "admin/jobs/_confirm.html" if dialog else "admin/jobs/confirm.html",
+        **context,
+        dialog=dialog,
+        nav_active="admin",
+        admin_active="jobs",
+    )
+
+
+@post("/jobs/queues/{queue:str}/pause", name="admin-jobs-pause")
+async def pause_queue(
+    request: Request[Any, Any, Any], services: Services, queue: str, data: FormData
+) -> Redirect:
+    """Pause a queue for every worker (running jobs finish)."""
+    await _known_queue(services, queue)
+    await actions.set_paused(services, queue, True)
+    await _audit(request, services, AuditAction.QUEUE_PAUSE, AuditTarget.QUEUE, queue, {})
+    return _back(data, queue_url(queue), hinweis="paused")
+
+
+@post("/jobs/queues/{queue:str}/resume", name="admin-jobs-resume")
+async def resume_queue(
+    request: Request[Any, Any, Any], services: Services, queue: str, data: FormData
+) -> Redirect:
+    """Resume a paused queue."""
+    await _known_queue(services, queue)
+    await actions.set_paused(services, queue, False)
+    await _audit(request, services, AuditAction.QUEUE_RESUME, AuditTarget.QUEUE, queue, {})
+    return _back(data, queue_url(queue), hinweis="resumed")
+
+
+def _up_to(data: Mapping[str, Any]) -> int:
+    """The confirmation's moment; never later than now (a forged future would touch more)."""
+    now_ms = round(time.time() * 1000)
+    try:
+        return min(int(str(data.get("bis"))), now_ms)
+    except ValueError:
+        raise ValidationException("Die Bestätigung fehlt. Bitte erneut versuchen.") from None
+
+
+@post("/jobs/queues/{queue:str}/retry-failed", name="admin-jobs-retry-failed")
+async def retry_failed(
+    request: Request[Any, Any, Any], services: Services, queue: str, data: FormData
+) -> Redirect:
+    """Retry every job of the queue that had failed when the confirmation was shown."""
+    await _known_queue(services, queue)
+    up_to_ms = _up_to(data)
+    count = await actions.retry_failed(services, queue, up_to_ms)
+    await _audit(
+        request,
+        services,
+        AuditAction.QUEUE_RETRY_FAILED,
+        AuditTarget.QUEUE,
+        queue,
+        {"count": count, "confirmedCount": _int(data.get("anzahl")), "upToMs": up_to_ms},
+    )
+    return _back(data, queue_url(queue, status="failed"), hinweis="retried-all", anzahl=count)
+
+
+@post("/jobs/queues/{queue:str}/clean", name="admin-jobs-clean")
+async def clean_queue(
+    request: Request[Any, Any, Any], services: Services, queue: str, data: FormData
+) -> Redirect:
+    """Remove the jobs of one state that were counted by the confirmation."""
+    await _known_queue(services, queue)
+    state = str(data.get("status", ""))
+    up_to_ms = _up_to(data)
+    try:
+        count = await actions.clean(services, queue, state, up_to_ms)
+    except actions.ActionRefused as refused:
+        return _back(data, queue_url(queue), hinweis=refused.reason)
+    await _audit(
+        request,
+        services,
+        AuditAction.QUEUE_CLEAN,
+        AuditTarget.QUEUE,
+        queue,
+        {
+            "state": state,
+            "count": count,
+            "confirmedCount": _int(data.get("anzahl")),
+            "upToMs": up_to_ms,
+        },
+    )
+    return _back(data, queue_url(queue, status=state), hinweis="cleaned", anzahl=count)
+
+
+# --- one job -----------------------------------------------------------------------------
+
+
+async def _job_context(
+    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str
+) -> dict[str, Any]:
+    await _known_queue(services, queue)
+    detail = await read_job(services.jobs.queue(queue), job_id)
+    if detail is None:
+        raise NotFoundException("unknown job")
+    async with services.db.session() as db:
+        owners = await read_owners(db, request.user.kanzlei_id, [detail.summary])
+    return {
+        "queue_name": queue,
+        "queue_label": getattr(services.jobs.definitions.get(queue), "label", None),
+        "job": detail,
+        "owners": owners,
+        "state_labels": STATE_LABELS,
+        "now": time.time(),
+    }
+
+
+@get("/jobs/queues/{queue:str}/jobs/{job_id:str}", name="admin-jobs-job")
+async def job_page(
+    request: Request[Any, Any, Any],
+    services: Services,
+    queue: str,
+    job_id: str,
+    hinweis: str = "",
+    anzahl: int | None = None,
+) -> Template:
+    """One job: data, options, progress, logs, result or failures per attempt, times."""
+    return _render(
+        request,
+        "admin/jobs/job.html",
+        **await _job_context(request, services, queue, job_id),
+        notice=notice_from(hinweis, anzahl),
+        nav_active="admin",
+        admin_active="jobs",
+    )
+
+
+@get("/jobs/queues/{queue:str}/jobs/{job_id:str}/detail", name="admin-jobs-job-detail")
+async def job_detail(
+    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str
+) -> Template:
+    """The job page's content alone (refreshed by the page when the job changes)."""
+    return _render(
+        request,
+        "admin/jobs/_job_detail.html",
+        **await _job_context(request, services, queue, job_id),
+    )
+
+
+async def _job_action(
+    request: Request[Any, Any, Any],
+    services: Services,
+    queue: str,
+    job_id: str,
+    data: Mapping[str, Any],
+    action: AuditAction,
+    notice: str,
+) -> Redirect:
+    await _known_queue(services, queue)
+    details: dict[str, Any] = {"queue": queue, "jobId": job_id}
+    try:
+        if action is AuditAction.JOB_RETRY:
+            await actions.retry_job(services, queue, job_id)
+        elif action is AuditAction.JOB_REMOVE:
+            details["state"] = await actions.remove_job(services, queue, job_id)
+        else:
+            await actions.promote_job(services, queue, job_id)
+    except actions.ActionRefused as refused:
+        return _back(data, job_url(queue, job_id), hinweis=refused.reason)
+    await _audit(request, services, action, AuditTarget.JOB, f"{queue}/{job_id}", details)
+    fallback = job_url(queue, job_id)
+    if action is AuditAction.JOB_REMOVE:
+        # A removed job has no page any more: back to its queue instead.
+        fallback = queue_url(queue)
+        if str(data.get("zurueck", "")).startswith(job_url(queue, job_id)):
+            data = {}
+    return _back(data, fallback, hinweis=notice)
+
+
+@post("/jobs/queues/{queue:str}/jobs/{job_id:str}/retry", name="admin-jobs-job-retry")
+async def retry_one(
+    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str, data: FormData
+) -> Redirect:
+    """Retry one failed job."""
+    return await _job_action(
+        request, services, queue, job_id, data, AuditAction.JOB_RETRY, "retried"
+    )
+
+
+@post("/jobs/queues/{queue:str}/jobs/{job_id:str}/remove", name="admin-jobs-job-remove")
+async def remove_one(
+    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str, data: FormData
+) -> Redirect:
+    """Remove one job that is not running (after the confirmation)."""
+    return await _job_action(
+        request, services, queue, job_id, data, AuditAction.JOB_REMOVE, "removed"
+    )
+
+
+@post("/jobs/queues/{queue:str}/jobs/{job_id:str}/promote", name="admin-jobs-job-promote")
+async def promote_one(
+    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str, data: FormData
+) -> Redirect:
+    """Start a delayed job now."""
+    return await _job_action(
+        request, services, queue, job_id, data, AuditAction.JOB_PROMOTE, "promoted"
+    )
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+job_routes = [
+    jobs_page,
+    jobs_panels,
+    jobs_counts,
+    start_test_job,
+    queue_page,
+    queue_list,
+    confirm,
+    pause_queue,
+    resume_queue,
+    retry_failed,
+    clean_queue,
+    job_page,
+    job_detail,
+    retry_one,
+    remove_one,
+    promote_one,
+]

@@ -1,0 +1,551 @@
+"""The job explorer's read side: queues with counts and workers, job pages, one job, search.
+
+Read-only and framework-free (like `admin.system.status`). bullmq's API serves counts,
+job pages and logs; search, which bullmq lacks, reads Redis directly with a read-only
+Lua script in bounded chunks. Everything read here is job data, i.e. user-controlled:
+it is parsed leniently (a malformed field shows as missing, never as an error page) and
+the templates render it as text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bullmq import Queue
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ailawyer.admin.system.status import ProcessInfo, process_list
+from ailawyer.db.models import Akte, User
+from ailawyer.jobs.counts import QueueCounts, read_counts
+from ailawyer.jobs.queues import JobQueues
+
+STATE_LABELS: Mapping[str, str] = {
+    "waiting": "Wartend",
+    "prioritized": "Priorisiert",
+    "delayed": "Verzögert",
+    "active": "Aktiv",
+    "completed": "Abgeschlossen",
+    "failed": "Fehlgeschlagen",
+}
+# A whole state can be cleaned, except active jobs: a worker holds them.
+CLEANABLE_STATES = ("waiting", "prioritized", "delayed", "completed", "failed")
+# Lists are read by bullmq's getJobs with its names; its Redis keys say "wait".
+_STATE_KEYS = {"waiting": "wait"}
+_LIST_STATES = frozenset({"waiting", "active"})
+
+PER_PAGE = 25
+# The newest log lines a job page shows; older ones are counted, not loaded.
+LOG_LINES = 500
+# Pretty-printed JSON beyond this is cut (a foreign queue may carry huge payloads).
+MAX_JSON_CHARS = 64 * 1024
+
+
+def state_key(state: str) -> str:
+    """bullmq's key suffix of a state (`waiting` is stored as `wait`)."""
+    return _STATE_KEYS.get(state, state)
+
+
+# --- queues ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueWorker:
+    """One live worker process serving a queue, from its heartbeat."""
+
+    process: ProcessInfo
+    concurrency: int | None
+    active: int | None
+
+
+@dataclass(frozen=True)
+class QueueOverview:
+    """A queue as the explorer lists it: declared or only found in Redis."""
+
+    name: str
+    label: str | None
+    declared: bool
+    counts: QueueCounts
+    workers: list[QueueWorker]
+
+    @property
+    def no_worker(self) -> bool:
+        """Nobody takes this queue's jobs: they wait until a worker for it starts."""
+        return not self.workers
+
+    @property
+    def concurrency(self) -> int:
+        return sum(worker.concurrency or 0 for worker in self.workers)
+
+
+async def read_queues(
+    jobs: JobQueues, heartbeats: Sequence[Mapping[str, Any]]
+) -> list[QueueOverview]:
+    """Every queue (declared ones plus those found in Redis) with counts and workers."""
+    names = await jobs.discover()
+    counts = await asyncio.gather(*(read_counts(jobs.queue(name)) for name in names))
+    processes = process_list(heartbeats)
+    return [
+        _overview(jobs, name, queue_counts, processes)
+        for name, queue_counts in zip(names, counts, strict=True)
+    ]
+
+
+async def read_queue(
+    jobs: JobQueues, heartbeats: Sequence[Mapping[str, Any]], name: str
+) -> QueueOverview:
+    """One queue with counts and workers (without looking for all the others)."""
+    return _overview(jobs, name, await read_counts(jobs.queue(name)), process_list(heartbeats))
+
+
+def _overview(
+    jobs: JobQueues, name: str, counts: QueueCounts, processes: Sequence[ProcessInfo]
+) -> QueueOverview:
+    definition = jobs.definitions.get(name)
+    workers = [
+        QueueWorker(
+            process=process,
+            concurrency=_int(process.queues[name].get("concurrency")),
+            active=_int(process.queues[name].get("active")),
+        )
+        for process in processes
+        if isinstance(process.queues.get(name), Mapping)
+    ]
+    return QueueOverview(
+        name=name,
+        label=definition.label if definition else None,
+        declared=definition is not None,
+        counts=counts,
+        workers=workers,
+    )
+
+
+# --- jobs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """A job as a list row shows it (times in epoch seconds, None where unknown)."""
+
+    id: str
+    name: str
+    state: str | None
+    created: float | None
+    started: float | None
+    finished: float | None
+    delay_ms: int
+    attempts_started: int
+    attempts_made: int
+    attempts_max: int
+    akte_id: int | None
+    user_id: int | None
+    progress: Any
+    failed_reason: str | None
+
+    def age_seconds(self, now: float) -> float | None:
+        return None if self.created is None else max(0.0, now - self.created)
+
+    @property
+    def due(self) -> float | None:
+        """When a delayed job becomes due (creation plus its delay)."""
+        if self.created is None or not self.delay_ms:
+            return None
+        return self.created + self.delay_ms / 1000
+
+    @property
+    def wait_seconds(self) -> float | None:
+        """From due to the start of the first attempt; unknown once a later one started."""
+        if self.created is None or self.started is None or self.attempts_started > 1:
+            return None
+        return max(0.0, self.started - self.created - self.delay_ms / 1000)
+
+    @property
+    def run_seconds(self) -> float | None:
+        """From the start of the latest attempt to its end."""
+        if self.started is None or self.finished is None:
+            return None
+        return max(0.0, self.finished - self.started)
+
+    @property
+    def progress_percent(self) -> int | None:
+        """The progress as a whole percentage, when it is a number at all."""
+        if isinstance(self.progress, bool) or not isinstance(self.progress, int | float):
+            return None
+        return max(0, min(100, round(self.progress)))
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    """Everything the job page shows, JSON already pretty-printed (still to be escaped)."""
+
+    summary: JobSummary
+    data_json: str
+    opts_json: str
+    return_json: str | None
+    progress_json: str | None
+    stacktraces: list[str]
+    logs: list[str]
+    log_count: int
+
+    @property
+    def older_log_lines(self) -> int:
+        return max(0, self.log_count - len(self.logs))
+
+
+def summarize_job(job_id: str, fields: Mapping[str, str], state: str | None) -> JobSummary:
+    """A row from a job's raw hash; a field that does not parse counts as missing."""
+    data = _json(fields.get("data"))
+    opts = _json(fields.get("opts"))
+    payload = data if isinstance(data, dict) else {}
+    return JobSummary(
+        id=job_id,
+        name=str(fields.get("name") or ""),
+        state=state,
+        created=_seconds(fields.get("timestamp")),
+        started=_seconds(fields.get("processedOn")),
+        finished=_seconds(fields.get("finishedOn")),
+        delay_ms=_int(fields.get("delay")) or 0,
+        attempts_started=_int(fields.get("ats")) or 0,
+        attempts_made=_int(fields.get("atm") or fields.get("attemptsMade")) or 0,
+        attempts_max=_int(opts.get("attempts") if isinstance(opts, dict) else None) or 1,
+        akte_id=_id(payload.get("akteId")),
+        user_id=_id(payload.get("userId")),
+        progress=_json(fields.get("progress")),
+        failed_reason=fields.get("failedReason") or None,
+    )
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a state's jobs, newest first."""
+
+    state: str
+    rows: list[JobSummary]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+async def read_job_page(
+    queue: Queue, state: str, total: int, page: int, per_page: int = PER_PAGE
+) -> JobPage:
+    """Page `page` (from 1, clamped to the last) of the jobs in `state`, newest first.
+
+    bullmq's getJobs script reads ids and hashes together and skips ids whose job is
+    gone, so a page is never short of rows because of a concurrent removal.
+    """
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    start = (page - 1) * per_page
+    raw = await queue.scripts.getJobs([state], start, start + per_page - 1, False)
+    rows = [
+        summarize_job(job_id, _pairs(fields), state)
+        for per_type in raw
+        for job_id, fields in per_type
+    ]
+    return JobPage(state=state, rows=rows, total=total, page=page, per_page=per_page)
+
+
+async def read_job(queue: Queue, job_id: str) -> JobDetail | None:
+    """One job with its logs (the newest LOG_LINES), or None if it does not exist."""
+    fields, state, logs = await asyncio.gather(
+        queue.backend.getJobData(job_id),
+        queue.getJobState(job_id),
+        queue.getJobLogs(job_id, -LOG_LINES, -1),
+    )
+    if not fields:
+        return None
+    traces = _json(fields.get("stacktrace"))
+    returned = fields.get("returnvalue")
+    progress = fields.get("progress")
+    return JobDetail(
+        summary=summarize_job(job_id, fields, state if state in STATE_LABELS else None),
+        data_json=pretty_json(fields.get("data")),
+        opts_json=pretty_json(fields.get("opts")),
+        return_json=pretty_json(returned) if returned not in (None, "", "null") else None,
+        progress_json=pretty_json(progress) if progress not in (None, "", "0") else None,
+        stacktraces=[str(t) for t in traces if t] if isinstance(traces, list) else [],
+        logs=[str(line) for line in logs.get("logs", [])],
+        log_count=int(logs.get("count") or 0),
+    )
+
+
+def pretty_json(text: str | None) -> str:
+    """Indented JSON for a page; text that is not JSON is shown as it is. Cut when huge."""
+    if text is None:
+        return ""
+    try:
+        pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        pretty = text
+    if len(pretty) > MAX_JSON_CHARS:
+        return pretty[:MAX_JSON_CHARS] + "\n… (gekürzt)"
+    return pretty
+
+
+# --- owners: the Akte and user a job belongs to --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Owners:
+    """Aktenzeichen and user names, only for Akten and users of the viewer's Kanzlei.
+
+    Jobs are system-wide, their payloads hold bare ids; names never cross Kanzleien.
+    """
+
+    akten: Mapping[int, str] = field(default_factory=dict)
+    users: Mapping[int, str] = field(default_factory=dict)
+
+
+async def read_owners(session: AsyncSession, kanzlei_id: int, jobs: Iterable[JobSummary]) -> Owners:
+    """Names for the Akten and users the `jobs` refer to, within one Kanzlei."""
+    jobs = list(jobs)
+    akte_ids = {job.akte_id for job in jobs if job.akte_id is not None}
+    user_ids = {job.user_id for job in jobs if job.user_id is not None}
+    akten: dict[int, str] = {}
+    users: dict[int, str] = {}
+    if akte_ids:
+        result = await session.execute(
+            select(Akte.id, Akte.aktenzeichen).where(
+                Akte.id.in_(akte_ids), Akte.kanzlei_id == kanzlei_id
+            )
+        )
+        akten = {row.id: row.aktenzeichen for row in result}
+    if user_ids:
+        result = await session.execute(
+            select(User.id, User.name).where(User.id.in_(user_ids), User.kanzlei_id == kanzlei_id)
+        )
+        users = {row.id: row.name for row in result}
+    return Owners(akten=akten, users=users)
+
+
+# --- search ------------------------------------------------------------------------------
+
+# States in the order results are listed (those a person looks for first).
+SEARCH_STATES = ("active", "waiting", "prioritized", "delayed", "failed", "completed")
+# Jobs one Lua call inspects: a few milliseconds of Redis time, then others get their turn.
+SEARCH_CHUNK = 2000
+# Jobs one request inspects at most; the page then offers to search on from there.
+SEARCH_BUDGET = 100_000
+SEARCH_RESULTS = 50
+MAX_QUERY_LENGTH = 200
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+# Read-only (so allowed on replicas and under OOM). For each id of a slice of one state:
+# HMGET name and data, and match either text (ASCII-case-insensitive, in name or the raw
+# JSON, also in its \u-escaped form) or one top-level payload field exactly. Returns the
+# number of ids inspected and, per hit, its index in the slice and its id.
+_SEARCH_SCRIPT = """#!lua flags=no-writes
+local ids
+local first = tonumber(ARGV[3])
+local last = first + tonumber(ARGV[4]) - 1
+if ARGV[2] == "l" then
+  ids = redis.call("LRANGE", KEYS[1], first, last)
+else
+  ids = redis.call("ZREVRANGE", KEYS[1], first, last)
+end
+local hits = {}
+for index, id in ipairs(ids) do
+  local fields = redis.call("HMGET", ARGV[1] .. id, "name", "data")
+  local name, data = fields[1] or "", fields[2] or ""
+  local hit = false
+  if ARGV[5] == "text" then
+    local text = string.lower(name .. "\\n" .. data)
+    hit = string.find(text, ARGV[6], 1, true) ~= nil
+      or (ARGV[7] ~= "" and string.find(text, ARGV[7], 1, true) ~= nil)
+  elseif data ~= "" then
+    local ok, decoded = pcall(cjson.decode, data)
+    if ok and type(decoded) == "table" then
+      local value = decoded[ARGV[6]]
+      hit = value ~= nil and value ~= cjson.null and tostring(value) == ARGV[7]
+    end
+  end
+  if hit then
+    hits[#hits + 1] = index - 1
+    hits[#hits + 1] = id
+  end
+end
+return {#ids, hits}
+"""
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """Plain text (job id, name or payload text), or `feld=wert` for one payload field."""
+
+    text: str
+    field: str | None = None
+    value: str | None = None
+
+    @classmethod
+    def parse(cls, raw: str) -> SearchQuery:
+        text = raw.strip()[:MAX_QUERY_LENGTH]
+        name, sign, value = text.partition("=")
+        if sign and name.strip() and " " not in name.strip():
+            return cls(text=text, field=name.strip(), value=value.strip())
+        return cls(text=text)
+
+    def script_args(self) -> list[str]:
+        if self.field is not None:
+            return ["field", self.field, self.value or ""]
+        needle = self.text.translate(_ASCII_LOWER)
+        # bullmq stores payloads with json.dumps, which writes "ü" as "\\u00fc".
+        escaped = json.dumps(self.text)[1:-1].translate(_ASCII_LOWER)
+        return ["text", needle, escaped if escaped != needle else ""]
+
+
+@dataclass(frozen=True)
+class SearchCursor:
+    """Where a search stopped: a state and how many of its jobs (newest first) were read."""
+
+    state: str
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.state}:{self.offset}"
+
+    @classmethod
+    def parse(cls, raw: str) -> SearchCursor | None:
+        state, _, offset = raw.partition(":")
+        if state in SEARCH_STATES and offset.isdigit():
+            return cls(state, int(offset))
+        return None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Matches (newest first within each state) and how much of the queue was searched."""
+
+    query: SearchQuery
+    rows: list[JobSummary]
+    scanned: int
+    total: int  # jobs in the searched states when the search began
+    next_cursor: SearchCursor | None  # None: everything from the start cursor on was read
+
+
+class JobSearch:
+    """Searches the jobs of a queue; holds the registered Lua script of its Redis client."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._script = redis.register_script(_SEARCH_SCRIPT)
+
+    async def search(
+        self,
+        queue: Queue,
+        counts: QueueCounts,
+        query: SearchQuery,
+        *,
+        cursor: SearchCursor | None = None,
+        budget: int = SEARCH_BUDGET,
+        limit: int = SEARCH_RESULTS,
+    ) -> SearchResult:
+        """Up to `limit` matches, inspecting at most `budget` jobs from `cursor` on.
+
+        A job id typed exactly is found first, in one lookup. Jobs move between states
+        while a search runs; one that moves meanwhile may be missed or found twice.
+        """
+        key_prefix = queue.toKey("")
+        found: dict[str, str] = {}
+        if query.field is None and cursor is None and query.text:
+            state = await queue.getJobState(query.text)
+            if state in SEARCH_STATES:
+                found[query.text] = state
+        scanned = 0
+        next_cursor: SearchCursor | None = None
+        start = SEARCH_STATES.index(cursor.state) if cursor else 0
+        for position, state in enumerate(SEARCH_STATES[start:], start):
+            offset = cursor.offset if cursor and position == start else 0
+            if len(found) >= limit or scanned >= budget:
+                if offset < counts.counts[state]:
+                    next_cursor = SearchCursor(state, offset)
+                    break
+                continue
+            while offset < counts.counts[state] and len(found) < limit and scanned < budget:
+                size = min(SEARCH_CHUNK, budget - scanned)
+                inspected, hits = await self._script(
+                    keys=[key_prefix + state_key(state)],
+                    args=[
+                        key_prefix,
+                        "l" if state in _LIST_STATES else "z",
+                        offset,
+                        size,
+                        *query.script_args(),
+                    ],
+                )
+                if not inspected:
+                    break
+                taken = int(inspected)
+                for index, job_id in zip(hits[::2], hits[1::2], strict=True):
+                    if len(found) >= limit:
+                        # Resume right after the last match shown.
+                        taken = int(index)
+                        break
+                    found.setdefault(job_id, state)
+                scanned += taken
+                offset += taken
+            if offset < counts.counts[state] and (len(found) >= limit or scanned >= budget):
+                next_cursor = SearchCursor(state, offset)
+                break
+        rows = await self._rows(key_prefix, found)
+        total = sum(counts.counts[state] for state in SEARCH_STATES)
+        return SearchResult(
+            query=query, rows=rows, scanned=scanned, total=total, next_cursor=next_cursor
+        )
+
+    async def _rows(self, key_prefix: str, found: Mapping[str, str]) -> list[JobSummary]:
+        if not found:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in found:
+                pipe.hgetall(key_prefix + job_id)
+            hashes = await pipe.execute()
+        return [
+            summarize_job(job_id, fields, state)
+            for (job_id, state), fields in zip(found.items(), hashes, strict=True)
+            if fields  # removed since it matched
+        ]
+
+
+# --- lenient parsing ---------------------------------------------------------------------
+
+
+def _json(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _id(value: Any) -> int | None:
+    """A positive integer id from a payload (JSON true is no id)."""
+    return value if type(value) is int and value > 0 else None
+
+
+def _seconds(milliseconds: Any) -> float | None:
+    number = _int(milliseconds)
+    return number / 1000 if number else None
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))

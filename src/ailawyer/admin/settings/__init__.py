@@ -1,0 +1,1 @@
+"""`/admin/settings`: the runtime settings, changed live in every process, audited."""

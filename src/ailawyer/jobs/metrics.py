@@ -1,0 +1,182 @@
+"""Job metrics in Redis: finished jobs per minute and recent wait/run times, per queue.
+
+Written by the processes that see jobs start and finish (`JobActivity`, fed by the
+worker's listeners), read by the job explorer. Keys (beside bullmq's, under our prefix):
+
+- `<prefix>:jobmetrics:<queue>:<outcome>:<minute>`: how many jobs of the queue ended with
+  `outcome` ("completed", or "failed" for good) in that minute (epoch minutes). One
+  counter per minute with a TTL a little over an hour, so nothing needs cleaning up and
+  reading the last hour is one MGET.
+- `<prefix>:jobmetrics:<queue>:<kind>`: the newest SAMPLE_LIMIT samples of "wait" (from
+  due to the start of the first attempt) and "run" (start to end of one attempt), each
+  `"<epoch seconds>:<milliseconds>"`, capped by LTRIM; p50/p95 are computed from them.
+
+Best effort: a lost write (Redis away, a killed worker's last buffer) costs a few
+samples, never a job.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+MINUTES = 60
+OUTCOMES = ("completed", "failed")
+SAMPLE_KINDS = ("wait", "run")
+# Percentiles over the newest samples; a quiet queue keeps older ones (their age is shown).
+SAMPLE_LIMIT = 1000
+# Counters outlive the hour they are shown for by a few minutes (clock skew between hosts).
+COUNTER_TTL_SECONDS = (MINUTES + 5) * 60
+# Samples of a queue that finished nothing for a week are gone with its old jobs.
+SAMPLES_TTL_SECONDS = 7 * 24 * 3600
+
+
+def _base(prefix: str, queue: str) -> str:
+    return f"{prefix}:jobmetrics:{queue}"
+
+
+def counter_key(prefix: str, queue: str, outcome: str, minute: int) -> str:
+    """The counter of `outcome`s of `queue` in epoch minute `minute`."""
+    return f"{_base(prefix, queue)}:{outcome}:{minute}"
+
+
+def samples_key(prefix: str, queue: str, kind: str) -> str:
+    """The capped list of recent `kind` ("wait" or "run") samples of `queue`."""
+    return f"{_base(prefix, queue)}:{kind}"
+
+
+@dataclass
+class MetricsBuffer:
+    """Counts and samples collected in memory between two writes (bounded per queue)."""
+
+    counts: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    samples: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def count(self, queue: str, outcome: str, at: float) -> None:
+        """One job of `queue` ended with `outcome` at epoch seconds `at`."""
+        self.counts[(queue, outcome, int(at // 60))] += 1
+
+    def sample(self, queue: str, kind: str, at: float, milliseconds: float) -> None:
+        """One wait or run time; beyond SAMPLE_LIMIT per write only the newest are kept."""
+        entries = self.samples.setdefault((queue, kind), [])
+        entries.append(f"{int(at)}:{max(0, round(milliseconds))}")
+        if len(entries) > SAMPLE_LIMIT:
+            del entries[0]
+
+    def __bool__(self) -> bool:
+        return bool(self.counts or self.samples)
+
+    def write(self, pipe: Pipeline, prefix: str) -> None:
+        """Queue the commands that add this buffer to Redis on `pipe`."""
+        for (queue, outcome, minute), amount in self.counts.items():
+            key = counter_key(prefix, queue, outcome, minute)
+            pipe.incrby(key, amount)
+            pipe.expire(key, COUNTER_TTL_SECONDS)
+        for (queue, kind), entries in self.samples.items():
+            key = samples_key(prefix, queue, kind)
+            pipe.lpush(key, *entries)
+            pipe.ltrim(key, 0, SAMPLE_LIMIT - 1)
+            pipe.expire(key, SAMPLES_TTL_SECONDS)
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    """p50/p95 of a set of durations (ms), how many samples, and when the oldest was taken."""
+
+    p50: float
+    p95: float
+    count: int
+    oldest: float  # epoch seconds
+
+
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile of an ascending, non-empty sequence."""
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summarize(entries: Iterable[str]) -> Percentiles | None:
+    """Percentiles of stored samples; malformed entries are skipped, none gives None."""
+    values: list[float] = []
+    oldest = math.inf
+    for entry in entries:
+        at, _, milliseconds = entry.partition(":")
+        try:
+            values.append(float(milliseconds))
+            oldest = min(oldest, float(at))
+        except ValueError:
+            continue
+    if not values:
+        return None
+    values.sort()
+    return Percentiles(
+        p50=percentile(values, 0.50),
+        p95=percentile(values, 0.95),
+        count=len(values),
+        oldest=oldest,
+    )
+
+
+@dataclass(frozen=True)
+class QueueMetrics:
+    """What the explorer shows for one queue: the last hour per minute, and durations."""
+
+    queue: str
+    first_minute: int  # epoch minute of completed[0] / failed[0]; the last entry is now
+    completed: list[int]
+    failed: list[int]
+    wait: Percentiles | None
+    run: Percentiles | None
+
+    @property
+    def completed_total(self) -> int:
+        return sum(self.completed)
+
+    @property
+    def failed_total(self) -> int:
+        return sum(self.failed)
+
+    @property
+    def busiest_minute(self) -> int:
+        return max((c + f for c, f in zip(self.completed, self.failed, strict=True)), default=0)
+
+
+async def read_metrics(
+    redis: Redis, prefix: str, queues: Sequence[str], now: float
+) -> dict[str, QueueMetrics]:
+    """The last hour (MINUTES counters, oldest first, ending with the current minute) and
+    the duration percentiles of every queue in `queues`, in two round trips."""
+    if not queues:
+        return {}
+    last = int(now // 60)
+    minutes = range(last - MINUTES + 1, last + 1)
+    keys = [
+        counter_key(prefix, queue, outcome, minute)
+        for queue in queues
+        for outcome in OUTCOMES
+        for minute in minutes
+    ]
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.mget(keys)
+        for queue in queues:
+            for kind in SAMPLE_KINDS:
+                pipe.lrange(samples_key(prefix, queue, kind), 0, SAMPLE_LIMIT - 1)
+        counters, *samples = await pipe.execute()
+    values = [int(value or 0) for value in counters]
+    result = {}
+    for index, queue in enumerate(queues):
+        start = index * len(OUTCOMES) * MINUTES
+        result[queue] = QueueMetrics(
+            queue=queue,
+            first_minute=minutes.start,
+            completed=values[start : start + MINUTES],
+            failed=values[start + MINUTES : start + 2 * MINUTES],
+            wait=summarize(samples[index * 2]),
+            run=summarize(samples[index * 2 + 1]),
+        )
+    return result

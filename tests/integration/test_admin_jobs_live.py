@@ -1,0 +1,176 @@
+"""Live job updates for the explorer: only ADMIN sockets join its room; workers announce job
+changes there (coalesced per queue); the same hooks keep the metrics in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.support.factories import Factory
+from tests.support.jobs import running_pool, wait_for_state, wait_until
+from tests.support.processes import AilawyerProcess
+from tests.support.realtime import SocketClient, session_token
+from tests.support.worker_processes import wait_for_workers
+
+from ailawyer.db.models import User
+from ailawyer.domain.roles import Role
+from ailawyer.jobs.activity import MAX_JOBS_PER_UPDATE, JobActivity
+from ailawyer.jobs.metrics import read_metrics
+from ailawyer.jobs.payloads import AdminTestPayload
+from ailawyer.realtime import events
+from ailawyer.realtime.emitter import Emitter
+from ailawyer.realtime.rooms import job_explorer_room
+from ailawyer.services import Services
+
+QUICK = AdminTestPayload(duration_ms=0, steps=1)
+
+
+async def joined(
+    live_server: str, sockets: Callable[[], SocketClient], user: User
+) -> tuple[SocketClient, Any]:
+    socket = await sockets().connect(live_server, await session_token(live_server, user.email))
+    return socket, await socket.call(events.JOBS_JOIN, None)
+
+
+def updates_of(socket: SocketClient, queue: str) -> list[dict[str, Any]]:
+    return [u for u in socket.received(events.JOBS_UPDATE) if u["queue"] == queue]
+
+
+async def test_only_admins_join_the_explorer_room(
+    live_server: str, factory: Factory, sockets: Callable[[], SocketClient]
+) -> None:
+    kanzlei = await factory.kanzlei()
+    answers = {
+        role: (await joined(live_server, sockets, await factory.user(role, kanzlei=kanzlei)))[1]
+        for role in Role
+    }
+
+    assert answers.pop(Role.ADMIN) == {"ok": True}
+    assert set(map(str, answers.values())) == {str({"ok": False, "error": "forbidden"})}
+
+
+async def test_a_worker_announces_a_job_from_start_to_end_to_admins_on_the_explorer(
+    live_server: str,
+    services: Services,
+    factory: Factory,
+    sockets: Callable[[], SocketClient],
+    worker_process: AilawyerProcess,
+) -> None:
+    await wait_for_workers(services, 1)
+    admin, _ = await joined(live_server, sockets, await factory.user(Role.ADMIN))
+    # An admin who has not opened the explorer gets nothing.
+    other = await sockets().connect(
+        live_server, await session_token(live_server, (await factory.user(Role.ADMIN)).email)
+    )
+    job = await services.jobs.enqueue("test", AdminTestPayload(duration_ms=300, steps=3))
+
+    def about(state: str) -> Callable[[Any], bool]:
+        return lambda u: u["queue"] == "test" and {"id": job.id, "state": state} in u["jobs"]
+
+    active = await admin.wait_for(events.JOBS_UPDATE, about("active"))
+    done = await admin.wait_for(events.JOBS_UPDATE, about("completed"))
+
+    assert active["counts"]["active"] >= 1 and active["paused"] is False
+    assert done["counts"]["completed"] >= 1
+    assert set(done["counts"]) == {
+        "waiting",
+        "prioritized",
+        "delayed",
+        "active",
+        "completed",
+        "failed",
+    }
+    assert other.received(events.JOBS_UPDATE) == []
+
+
+async def test_many_job_changes_make_few_updates(
+    live_server: str,
+    services: Services,
+    factory: Factory,
+    sockets: Callable[[], SocketClient],
+    worker_process: AilawyerProcess,
+) -> None:
+    await wait_for_workers(services, 1)
+    admin, _ = await joined(live_server, sockets, await factory.user(Role.ADMIN))
+    started = time.monotonic()
+    jobs = [await services.jobs.enqueue("test", QUICK) for _ in range(300)]
+    for job in jobs:
+        await wait_for_state(services, "test", job.id or "", "completed", within=30)
+
+    async def settled() -> bool:
+        updates = updates_of(admin, "test")
+        return bool(updates) and updates[-1]["counts"]["completed"] >= len(jobs)
+
+    await wait_until(settled, within=5, what="the last update")
+    seconds = time.monotonic() - started
+    updates = updates_of(admin, "test")
+
+    # Two processes (this one enqueueing, the worker) at most two updates a second each,
+    # plus each one's last flush; 300 jobs would be 900 changes unthrottled.
+    assert len(updates) <= 2 * (2 * seconds + 2)
+    assert all(len(u["jobs"]) <= MAX_JOBS_PER_UPDATE for u in updates)
+    assert any(u["more"] for u in updates)
+
+
+class Recorder:
+    """An emit backend that keeps what it was asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any, str]] = []
+
+    async def emit(self, event: str, data: Any, *, to: str, namespace: str) -> None:
+        self.sent.append((event, data, to))
+
+
+async def test_changes_are_noted_without_waiting_and_sent_once_per_queue_and_flush(
+    isolated_services: Services,
+) -> None:
+    recorder = Recorder()
+    activity = JobActivity(
+        isolated_services.jobs, Emitter(recorder), metrics_prefix="unused", interval=60
+    )
+    for number in range(500):
+        activity.changed("test", str(number), "completed")
+    activity.changed("system")
+
+    await activity.close()
+
+    sent = {data["queue"]: (event, data, room) for event, data, room in recorder.sent}
+    assert set(sent) == {"test", "system"} and len(recorder.sent) == 2
+    event, data, room = sent["test"]
+    assert (event, room) == (events.JOBS_UPDATE, job_explorer_room())
+    assert len(data["jobs"]) == MAX_JOBS_PER_UPDATE and data["more"] is True
+    assert data["jobs"][0] == {"id": "0", "state": "completed"}
+    assert sent["system"][1]["jobs"] == [] and sent["system"][1]["more"] is False
+
+
+async def test_the_worker_keeps_per_minute_counts_and_wait_and_run_times(
+    isolated_services: Services,
+) -> None:
+    services = isolated_services
+    async with running_pool(services):
+        good = [
+            await services.jobs.enqueue("test", AdminTestPayload(duration_ms=50, steps=1))
+            for _ in range(3)
+        ]
+        bad = await services.jobs.enqueue("test", AdminTestPayload(duration_ms=0, failure="always"))
+        for job in good:
+            await wait_for_state(services, "test", job.id or "", "completed", within=10)
+        await wait_for_state(services, "test", bad.id or "", "failed", within=10)
+        # Written at the next flush (at most half a second later).
+        await asyncio.sleep(1)
+
+    metrics = (
+        await read_metrics(
+            services.redis, services.settings.redis_key_prefix, ["test"], time.time()
+        )
+    )["test"]
+
+    assert (metrics.completed_total, metrics.failed_total) == (3, 1)
+    assert len(metrics.completed) == 60 and sum(metrics.completed[-2:]) == 3
+    assert metrics.run is not None and metrics.wait is not None
+    # Every attempt ran (3 + 4 attempts of the failing job); only first attempts waited.
+    assert (metrics.run.count, metrics.wait.count) == (3 + 4, 4)
+    assert 50 <= metrics.run.p95 < 2000
