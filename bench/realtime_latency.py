@@ -32,6 +32,7 @@ import json
 import os
 import random
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -374,6 +375,8 @@ if __name__ == "__main__":
     parser.add_argument("--tiers", default="1,1000,5000", help="connected clients per run")
     arguments = parser.parse_args()
     tiers = [int(t) for t in arguments.tiers.split(",")]
+    # A stopped run still stops its server and Redis and drops its database.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     random.seed(1)
     outcome = asyncio.run(main(tiers, arguments.rate, arguments.seconds))
     OUT.parent.mkdir(parents=True, exist_ok=True)

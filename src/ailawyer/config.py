@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     # How long a worker waits before trying Redis again after a connection error.
     worker_reconnect_seconds: float = Field(default=2.0, gt=0)
     max_upload_files: int = Field(default=10, ge=1)
+    # Reading one uploaded PDF in the worker (ailawyer.dokumente.pdf): a file of a few KB
+    # can inflate to gigabytes of text or keep pypdf busy for hours. Beyond these the
+    # Dokument fails for good and the uploader is told why, in German.
+    pdf_max_pages: int = Field(default=2000, ge=1)
+    pdf_max_text_chars: int = Field(default=10_000_000, ge=1)
+    pdf_max_seconds: float = Field(default=300.0, gt=0)
+    pdf_max_memory_mb: int = Field(default=1024, ge=64)
     kanzlei_name: str = "Kanzlei"
 
     @field_validator("allowed_origins", "trusted_proxies", "job_backoff_seconds", mode="before")

@@ -59,7 +59,7 @@ class Tally:
     live_latency_ms: list[float] = field(default_factory=list)
     connects: int = 0
     refusals: int = 0
-    reloads: int = 0
+    reloads: int = 0  # full reloads after a 409, not the first load
     catch_ups: int = 0
     failed_fetches: int = 0
 
@@ -125,9 +125,10 @@ class BrowserTab:
                 await asyncio.sleep(RECONNECT_DELAY_SECONDS)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
+        running = [*self._tasks, *([self._catching_up] if self._catching_up else [])]
+        for task in running:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
         await self.sio.disconnect()
         await self._session.close()
 
@@ -209,7 +210,6 @@ class BrowserTab:
         response = await self._get("/api/notifications")
         response.raise_for_status()
         page = response.json()
-        self.tally.reloads += 1
         self.items = {item["id"]: item["seq"] for item in page["items"]}
         for item in page["items"]:
             self.tally.fetched[item["id"]] += 1
@@ -237,6 +237,7 @@ class BrowserTab:
     async def _fetch_missed(self) -> None:
         response = await self._get(f"/api/notifications/after/{self.last_seq}")
         if response.status_code == 409:
+            self.tally.reloads += 1
             await self._reload()  # too far behind, or the server was reset: start over
             return
         response.raise_for_status()

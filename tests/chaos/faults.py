@@ -32,7 +32,12 @@ class Fault:
     target: str = ""
     # None: not back to full health within the bound.
     recovery_seconds: float | None = None
+    # What was still missing last before recovery (the slowest part of it).
+    waited_for: str = ""
     problem: str = ""
+    # Wall-clock window (epoch seconds) from the first action to recovery, for the logs.
+    began_at: float = 0.0
+    ended_at: float = 0.0
 
 
 @dataclass
@@ -44,6 +49,7 @@ class FaultInjector:
     faults: list[Fault] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _bag: list[str] = field(default_factory=list)
+    _stopping: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -56,17 +62,19 @@ class FaultInjector:
         self._stop.set()
 
     async def run(self, started: float) -> None:
+        """Inject until stop(); returns once every SIGTERMed worker has exited."""
         async with httpx.AsyncClient(timeout=2.0) as http:
             while not self._stop.is_set():
                 try:
                     await asyncio.wait_for(self._stop.wait(), self.rng.uniform(*self.gap_seconds))
-                    return
+                    break
                 except TimeoutError:
                     pass
                 fault = Fault(self._next_kind(), round(time.monotonic() - started, 1))
                 self.faults.append(fault)
                 print(f"[chaos] t={fault.at_seconds:6.1f}s  {fault.kind}", flush=True)
                 await self._inject(fault, http)
+        await asyncio.gather(*self._stopping)
 
     def _next_kind(self) -> str:
         # A shuffled bag: every kind comes up equally often, in a random order.
@@ -84,17 +92,27 @@ class FaultInjector:
             POSTGRES_RESTART: self._postgres_restart,
         }
         began = time.monotonic()
+        fault.began_at = time.time()
         try:
             await actions[fault.kind](fault)
         except Exception as error:
             fault.problem = f"{type(error).__name__}: {error}"[:500]
         deadline = began + self.recovery_bound_seconds
         while time.monotonic() < deadline:
-            if await self.system.fully_healthy(http):
+            missing = await self.system.missing_for_health(http)
+            if missing is None:
                 fault.recovery_seconds = round(time.monotonic() - began, 2)
-                return
+                break
+            fault.waited_for = missing
             await asyncio.sleep(HEALTH_POLL_SECONDS)
-        fault.problem = fault.problem or "not healthy within the bound"
+        else:
+            fault.problem = fault.problem or f"not healthy within the bound: {fault.waited_for}"
+        fault.ended_at = time.time()
+        print(
+            f"[chaos]           recovered after {fault.recovery_seconds} s"
+            + (f" (last waited for {fault.waited_for})" if fault.waited_for else ""),
+            flush=True,
+        )
 
     async def _worker_kill(self, fault: Fault) -> None:
         victim = self.system.pick("worker")
@@ -105,10 +123,11 @@ class FaultInjector:
     async def _worker_term(self, fault: Fault) -> None:
         victim = self.system.pick("worker")
         fault.target = victim.name
-        # The replacement starts at once: the queue must not wait for the grace period.
-        await asyncio.gather(self.system.terminate(victim), self.system.start_worker())
-        if victim.exit_code != 0:
-            fault.problem = f"{victim.name} did not exit 0 after SIGTERM: {victim.exit_code}"
+        # The victim finishes its jobs (up to the grace period) while the replacement
+        # starts; recovery is the replacement's first heartbeat. Its exit code is checked
+        # with every process's at the end.
+        self._stopping.append(asyncio.ensure_future(self.system.terminate(victim)))
+        await self.system.start_worker()
 
     async def _app_kill(self, fault: Fault) -> None:
         victim: Managed = self.system.pick("app")

@@ -208,7 +208,7 @@ async def run_chaos(config: ChaosConfig, root: Path) -> ChaosReport:
         load=dict(load.record.outcomes),
         jobs=jobs,
         notifications=notifications,
-        processes=check_processes(system),
+        processes=check_processes(system, injector.faults),
         drain_seconds=round(drained, 1),
         recovery_bound_seconds=config.recovery_bound_seconds,
     )

@@ -266,13 +266,15 @@ class ChaosSystem:
         except (httpx.HTTPError, ValueError):
             return "unreachable"
 
-    async def fully_healthy(self, http: httpx.AsyncClient) -> bool:
-        """Every app answers "healthy", and every running worker sends heartbeats."""
+    async def missing_for_health(self, http: httpx.AsyncClient) -> str | None:
+        """None when every app answers "healthy" and every running worker sends heartbeats;
+        else what is missing."""
         statuses = await asyncio.gather(*(self.app_health(http, p) for p in self.app_ports))
-        if any(status != "healthy" for status in statuses):
-            return False
-        expected = {w.pid for w in self.running("worker")}
-        return expected <= await self.worker_pids_alive()
+        for port, status in zip(self.app_ports, statuses, strict=True):
+            if status != "healthy":
+                return f"app :{port} {status}"
+        silent = {w.pid for w in self.running("worker")} - await self.worker_pids_alive()
+        return f"heartbeat of worker pid {sorted(silent)}" if silent else None
 
     def app_url(self, index: int) -> str:
         return f"http://127.0.0.1:{self.app_ports[index]}"

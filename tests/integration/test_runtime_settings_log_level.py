@@ -55,6 +55,10 @@ async def save(client: httpx.AsyncClient, **values: str) -> None:
     assert response.status_code == 200, response.text
 
 
+async def heartbeat(services: Services, pid: int) -> bool:
+    return any(record["pid"] == pid for record in await services.workers.alive())
+
+
 def start_worker(settings: Settings, tmp_path: Path, name: str, **env: str) -> AilawyerProcess:
     return AilawyerProcess(["worker"], process_env(settings, **env), tmp_path / f"{name}.out")
 
@@ -65,7 +69,7 @@ async def test_a_running_worker_logs_debug_lines_within_a_second_after_the_chang
     worker = start_worker(settings, tmp_path, "worker")
     try:
         async with admin(live_server, factory) as client:
-            await wait_until(lambda: services.workers.alive(), within=30, what="the worker")
+            await wait_until(lambda: heartbeat(services, worker.pid), within=30, what="a beat")
             await save(client, **{keys.LOG_LEVEL: "WARNING"})
             await wait_until_applied(services, {worker.pid})
             since = len(log_lines(settings, worker.pid))

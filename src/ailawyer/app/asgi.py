@@ -7,22 +7,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
+from ailawyer import __version__
 from ailawyer.admin.routes import admin_router
 from ailawyer.app.realtime.server import RealtimeServer
 from ailawyer.app.web.akten.controller import akte_page
 from ailawyer.app.web.akten.dokumente import dokumente_routes
 from ailawyer.app.web.auth.controller import AuthController
-from ailawyer.app.web.authentication import SessionAuthMiddleware
+from ailawyer.app.web.authentication import SessionAuthMiddleware, requires_admin
 from ailawyer.app.web.dashboard.controller import dashboard
 from ailawyer.app.web.errors import handle_http_exception, handle_unexpected
 from ailawyer.app.web.health.controller import health
@@ -105,6 +108,17 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         ),
         exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
         request_max_body_size=settings.max_upload_bytes + 1024 * 1024,
+        # The schema (/schema/openapi.json) is for administrators and tools, not the public:
+        # it maps every admin route. No documentation UI: those load their scripts from a
+        # CDN (DSGVO) and could not run under our Content-Security-Policy anyway.
+        openapi_config=OpenAPIConfig(
+            title="AI-Lawyer",
+            version=__version__,
+            render_plugins=[JsonRenderPlugin()],
+            openapi_router=Router(
+                "/schema", guards=[requires_admin], route_handlers=[], include_in_schema=False
+            ),
+        ),
         debug=False,
         # Logging is configured once per process by ailawyer.logs, not by the framework.
         logging_config=None,

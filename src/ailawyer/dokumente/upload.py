@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 NAME_MAX = 255
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, and the Unicode direction marks and overrides: with those, a name
+# like "Rechnung\u202efdp.exe" would show as "Rechnungexe.pdf".
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class UploadRefused(Exception):
@@ -43,7 +45,7 @@ class IncomingFile:
 
 
 def clean_filename(raw: str) -> str:
-    """The name to show: without a path, control characters or surrounding blanks."""
+    """The name to show: without a path, control or direction characters, surrounding blanks."""
     name = unicodedata.normalize("NFC", raw.replace("\\", "/").rsplit("/", 1)[-1])
     name = _CONTROL.sub("", name).strip()
     return (name or "Dokument.pdf")[:NAME_MAX]

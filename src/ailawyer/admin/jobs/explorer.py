@@ -335,7 +335,7 @@ async def read_owners(session: AsyncSession, kanzlei_id: int, jobs: Iterable[Job
 # States in the order results are listed (those a person looks for first).
 SEARCH_STATES = ("active", "waiting", "prioritized", "delayed", "failed", "completed")
 # Jobs one Lua call inspects: a few milliseconds of Redis time, then others get their turn.
-SEARCH_CHUNK = 2000
+SEARCH_CHUNK = 1000
 # Jobs one request inspects at most; the page then offers to search on from there.
 SEARCH_BUDGET = 100_000
 SEARCH_RESULTS = 50
@@ -343,9 +343,10 @@ MAX_QUERY_LENGTH = 200
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 # Read-only (so allowed on replicas and under OOM). For each id of a slice of one state:
-# HMGET name and data, and match either text (ASCII-case-insensitive, in name or the raw
-# JSON, also in its \u-escaped form) or one top-level payload field exactly. Returns the
-# number of ids inspected and, per hit, its index in the slice and its id.
+# HMGET name and data, and match either text (in name or the raw JSON, also in its
+# \u-escaped form; ASCII-case-insensitive, the lowering skipped when the needle has no
+# letters) or one top-level payload field exactly. Returns the number of ids inspected
+# and, per hit, its index in the slice and its id.
 _SEARCH_SCRIPT = """#!lua flags=no-writes
 local ids
 local first = tonumber(ARGV[3])
@@ -355,20 +356,29 @@ if ARGV[2] == "l" then
 else
   ids = redis.call("ZREVRANGE", KEYS[1], first, last)
 end
+local text, fold = ARGV[5] == "text", ARGV[6] == "1"
+local needle, escaped, field = ARGV[7], ARGV[8], ARGV[7]
+local function contains(value)
+  if not value then
+    return false
+  end
+  if fold then
+    value = string.lower(value)
+  end
+  return string.find(value, needle, 1, true) ~= nil
+    or (escaped ~= "" and string.find(value, escaped, 1, true) ~= nil)
+end
 local hits = {}
 for index, id in ipairs(ids) do
   local fields = redis.call("HMGET", ARGV[1] .. id, "name", "data")
-  local name, data = fields[1] or "", fields[2] or ""
   local hit = false
-  if ARGV[5] == "text" then
-    local text = string.lower(name .. "\\n" .. data)
-    hit = string.find(text, ARGV[6], 1, true) ~= nil
-      or (ARGV[7] ~= "" and string.find(text, ARGV[7], 1, true) ~= nil)
-  elseif data ~= "" then
-    local ok, decoded = pcall(cjson.decode, data)
+  if text then
+    hit = contains(fields[1]) or contains(fields[2])
+  elseif fields[2] then
+    local ok, decoded = pcall(cjson.decode, fields[2])
     if ok and type(decoded) == "table" then
-      local value = decoded[ARGV[6]]
-      hit = value ~= nil and value ~= cjson.null and tostring(value) == ARGV[7]
+      local value = decoded[field]
+      hit = value ~= nil and value ~= cjson.null and tostring(value) == ARGV[8]
     end
   end
   if hit then
@@ -398,11 +408,12 @@ class SearchQuery:
 
     def script_args(self) -> list[str]:
         if self.field is not None:
-            return ["field", self.field, self.value or ""]
+            return ["field", "0", self.field, self.value or ""]
         needle = self.text.translate(_ASCII_LOWER)
         # bullmq stores payloads with json.dumps, which writes "ü" as "\\u00fc".
         escaped = json.dumps(self.text)[1:-1].translate(_ASCII_LOWER)
-        return ["text", needle, escaped if escaped != needle else ""]
+        fold = any(char in string.ascii_letters for char in self.text)
+        return ["text", "1" if fold else "0", needle, escaped if escaped != needle else ""]
 
 
 @dataclass(frozen=True)

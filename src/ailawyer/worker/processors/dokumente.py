@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from bullmq.custom_errors import UnrecoverableError
 
+from ailawyer.config import Settings
 from ailawyer.db.models import Dokument, DokumentStatus, Severity
 from ailawyer.dokumente import status
-from ailawyer.dokumente.pdf import extract_pdf
+from ailawyer.dokumente.pdf import PdfLimitExceededError, PdfLimits, extract_pdf
 from ailawyer.dokumente.storage import DokumentStorage
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.payloads import DokumentPayload
@@ -19,12 +20,22 @@ if TYPE_CHECKING:
     from ailawyer.services import Services
 
 FAILED_TITLE = "PDF-Verarbeitung fehlgeschlagen. Erneut versuchen?"
+REFUSED_TITLE = "PDF kann nicht verarbeitet werden"
 COMPLETED_TITLE = "Dokument verarbeitet"
 RETRY_LABEL = "Erneut versuchen"
 
 
 def akte_path(akte_id: int) -> str:
     return f"/akten/{akte_id}"
+
+
+def pdf_limits(settings: Settings) -> PdfLimits:
+    return PdfLimits(
+        max_pages=settings.pdf_max_pages,
+        max_text_chars=settings.pdf_max_text_chars,
+        max_seconds=settings.pdf_max_seconds,
+        max_memory_mb=settings.pdf_max_memory_mb,
+    )
 
 
 async def _load(services: Services, dokument_id: int) -> Dokument | None:
@@ -61,7 +72,14 @@ async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[st
 
     path = DokumentStorage(services.settings.upload_dir).path(dokument.storage_key)
     await ctx.log(f"PDF wird gelesen ({dokument.size_bytes} Bytes)")
-    extracted = await extract_pdf(path, on_page)
+    try:
+        extracted = await extract_pdf(path, on_page, limits=pdf_limits(services.settings))
+    except PdfLimitExceededError as refused:
+        await ctx.log(f"Abgelehnt: {refused}")
+        await record_dokument_refusal(ctx, payload, str(refused))
+        # No retries: the same file reaches the same limit. The failure is recorded, so
+        # the final-failure hook finds it marked and tells nobody a second time.
+        raise UnrecoverableError(str(refused)) from refused
     completed = await status.mark_completed(services, dokument, extracted)
     if completed and payload.user_id is not None:
         await services.notifications.notify_user(
@@ -95,6 +113,25 @@ async def record_dokument_failure(ctx: JobContext, payload: DokumentPayload, err
             action={"label": RETRY_LABEL, "url": ctx.retry_path, "method": "POST"},
         )
     return True
+
+
+async def record_dokument_refusal(ctx: JobContext, payload: DokumentPayload, reason: str) -> None:
+    """Mark the Dokument failed and tell the uploader the (German) reason; no retry offered."""
+    services = ctx.services
+    dokument = await _load(services, payload.dokument_id)
+    error = f"{PdfLimitExceededError.__name__}: {reason}"
+    if dokument is None or not await status.mark_failed(services, dokument, error):
+        return
+    if payload.user_id is not None:
+        await services.notifications.notify_user(
+            payload.user_id,
+            type=JOB_FAILED,
+            title=REFUSED_TITLE,
+            message=f"„{dokument.dateiname}“: {reason}",
+            link=akte_path(dokument.akte_id),
+            severity=Severity.ERROR,
+            data={"dokumentId": dokument.id, "akteId": dokument.akte_id, "jobId": ctx.job_id},
+        )
 
 
 async def reset_dokument_for_retry(services: Services, payload: DokumentPayload) -> None:

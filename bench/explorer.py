@@ -1,0 +1,281 @@
+"""Job explorer latency for a queue with 100,000 completed jobs: counts, list pages, search.
+
+The `dokumente` queue is filled through bullmq itself (addBulk, then a no-op bullmq Worker
+completes every job), with the payload real jobs carry ({dokumentId, akteId, userId}; one
+Akte per 500 jobs). No other worker runs. Then each query runs N times after a warm-up,
+called in the process (`direct`) and over HTTP against `ailawyer serve` logged in as an
+admin (session, Redis, database for the Akte/user names, template rendering included).
+
+Run from the repository root:
+    uv run python -m bench.explorer [--jobs 100000] [--requests 30] [--workdir DIR] [--keep]
+`--keep` keeps the embedded Redis (its AOF) so the next run skips the filling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from bullmq import Job, Worker
+from tests.support.ports import free_port
+
+from ailawyer.admin.jobs.explorer import JobSearch, SearchQuery, read_job_page, read_queues
+from ailawyer.config import Environment, Settings
+from ailawyer.db.migrate import upgrade
+from ailawyer.db.session import Database
+from ailawyer.domain.roles import Role
+from ailawyer.domain.users import create_user
+from ailawyer.embedded_redis import RedisServer
+from ailawyer.jobs.counts import read_counts
+from ailawyer.jobs.queues import JobQueues
+from ailawyer.redis_client import create_redis
+
+QUEUE = "dokumente"
+PREFIX = "bench"
+PASSWORD = "bench-passwort-42"
+JOBS_PER_AKTE = 500
+BULK = 1000
+
+
+async def fill(queues: JobQueues, total: int) -> float:
+    """Add and complete jobs until `total` are completed; returns the seconds it took."""
+    queue = queues.queue(QUEUE)
+    have = (await read_counts(queue)).counts["completed"]
+    if have >= total:
+        return 0.0
+    started = time.perf_counter()
+    for first in range(have, total, BULK):
+        await queue.addBulk(
+            [
+                {
+                    "name": "pdf-verarbeitung",
+                    "data": {"dokumentId": n, "akteId": n // JOBS_PER_AKTE + 1, "userId": 7},
+                    "opts": {"attempts": 1},
+                }
+                for n in range(first + 1, min(first + BULK, total) + 1)
+            ]
+        )
+
+    async def no_op(_job: Job, _token: str) -> dict[str, int]:
+        return {"pages": 1}
+
+    worker = Worker(
+        QUEUE,
+        no_op,
+        {
+            "connection": create_redis(queues.settings.redis_url or ""),
+            "prefix": queues.prefix,
+            "concurrency": 100,
+            "autorun": False,
+        },
+    )
+    task = asyncio.create_task(worker.run())
+    while (await read_counts(queue)).counts["completed"] < total:
+        await asyncio.sleep(0.5)
+    await worker.close()
+    await asyncio.gather(task, return_exceptions=True)
+    return time.perf_counter() - started
+
+
+def summary(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"{statistics.median(ordered) * 1000:.1f} | {p95 * 1000:.1f}"
+
+
+async def measure(requests: int, call: Callable[[], Awaitable[Any]]) -> list[float]:
+    await call()  # warm-up: connections, script cache
+    samples = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def start_server(workdir: Path, redis_url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}},
+        "ENVIRONMENT": "development",
+        "SECRET_KEY": "bench-" + "x" * 40,
+        "DATA_DIR": str(workdir / "data"),
+        "LOG_LEVEL": "WARNING",
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": PREFIX,
+    }
+    out = (workdir / "serve.out").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ailawyer", "serve", "--port", str(port)],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server did not start; see {out.name}")
+
+
+async def log_in(client: httpx.AsyncClient, email: str) -> None:
+    page = (await client.get("/anmelden")).text
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+    assert token, "no CSRF token on the login page"
+    response = await client.post(
+        "/anmelden", data={"email": email, "password": PASSWORD, "_csrf_token": token.group(1)}
+    )
+    assert response.status_code in (302, 303), response.status_code
+
+
+async def create_admin(database_url: str, email: str) -> None:
+    database = Database(database_url)
+    async with database.session() as session:
+        await create_user(
+            session,
+            email=email,
+            name="Bench",
+            role=Role.ADMIN,
+            password=PASSWORD,
+            kanzlei_name="Bench",
+        )
+        await session.commit()
+    await database.dispose()
+
+
+async def run(args: argparse.Namespace) -> None:
+    workdir: Path = args.workdir
+    (workdir / "data").mkdir(parents=True, exist_ok=True)
+    redis_server = RedisServer(data_dir=workdir / "redis")
+    redis_server.start()
+    database_url = f"sqlite+aiosqlite:///{(workdir / 'data' / 'ailawyer.sqlite3').resolve()}"
+    await asyncio.to_thread(upgrade, database_url)
+    email = f"bench{int(time.time())}@bench.example"
+    await create_admin(database_url, email)
+    settings = Settings(
+        _env_file=None,
+        environment=Environment.DEVELOPMENT,
+        redis_url=redis_server.url,
+        redis_key_prefix=PREFIX,
+        data_dir=workdir / "data",
+    )
+    redis = create_redis(redis_server.url)
+    queues = JobQueues(redis, settings)
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        filled = await fill(queues, args.jobs)
+        queue = queues.queue(QUEUE)
+        counts = await read_counts(queue)
+        middle = str(args.jobs // 2)
+        keys, memory = await redis.dbsize(), (await redis.info("memory"))["used_memory"]
+        print(
+            f"{counts.counts['completed']:,} completed jobs"
+            + (f" (filled in {filled:.0f} s)" if filled else " (kept from an earlier run)")
+            + f"; Redis: {keys:,} keys, {memory / 2**20:,.0f} MiB",
+            file=sys.stderr,
+        )
+        search = JobSearch(redis)
+        deep = args.jobs // 25 // 2  # a page in the middle of the list
+        searches = {
+            "search: job id": middle,
+            "search: field value (akteId=123, 500 matches)": "akteId=123",
+            "search: text found nowhere (all jobs read)": "gibt-es-nicht",
+        }
+        direct: dict[str, Callable[[], Awaitable[Any]]] = {
+            "counts: one queue": lambda: read_counts(queue),
+            "counts: all queues (discover + counts)": lambda: read_queues(queues, []),
+            "list: first page": lambda: read_job_page(queue, "completed", args.jobs, 1),
+            f"list: page {deep:,}": lambda: read_job_page(queue, "completed", args.jobs, deep),
+        }
+        for name, text in searches.items():
+            direct[name] = lambda text=text: search.search(queue, counts, SearchQuery.parse(text))
+        base = f"/admin/jobs/queues/{QUEUE}"
+        http: dict[str, str] = {
+            "counts: one queue": "",
+            "counts: all queues (discover + counts)": "/admin/jobs/counts",
+            "list: first page": f"{base}/list?status=completed",
+            f"list: page {deep:,}": f"{base}/list?status=completed&seite={deep}",
+            "search: job id": f"{base}/list?q={middle}",
+            "search: field value (akteId=123, 500 matches)": f"{base}/list?q=akteId%3D123",
+            "search: text found nowhere (all jobs read)": f"{base}/list?q=gibt-es-nicht",
+        }
+        extra_http = {
+            "page: overview /admin/jobs": "/admin/jobs",
+            "page: queue, first page of completed": f"{base}?status=completed",
+            "page: one job": f"{base}/jobs/{middle}",
+        }
+        port = free_port()
+        server = start_server(workdir, redis_server.url, port)
+        rows = []
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            await log_in(client, email)
+
+            def getter(path: str) -> Callable[[], Awaitable[Any]]:
+                async def get() -> None:
+                    response = await client.get(
+                        path,
+                        headers={"Accept": "application/json"} if path.endswith("counts") else {},
+                    )
+                    assert response.status_code == 200, (path, response.status_code)
+
+                return get
+
+            for name, call in direct.items():
+                requests = args.search_requests if "nowhere" in name else args.requests
+                result = await call()
+                detail = ""
+                if name.startswith("search"):
+                    detail = f"{len(result.rows)} shown, {result.scanned:,} read"
+                direct_times = await measure(requests, call)
+                path = http.get(name, "")
+                http_cell = summary(await measure(requests, getter(path))) if path else "– | –"
+                rows.append(
+                    f"| {name} | {detail} | {requests} | {summary(direct_times)} | {http_cell} |"
+                )
+            for name, path in extra_http.items():
+                rows.append(
+                    f"| {name} |  | {args.requests} | – | – | {summary(await measure(args.requests, getter(path)))} |"
+                )
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+        await redis.aclose()
+        redis_server.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\n{args.jobs:,} completed jobs in `{QUEUE}`; times in ms\n")
+    print("| query | result | N | direct median | direct p95 | HTTP median | HTTP p95 |")
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--search-requests", type=int, default=10)
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "ailawyer-bench-explorer"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep Redis for the next run")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""5,000 connected clients on one app process; one notification to a role with 1,000 members.
+
+    uv run python -m bench.realtime_fanout --clients 5000 --members 1000 --notifications 10
+
+Reuses bench/realtime_latency.py (its raw Engine.IO/Socket.IO clients, users with sessions,
+database and memory helpers): starts an embedded Redis, a fresh PostgreSQL database and
+one `ailawyer serve`, connects `--clients` clients (one user and session each; the first
+`--members` users have the role SACHBEARBEITER, the rest ANWALT), and reads the app
+process's RSS before and after. Then a producer in a process of its own (as the worker
+would) calls `NotificationService.notify_role` for SACHBEARBEITER `--notifications`
+times, `--interval` seconds apart: each call stores one row per member in one
+transaction and emits one event per member. Latency per recipient = from just before
+`notify_role` to the frame parsed by that member's client (CLOCK_MONOTONIC on both sides).
+
+`--py-spy PATH` samples the app process during the fan-out (bench/profile.py).
+Results: stdout and bench/out/realtime_fanout.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+from tests.support.ports import free_port
+from tests.support.processes import AilawyerProcess, wait_for_http
+
+from ailawyer.config import Environment, Settings, get_settings
+from ailawyer.db.migrate import upgrade
+from ailawyer.db.models import User
+from ailawyer.domain.roles import Role
+from ailawyer.embedded_redis import RedisServer
+from ailawyer.services import Services
+from bench import profile
+from bench.realtime_latency import (
+    Client,
+    connect_clients,
+    create_database,
+    create_users,
+    drop_database,
+    percentile,
+    rss_mib,
+)
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+OUT = REPOSITORY / "bench" / "out" / "realtime_fanout.json"
+ROLE = Role.SACHBEARBEITER
+SETTLE_SECONDS = 3.0
+STRAGGLER_SECONDS = 30.0
+
+
+@dataclass
+class FanoutInbox:
+    """Per notification number, each member's latency; same interface as realtime's Inbox."""
+
+    latency_ms: dict[int, list[float]] = field(default_factory=dict)
+    expected: int = 0
+    complete: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def record(self, data: dict[str, Any], now_ns: int) -> None:
+        number = data["data"]["bench"]
+        self.latency_ms.setdefault(number, []).append((now_ns - data["data"]["t0"]) / 1e6)
+        if sum(map(len, self.latency_ms.values())) >= self.expected:
+            self.complete.set()
+
+
+async def produce(count: int, interval: float, kanzlei_id: int) -> None:
+    """The producer process: `count` role notifications; prints each call's duration."""
+    services = Services.create(get_settings())
+    calls: list[float] = []
+    try:
+        for number in range(count):
+            t0 = time.monotonic_ns()
+            await services.notifications.notify_role(
+                kanzlei_id, ROLE, type="info", title="Rundschreiben",
+                data={"bench": number, "t0": t0},
+            )  # fmt: skip
+            calls.append((time.monotonic_ns() - t0) / 1e6)
+            await asyncio.sleep(max(0.0, interval - calls[-1] / 1000))
+    finally:
+        await services.close()
+    print(json.dumps({"call_ms": [round(c, 1) for c in calls]}), flush=True)
+
+
+async def run_producer(env: dict[str, str], count: int, interval: float, kanzlei: int) -> dict:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.realtime_fanout", "--produce", str(kanzlei),
+        "--notifications", str(count), "--interval", str(interval),
+        cwd=REPOSITORY, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout=count * interval + 300)
+    if process.returncode != 0:
+        raise RuntimeError(f"producer failed:\n{err.decode()[-4000:]}")
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+async def main(
+    clients_count: int, members: int, count: int, interval: float, py_spy: Path | None
+) -> dict[str, Any]:
+    results: dict[str, Any] = {"clients": clients_count, "members": members}
+    clients: list[Client] = []
+    with tempfile.TemporaryDirectory(prefix="ailawyer-fanout-bench-") as root:
+        work = Path(root)
+        redis = RedisServer(data_dir=work / "redis")
+        redis.start()
+        db_name, database_url = await create_database()
+        server: AilawyerProcess | None = None
+        services: Services | None = None
+        try:
+            await asyncio.to_thread(upgrade, database_url)
+            settings = Settings(
+                _env_file=None,
+                environment=Environment.TEST,
+                database_url=database_url,
+                redis_url=redis.url,
+                secret_key=secrets.token_hex(32),
+                data_dir=work,
+            )
+            services = Services.create(settings)
+            people = await create_users(services, clients_count)
+            member_ids = [user_id for user_id, _ in people[:members]]
+            async with services.db.session() as db:
+                await db.execute(update(User).where(User.id.in_(member_ids)).values(role=ROLE))
+                kanzlei_id = (await db.get(User, member_ids[0])).kanzlei_id  # type: ignore[union-attr]
+                await db.commit()
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.isupper() or k in {"PATH", "HOME"}},
+                "ENVIRONMENT": "test",
+                "SECRET_KEY": settings.secret_key,
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis.url,
+                "DATA_DIR": str(work),
+                "LOG_LEVEL": "INFO",
+                "HOST": "127.0.0.1",
+            }
+            port = free_port()
+            server = AilawyerProcess(["serve", "--port", str(port)], env, work / "serve.out")
+            wait_for_http(f"http://127.0.0.1:{port}/api/health", process=server)
+            ws_url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
+            await asyncio.sleep(SETTLE_SECONDS)
+            inbox = FanoutInbox(expected=members * count)
+            before = rss_mib(server.pid)
+            load_before = os.getloadavg()[0]
+            took = await connect_clients(clients, people, ws_url, inbox, clients_count)  # type: ignore[arg-type]
+            await asyncio.sleep(SETTLE_SECONDS)
+            after = rss_mib(server.pid)
+            results["memory"] = {
+                "rss_idle_mib": round(before, 1),
+                "rss_connected_mib": round(after, 1),
+                "kib_per_connection": round((after - before) * 1024 / clients_count, 1),
+                "connect_seconds": round(took, 1),
+                "load_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            }
+            print(json.dumps(results["memory"]), flush=True)
+            sampler = None
+            stacks = REPOSITORY / "bench" / "out" / "profile-fanout.txt"
+            if py_spy is not None:
+                sampler = profile.record(py_spy, server.pid, count * interval, stacks)
+            # As in realtime_latency: the client process's own collector must not be
+            # counted as the server's latency.
+            gc.collect()
+            gc.disable()
+            load_before = os.getloadavg()[0]
+            try:
+                producer = await run_producer(env, count, interval, kanzlei_id)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(inbox.complete.wait(), STRAGGLER_SECONDS)
+            finally:
+                gc.enable()
+            every = sorted(ms for latencies in inbox.latency_ms.values() for ms in latencies)
+            last = sorted(max(latencies) for latencies in inbox.latency_ms.values())
+            results["fanout"] = {
+                "notifications": count,
+                "deliveries_expected": members * count,
+                "deliveries_received": len(every),
+                "per_recipient_p50_ms": round(percentile(every, 0.5), 1),
+                "per_recipient_p99_ms": round(percentile(every, 0.99), 1),
+                "per_recipient_max_ms": round(every[-1], 1),
+                "last_recipient_median_ms": round(percentile(last, 0.5), 1),
+                "notify_role_call_ms": producer["call_ms"],
+                "rss_after_mib": round(rss_mib(server.pid), 1),
+                "load_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                "clients_still_connected": sum(not c.closed_by_server for c in clients),
+            }
+            print(json.dumps(results["fanout"]), flush=True)
+            if sampler is not None:
+                sampler.wait(timeout=60)
+                results["profile"] = profile.summarize(stacks)
+                print(results["profile"], flush=True)
+        finally:
+            for client in clients:
+                await client.close()
+            if services is not None:
+                await services.close()
+            if server is not None:
+                server.stop()
+            redis.stop()
+            await drop_database(db_name)
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--clients", type=int, default=5000)
+    parser.add_argument("--members", type=int, default=1000, help="users with the role")
+    parser.add_argument("--notifications", type=int, default=10, help="role notifications")
+    parser.add_argument("--interval", type=float, default=3.0, help="seconds between them")
+    parser.add_argument("--py-spy", type=Path, default=None, help="path of a py-spy binary")
+    parser.add_argument("--produce", type=int, default=None, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.produce is not None:
+        asyncio.run(produce(arguments.notifications, arguments.interval, arguments.produce))
+        sys.exit(0)
+    outcome = asyncio.run(
+        main(
+            arguments.clients,
+            arguments.members,
+            arguments.notifications,
+            arguments.interval,
+            arguments.py_spy,
+        )
+    )
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(outcome, indent=2) + "\n")

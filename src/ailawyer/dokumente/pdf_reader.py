@@ -1,0 +1,89 @@
+"""The child program that reads one PDF under operating-system limits (see `pdf.extract_pdf`).
+
+Run as `python -m ailawyer.dokumente.pdf_reader PATH MAX_PAGES MAX_TEXT_CHARS MAX_MEMORY_MB
+CPU_SECONDS`. It caps its own address space and CPU time before it touches the file, then
+writes one JSON object per line to stdout:
+
+    {"pages": n}                      the page count, once
+    {"text": "..."}                   each page's text, in order
+    {"done": true}                    the end
+    {"refused": "pages"|"text"|"memory"|"structure", ...}   a limit was reached
+    {"encrypted": true} | {"error": "PdfStreamError: ..."}
+
+Nothing here imports the application: the child starts fast and holds no connections.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
+
+# The exit code when even the refusal could not be written (no memory left for it).
+MEMORY_EXIT_CODE = 3
+
+
+def _report(**fields: Any) -> None:
+    sys.stdout.write(json.dumps(fields, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def read(path: str, max_pages: int, max_text_chars: int) -> None:
+    """Report the page count and each page's text, refusing at the first limit reached."""
+    # Imported here, so that the memory limit covers pypdf's own start-up too.
+    from pypdf import PdfReader
+    from pypdf.errors import LimitReachedError
+
+    try:
+        _read(PdfReader(path, strict=False), max_pages, max_text_chars)
+    except LimitReachedError as error:
+        # pypdf's own bounds (page tree, nesting, stream sizes): too big, not broken.
+        _report(refused="structure", detail=str(error)[:2000])
+
+
+def _read(reader: PdfReader, max_pages: int, max_text_chars: int) -> None:
+    if reader.is_encrypted:
+        _report(encrypted=True)
+        return
+    count = len(reader.pages)
+    if count > max_pages:
+        _report(refused="pages", limit=max_pages, actual=count)
+        return
+    _report(pages=count)
+    total = 0
+    for index in range(count):
+        text = reader.pages[index].extract_text()
+        total += len(text)
+        if total > max_text_chars:
+            _report(refused="text", limit=max_text_chars)
+            return
+        _report(text=text)
+    _report(done=True)
+
+
+def main(argv: list[str]) -> int:
+    path, max_pages, max_text_chars, max_memory_mb, cpu_seconds = argv[1:6]
+    memory = int(max_memory_mb) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    # A backstop should the parent die: its own clock is the limit that normally ends us.
+    cpu = int(cpu_seconds)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    try:
+        read(path, int(max_pages), int(max_text_chars))
+    except MemoryError:
+        try:
+            _report(refused="memory", limit=int(max_memory_mb))
+        except MemoryError:
+            os._exit(MEMORY_EXIT_CODE)
+    except Exception as error:
+        _report(error=f"{type(error).__name__}: {error}"[:2000])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
