@@ -31,7 +31,15 @@ import httpx
 from bullmq import Job, Worker
 from tests.support.ports import free_port
 
-from ailawyer.admin.jobs.explorer import JobSearch, SearchQuery, read_job_page, read_queues
+from ailawyer.admin.jobs.explorer import (
+    PER_PAGE,
+    JobSearch,
+    SearchCursor,
+    SearchQuery,
+    SearchResult,
+    read_job_page,
+    read_queues,
+)
 from ailawyer.config import Environment, Settings
 from ailawyer.db.migrate import upgrade
 from ailawyer.db.session import Database
@@ -47,6 +55,7 @@ PREFIX = "bench"
 PASSWORD = "bench-passwort-42"
 JOBS_PER_AKTE = 500
 BULK = 1000
+Call = Callable[[], Awaitable[Any]]
 
 
 async def fill(queues: JobQueues, total: int) -> float:
@@ -82,8 +91,10 @@ async def fill(queues: JobQueues, total: int) -> float:
         },
     )
     task = asyncio.create_task(worker.run())
-    while (await read_counts(queue)).counts["completed"] < total:
-        await asyncio.sleep(0.5)
+    while (done := (await read_counts(queue)).counts["completed"]) < total:
+        print(f"\r{done:,} of {total:,} completed", end="", file=sys.stderr)
+        await asyncio.sleep(1)
+    print(file=sys.stderr)
     await worker.close()
     await asyncio.gather(task, return_exceptions=True)
     return time.perf_counter() - started
@@ -190,67 +201,82 @@ async def run(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
         search = JobSearch(redis)
-        deep = args.jobs // 25 // 2  # a page in the middle of the list
-        searches = {
-            "search: job id": middle,
-            "search: field value (akteId=123, 500 matches)": "akteId=123",
-            "search: text found nowhere (all jobs read)": "gibt-es-nicht",
-        }
-        direct: dict[str, Callable[[], Awaitable[Any]]] = {
-            "counts: one queue": lambda: read_counts(queue),
-            "counts: all queues (discover + counts)": lambda: read_queues(queues, []),
-            "list: first page": lambda: read_job_page(queue, "completed", args.jobs, 1),
-            f"list: page {deep:,}": lambda: read_job_page(queue, "completed", args.jobs, deep),
-        }
-        for name, text in searches.items():
-            direct[name] = lambda text=text: search.search(queue, counts, SearchQuery.parse(text))
+        deep = args.jobs // PER_PAGE // 2  # a page in the middle of the list
         base = f"/admin/jobs/queues/{QUEUE}"
-        http: dict[str, str] = {
-            "counts: one queue": "",
-            "counts: all queues (discover + counts)": "/admin/jobs/counts",
-            "list: first page": f"{base}/list?status=completed",
-            f"list: page {deep:,}": f"{base}/list?status=completed&seite={deep}",
-            "search: job id": f"{base}/list?q={middle}",
-            "search: field value (akteId=123, 500 matches)": f"{base}/list?q=akteId%3D123",
-            "search: text found nowhere (all jobs read)": f"{base}/list?q=gibt-es-nicht",
-        }
-        extra_http = {
-            "page: overview /admin/jobs": "/admin/jobs",
-            "page: queue, first page of completed": f"{base}?status=completed",
-            "page: one job": f"{base}/jobs/{middle}",
-        }
+
+        def searching(text: str, cursor: SearchCursor | None = None) -> Call:
+            return lambda: search.search(queue, counts, SearchQuery.parse(text), cursor=cursor)
+
+        # (name, direct call or None, HTTP path or None, slow: fewer requests)
+        cases: list[tuple[str, Call | None, str | None, bool]] = [
+            ("counts of one queue", lambda: read_counts(queue), None, False),
+            ("queue discovery (SCAN of every key)", queues.discover, None, False),
+            (
+                "counts of all queues (names from the last scan)",
+                lambda: read_queues(queues, [], fresh=False),
+                "/admin/jobs/counts",
+                False,
+            ),
+            (
+                "list: first page",
+                lambda: read_job_page(queue, "completed", args.jobs, 1),
+                f"{base}/list?status=completed",
+                False,
+            ),
+            (
+                f"list: page {deep:,} of {args.jobs // PER_PAGE:,}",
+                lambda: read_job_page(queue, "completed", args.jobs, deep),
+                f"{base}/list?status=completed&seite={deep}",
+                False,
+            ),
+            ("search: a job id", searching(middle), f"{base}/list?q={middle}", False),
+            (
+                "search: field value akteId=123 (500 matches)",
+                searching("akteId=123"),
+                f"{base}/list?q=akteId%3D123",
+                False,
+            ),
+            (
+                "search: text in a payload (dokumentId 12345)",
+                searching("12345", SearchCursor("active", 0)),
+                f"{base}/list?q=12345&weiter=active:0",
+                True,
+            ),
+            (
+                "search: text found nowhere (every job read)",
+                searching("gibt-es-nicht"),
+                f"{base}/list?q=gibt-es-nicht",
+                True,
+            ),
+            ("page: /admin/jobs (scans for queues)", None, "/admin/jobs", False),
+            ("page: queue, first page of completed", None, f"{base}?status=completed", False),
+            ("page: one job", None, f"{base}/jobs/{middle}", False),
+        ]
         port = free_port()
         server = start_server(workdir, redis_server.url, port)
         rows = []
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             await log_in(client, email)
 
-            def getter(path: str) -> Callable[[], Awaitable[Any]]:
+            def getter(path: str) -> Call:
                 async def get() -> None:
-                    response = await client.get(
-                        path,
-                        headers={"Accept": "application/json"} if path.endswith("counts") else {},
-                    )
+                    accept = "application/json" if path.endswith("counts") else "text/html"
+                    response = await client.get(path, headers={"Accept": accept})
                     assert response.status_code == 200, (path, response.status_code)
 
                 return get
 
-            for name, call in direct.items():
-                requests = args.search_requests if "nowhere" in name else args.requests
-                result = await call()
-                detail = ""
-                if name.startswith("search"):
-                    detail = f"{len(result.rows)} shown, {result.scanned:,} read"
-                direct_times = await measure(requests, call)
-                path = http.get(name, "")
-                http_cell = summary(await measure(requests, getter(path))) if path else "– | –"
-                rows.append(
-                    f"| {name} | {detail} | {requests} | {summary(direct_times)} | {http_cell} |"
-                )
-            for name, path in extra_http.items():
-                rows.append(
-                    f"| {name} |  | {args.requests} | – | – | {summary(await measure(args.requests, getter(path)))} |"
-                )
+            for name, call, path, slow in cases:
+                requests = args.search_requests if slow else args.requests
+                detail, direct_cell, http_cell = "", "– | –", "– | –"
+                if call is not None:
+                    result = await call()
+                    if isinstance(result, SearchResult):
+                        detail = f"{len(result.rows)} shown, {result.scanned:,} read"
+                    direct_cell = summary(await measure(requests, call))
+                if path is not None:
+                    http_cell = summary(await measure(requests, getter(path)))
+                rows.append(f"| {name} | {detail} | {requests} | {direct_cell} | {http_cell} |")
     finally:
         if server is not None:
             server.terminate()

@@ -30,11 +30,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
+from bench import profile
+from bench.realtime_latency import create_database, drop_database
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
 
@@ -45,8 +46,6 @@ from ailawyer.db.models import Akte, Kanzlei, User
 from ailawyer.domain.roles import Role
 from ailawyer.embedded_redis import RedisServer
 from ailawyer.services import Services
-from bench import profile
-from bench.realtime_latency import create_database, drop_database
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 OUT = REPOSITORY / "bench" / "out" / "http_load.json"
@@ -109,15 +108,11 @@ def parse_wrk(output: str) -> dict[str, float]:
 
 
 def wrk(url: str, connections: int, seconds: float, cookie: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            "wrk", "--latency", "-t", str(WRK_THREADS_PER_PROCESS), "-c", str(connections),
-            "-d", f"{round(seconds)}s", "--timeout", "10s", "-H", f"Cookie: {cookie}", url,
-        ],  # fmt: skip
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    command = [
+        "wrk", "--latency", "-t", str(WRK_THREADS_PER_PROCESS), "-c", str(connections),
+        "-d", f"{round(seconds)}s", "--timeout", "10s", "-H", f"Cookie: {cookie}", url,
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def measure(
@@ -227,18 +222,27 @@ async def main(seconds: float, connections: int, py_spy: Path | None) -> list[Ro
                 for endpoint, path in ENDPOINTS.items():
                     sampler = None
                     if py_spy is not None and apps == 1:
-                        stacks = REPOSITORY / "bench" / "out" / f"profile-http-{path.strip('/').replace('/', '-') or 'dashboard'}.txt"
+                        stacks = (
+                            REPOSITORY
+                            / "bench"
+                            / "out"
+                            / f"profile-http-{path.strip('/').replace('/', '-') or 'dashboard'}.txt"
+                        )
                         sampler = profile.record(py_spy, processes[1].pid, seconds - 2, stacks)
                     load_before = os.getloadavg()[0]
                     row = await asyncio.to_thread(
                         measure, endpoint, path, ports, connections, seconds, cookie
                     )
                     rows.append(row)
-                    print(row.line(), f"(load {load_before:.1f} -> {os.getloadavg()[0]:.1f})", flush=True)
+                    print(
+                        row.line(),
+                        f"(load {load_before:.1f} -> {os.getloadavg()[0]:.1f})",
+                        flush=True,
+                    )
                     if sampler is not None:
                         sampler.wait(timeout=60)
                         print(profile.summarize(stacks), flush=True)
-                    time.sleep(2)
+                    await asyncio.sleep(2)
         finally:
             for process in reversed(processes):
                 process.stop()
@@ -258,7 +262,9 @@ if __name__ == "__main__":
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk (or `make bench-tools` as root)")
     outcome = asyncio.run(main(arguments.seconds, arguments.connections, arguments.py_spy))
-    print("| endpoint | app processes | connections | requests | req/s | p50 ms | p99 ms | errors |")
+    print(
+        "| endpoint | app processes | connections | requests | req/s | p50 ms | p99 ms | errors |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for row in outcome:
         print(row.line())

@@ -36,6 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import profile
+from bench.realtime_latency import (
+    Client,
+    connect_clients,
+    create_database,
+    create_users,
+    drop_database,
+    percentile,
+)
 from sqlalchemy import insert, select
 from tests.support.pdfs import numbered_pdf
 from tests.support.ports import free_port
@@ -48,15 +57,6 @@ from ailawyer.dokumente.storage import DokumentStorage
 from ailawyer.embedded_redis import RedisServer
 from ailawyer.jobs.payloads import DokumentPayload
 from ailawyer.services import Services
-from bench import profile
-from bench.realtime_latency import (
-    Client,
-    connect_clients,
-    create_database,
-    create_users,
-    drop_database,
-    percentile,
-)
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 OUT = REPOSITORY / "bench" / "out" / "jobs_end_to_end.json"

@@ -27,15 +27,12 @@ _FRAME = re.compile(r"^(?P<name>.*?) \((?P<path>[^():]+)(?::\d+)?\)$")
 def record(py_spy: Path, pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     """Start sampling `pid` for `seconds` (all threads, idle frames left out); returns at once."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
-        [
-            str(py_spy), "record", "--pid", str(pid), "--duration", str(round(seconds)),
-            "--rate", str(SAMPLES_PER_SECOND), "--format", "raw", "--output", str(out),
-            "--nonblocking",
-        ],  # fmt: skip
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [
+        str(py_spy), "record", "--pid", str(pid), "--duration", str(round(seconds)),
+        "--rate", str(SAMPLES_PER_SECOND), "--format", "raw", "--output", str(out),
+        "--nonblocking",
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _short(frame: str) -> str:

@@ -32,16 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
-from tests.support.ports import free_port
-from tests.support.processes import AilawyerProcess, wait_for_http
-
-from ailawyer.config import Environment, Settings, get_settings
-from ailawyer.db.migrate import upgrade
-from ailawyer.db.models import User
-from ailawyer.domain.roles import Role
-from ailawyer.embedded_redis import RedisServer
-from ailawyer.services import Services
 from bench import profile
 from bench.realtime_latency import (
     Client,
@@ -52,6 +42,16 @@ from bench.realtime_latency import (
     percentile,
     rss_mib,
 )
+from sqlalchemy import update
+from tests.support.ports import free_port
+from tests.support.processes import AilawyerProcess, wait_for_http
+
+from ailawyer.config import Environment, Settings, get_settings
+from ailawyer.db.migrate import upgrade
+from ailawyer.db.models import User
+from ailawyer.domain.roles import Role
+from ailawyer.embedded_redis import RedisServer
+from ailawyer.services import Services
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 OUT = REPOSITORY / "bench" / "out" / "realtime_fanout.json"

@@ -42,7 +42,18 @@ CONTEXT_KEYS = {
 
 # The app logs each request itself, with its context; uvicorn's own access line
 # would only duplicate it without userId/requestId.
-_QUIET_LOGGERS = {"uvicorn.access": logging.WARNING, "aiosqlite": logging.INFO}
+# uvicorn.error at DEBUG dumps every WebSocket handshake header (the session cookie among
+# them) and every frame (notification texts): never wanted, whatever LOG_LEVEL says.
+_QUIET_LOGGERS = {
+    "uvicorn.access": logging.WARNING,
+    "uvicorn.error": logging.INFO,
+    "aiosqlite": logging.INFO,
+}
+# A credential in a header or cookie dump ("cookie: ailawyer_session=…", "Authorization=…"):
+# whatever logs it, the value never reaches a file.
+_CREDENTIAL = re.compile(
+    r"(?i)\b(cookie|set-cookie|authorization|proxy-authorization|x-csrftoken)(\s*[:=]\s*)[^\n\"]+"
+)
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _PROCESS_KIND = re.compile(r"[a-z][a-z0-9_-]*")
@@ -110,6 +121,7 @@ def configure_logging(
             _ProcessFields(process_kind, host),
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _redact_credentials,
             # Umlauts stay readable UTF-8; json escapes newlines, so a line stays a line.
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
@@ -202,6 +214,16 @@ def _level_name(level: str) -> str:
     if name not in LEVELS:
         raise ValueError(f"unknown log level {level!r}")
     return name
+
+
+def _redact_credentials(
+    logger: WrappedLogger, method_name: str, event_dict: EventDict
+) -> EventDict:
+    """Replace credential values in every text field (message and exception included)."""
+    for key, value in event_dict.items():
+        if isinstance(value, str) and _CREDENTIAL.search(value):
+            event_dict[key] = _CREDENTIAL.sub(r"\1\2[entfernt]", value)
+    return event_dict
 
 
 class _ProcessFields:

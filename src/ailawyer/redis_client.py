@@ -10,14 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.retry import Retry
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 def redis_options() -> dict[str, Any]:
-    """Connection options shared by our clients and bullmq's."""
+    """Connection options shared by our clients and bullmq's (all asyncio clients).
+
+    The retry must be `redis.asyncio.retry.Retry`: the synchronous `redis.retry.Retry` is
+    accepted too, but its loop only calls the coroutine function and returns the
+    coroutine, so a failure is raised after the loop and nothing is ever retried. After
+    a Redis restart every pooled connection then failed its next command once.
+    """
     return {
         "socket_timeout": None,
         "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,

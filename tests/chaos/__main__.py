@@ -26,8 +26,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=600.0, help="of load and faults")
     parser.add_argument("--seed", type=int, default=None, help="repeat a run (default: random)")
     parser.add_argument("--clients", type=int, default=200, help="connected Socket.IO tabs")
-    parser.add_argument("--uploads-per-second", type=float, default=3.0)
-    parser.add_argument("--test-jobs-per-second", type=float, default=1.0)
+    parser.add_argument("--uploads-per-second", type=float, default=1.5)
+    parser.add_argument("--test-jobs-per-second", type=float, default=0.5)
     parser.add_argument("--out", type=Path, default=REPOSITORY / "bench" / "out" / "chaos.json")
     arguments = parser.parse_args()
     config = ChaosConfig(

@@ -245,20 +245,21 @@ async def all_jobs(system: ChaosSystem) -> dict[str, list[tuple[Job, str]]]:
     return found
 
 
-async def unfinished_count(system: ChaosSystem) -> int:
-    """Jobs still to run in the checked queues (the drain waits for 0)."""
-    total = 0
+async def progress(system: ChaosSystem) -> tuple[int, int]:
+    """(unfinished, finished): jobs still to run plus unfinished Dokumente, and jobs done."""
+    unfinished = finished = 0
     for name in QUEUES:
-        counts = await system.services.jobs.queue(name).getJobCounts(*UNFINISHED_STATES)
-        total += sum(counts.values())
+        queue = system.services.jobs.queue(name)
+        unfinished += sum((await queue.getJobCounts(*UNFINISHED_STATES)).values())
+        finished += sum((await queue.getJobCounts(*FINISHED_STATES)).values())
     async with system.services.db.session() as db:
-        unfinished = await db.scalars(
+        open_dokumente = await db.scalars(
             select(Dokument.id).where(
                 Dokument.status.in_([DokumentStatus.AUSSTEHEND, DokumentStatus.IN_BEARBEITUNG])
             )
         )
-        total += len(unfinished.all())
-    return total
+        unfinished += len(open_dokumente.all())
+    return unfinished, finished
 
 
 def _expected_test_outcome(job: Job) -> str:

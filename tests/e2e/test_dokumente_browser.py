@@ -7,7 +7,12 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 from tests.e2e.conftest import log_in
-from tests.support.dokumente import dokumente, notifications_of, wait_for_status
+from tests.support.dokumente import (
+    PROCESSING_WITHIN,
+    dokumente,
+    notifications_of,
+    wait_for_status,
+)
 from tests.support.factories import Factory
 from tests.support.jobs import wait_for_state, wait_until
 from tests.support.pdfs import corrupt_pdf, numbered_pdf
@@ -23,6 +28,7 @@ pytestmark = pytest.mark.browser
 
 NewContext = Callable[[], Awaitable[BrowserContext]]
 PDF = "application/pdf"
+WITHIN_MS = int(PROCESSING_WITHIN * 1000)
 
 
 @pytest.fixture
@@ -86,7 +92,7 @@ async def test_an_uploaded_pdf_turns_processed_without_a_reload_and_a_toast_says
     await choose_and_upload(page, "Zehn Seiten.pdf", numbered_pdf(10))
 
     row = page.locator("tr[data-dokument-id]", has_text="Zehn Seiten.pdf")
-    await expect(row.locator(".pill")).to_have_text("Verarbeitet")
+    await expect(row.locator(".pill")).to_have_text("Verarbeitet", timeout=WITHIN_MS)
     await expect(row).to_contain_text("10")
     toast = page.locator("#toast-stack .toast", has_text="Dokument verarbeitet")
     await expect(toast).to_be_visible()
@@ -110,9 +116,9 @@ async def test_a_corrupt_pdf_fails_the_admin_sees_why_and_retry_from_the_toast_r
     await choose_and_upload(page, "Kaputt.pdf", corrupt_pdf())
 
     toast = page.locator("#toast-stack .toast", has_text=FAILED_TITLE)
-    await expect(toast).to_be_visible(timeout=20_000)
+    await expect(toast).to_be_visible(timeout=WITHIN_MS)
     row = page.locator("tr[data-dokument-id]", has_text="Kaputt.pdf")
-    await expect(row.locator(".pill")).to_have_text("Fehlgeschlagen")
+    await expect(row.locator(".pill")).to_have_text("Fehlgeschlagen", timeout=WITHIN_MS)
     await expect(admin_page.locator("#notification-count")).to_have_text("1")
     await admin_page.locator("#notification-bell").click()
     technical = admin_page.locator(".notification-item", has_text="Vorgang fehlgeschlagen")
@@ -124,10 +130,14 @@ async def test_a_corrupt_pdf_fails_the_admin_sees_why_and_retry_from_the_toast_r
 
     # Requeued: it runs (and, still corrupt, fails) once more, and says so again.
     job = await wait_until(
-        lambda: _job_with_attempts(services, dokument.job_id or "", 5), within=20, what="a 5th run"
+        lambda: _job_with_attempts(services, dokument.job_id or "", 5),
+        within=PROCESSING_WITHIN,
+        what="a 5th run",
     )
     assert job is not None
-    await wait_for_status(services, dokument.id, DokumentStatus.FEHLGESCHLAGEN, within=10)
+    await wait_for_status(
+        services, dokument.id, DokumentStatus.FEHLGESCHLAGEN, within=PROCESSING_WITHIN
+    )
     titles = [n.title for n in await notifications_of(services, people["anwalt"].id)]
     assert titles.count(FAILED_TITLE) == 2
 
@@ -142,9 +152,13 @@ async def test_a_user_without_access_can_neither_upload_nor_retry(
 ) -> None:
     owner = await open_page(new_context, people["anwalt"], f"/akten/{akte.id}", page_errors)
     await choose_and_upload(owner, "Kaputt.pdf", corrupt_pdf())
-    await expect(owner.locator("tr[data-status=FEHLGESCHLAGEN]")).to_have_count(1, timeout=20_000)
+    await expect(owner.locator("tr[data-status=FEHLGESCHLAGEN]")).to_have_count(
+        1, timeout=WITHIN_MS
+    )
     [dokument] = await dokumente(services)
-    await wait_for_state(services, "dokumente", dokument.job_id or "", "failed", within=5)
+    await wait_for_state(
+        services, "dokumente", dokument.job_id or "", "failed", within=PROCESSING_WITHIN
+    )
 
     page = await open_page(new_context, people["kollege"], "/", page_errors)
     denied = await page.goto(f"/akten/{akte.id}")

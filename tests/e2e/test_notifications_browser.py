@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -172,6 +173,45 @@ async def test_the_center_lists_it_and_a_click_opens_the_link_and_marks_it_read(
     await expect(page.locator("#notification-count")).to_be_hidden()
     async with services.db.session() as db:
         assert (await db.get(Notification, created.id)).read_at is not None
+
+
+async def test_the_bell_counts_past_99_and_the_center_says_how_long_ago(
+    new_context: NewContext, services: Services, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    created = [
+        await services.notifications.notify_user(user.id, type="info", title=f"Nr. {n}")
+        for n in range(100)
+    ]
+    async with services.db.session() as db:
+        oldest = await db.get(Notification, created[-1].id)
+        oldest.created_at = datetime.now(UTC) - timedelta(minutes=5)
+        await db.commit()
+
+    page = await signed_in(await new_context(), user, errors)
+
+    await expect(page.locator("#notification-count")).to_have_text("99+")
+    await page.get_by_role("button", name="Benachrichtigungen, 100 ungelesen").click()
+    newest = page.locator(".notification-item").first
+    await expect(newest).to_contain_text("Nr. 99")
+    await expect(newest).to_contain_text("vor 5 Minuten")
+    await expect(page.locator(".notification-item")).to_have_count(50)
+
+
+async def test_the_center_has_an_empty_state(
+    new_context: NewContext, factory: Factory, errors: Errors
+) -> None:
+    user = await factory.user(Role.SEKRETARIAT)
+    page = await signed_in(await new_context(), user, errors)
+
+    await page.locator("#notification-bell").click()
+
+    center = page.get_by_role("dialog", name="Benachrichtigungen")
+    await expect(center).to_contain_text("Keine Benachrichtigungen")
+    await expect(center.get_by_role("button", name="Alle als gelesen markieren")).to_be_disabled()
+    await page.keyboard.press("Escape")
+    await expect(center).to_be_hidden()
+    await expect(page.locator("#notification-bell")).to_be_focused()
 
 
 async def test_read_all_in_one_tab_clears_the_badge_in_the_other(

@@ -7,7 +7,13 @@ import json
 
 import httpx
 import pytest
-from tests.support.dokumente import dokumente, notifications_of, upload, wait_for_status
+from tests.support.dokumente import (
+    PROCESSING_WITHIN,
+    dokumente,
+    notifications_of,
+    upload,
+    wait_for_status,
+)
 from tests.support.factories import Factory
 from tests.support.http import login
 from tests.support.jobs import job_log, wait_for_state
@@ -22,9 +28,6 @@ from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.payloads import DokumentPayload
 from ailawyer.services import Services
 from ailawyer.worker.processors.dokumente import FAILED_TITLE, process_dokument
-
-# Four attempts with the suite's 0.2/0.4/0.6 s backoff, plus the worker's own pace.
-FAILURE_WITHIN = 20
 
 
 @pytest.fixture
@@ -67,7 +70,9 @@ async def test_a_pdf_is_processed_and_the_uploader_is_told(
     response = await upload(uploader, akte.id, [("Vertrag.pdf", numbered_pdf(3))])
     dokument_id = response.json()["dokumente"][0]["id"]
 
-    done = await wait_for_status(services, dokument_id, DokumentStatus.ABGESCHLOSSEN, within=15)
+    done = await wait_for_status(
+        services, dokument_id, DokumentStatus.ABGESCHLOSSEN, within=PROCESSING_WITHIN
+    )
 
     assert done.page_count == 3
     assert "Seite 2 von 3" in (done.extracted_text or "")
@@ -116,12 +121,14 @@ async def test_a_broken_pdf_fails_after_the_last_retry_and_everyone_is_told_thei
     dokument_id = response.json()["dokumente"][0]["id"]
 
     failed = await wait_for_status(
-        services, dokument_id, DokumentStatus.FEHLGESCHLAGEN, within=FAILURE_WITHIN
+        services, dokument_id, DokumentStatus.FEHLGESCHLAGEN, within=PROCESSING_WITHIN
     )
 
     assert reason in (failed.error or "")
     # The Dokument is marked first, then bullmq finishes its bookkeeping.
-    job = await wait_for_state(services, "dokumente", failed.job_id or "", "failed", within=5)
+    job = await wait_for_state(
+        services, "dokumente", failed.job_id or "", "failed", within=PROCESSING_WITHIN
+    )
     assert job.attemptsMade == 4
     [user_notice] = await notifications_of(services, people["anwalt"].id)
     assert user_notice.title == FAILED_TITLE

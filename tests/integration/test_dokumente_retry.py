@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.support.dokumente import notifications_of, upload, wait_for_status
+from tests.support.dokumente import (
+    PROCESSING_WITHIN,
+    notifications_of,
+    upload,
+    wait_for_status,
+)
 from tests.support.factories import Factory
 from tests.support.http import csrf_token, login
 from tests.support.jobs import wait_for_state
@@ -46,9 +51,11 @@ async def failed_dokument(
         response = await upload(client, akte.id, [("kaputt.pdf", corrupt_pdf())])
     dokument_id = response.json()["dokumente"][0]["id"]
     dokument = await wait_for_status(
-        services, dokument_id, DokumentStatus.FEHLGESCHLAGEN, within=20
+        services, dokument_id, DokumentStatus.FEHLGESCHLAGEN, within=PROCESSING_WITHIN
     )
-    await wait_for_state(services, "dokumente", dokument.job_id or "", "failed", within=5)
+    await wait_for_state(
+        services, "dokumente", dokument.job_id or "", "failed", within=PROCESSING_WITHIN
+    )
     return dokument
 
 
@@ -95,7 +102,9 @@ async def test_the_uploader_retries_and_the_dokument_waits_again(
         await queue.resume()
 
     # Still a corrupt file: it fails again, and the uploader hears about it again.
-    await wait_for_status(services, dokument.id, DokumentStatus.FEHLGESCHLAGEN, within=20)
+    await wait_for_status(
+        services, dokument.id, DokumentStatus.FEHLGESCHLAGEN, within=PROCESSING_WITHIN
+    )
     titles = [n.title for n in await notifications_of(services, people["anwalt"].id)]
     assert titles.count("PDF-Verarbeitung fehlgeschlagen. Erneut versuchen?") == 2
 
@@ -155,8 +164,12 @@ async def test_a_job_that_did_not_fail_gets_409(
     await login(client, people["anwalt"].email)
     response = await upload(client, akte.id, [("gut.pdf", numbered_pdf(1))])
     dokument_id = response.json()["dokumente"][0]["id"]
-    done = await wait_for_status(services, dokument_id, DokumentStatus.ABGESCHLOSSEN, within=15)
-    await wait_for_state(services, "dokumente", done.job_id or "", "completed", within=5)
+    done = await wait_for_status(
+        services, dokument_id, DokumentStatus.ABGESCHLOSSEN, within=PROCESSING_WITHIN
+    )
+    await wait_for_state(
+        services, "dokumente", done.job_id or "", "completed", within=PROCESSING_WITHIN
+    )
 
     refused = await retry(client, None, f"/api/jobs/dokumente/{done.job_id}/retry")
 

@@ -12,6 +12,10 @@ from tests.support.jobs import wait_until
 from ailawyer.db.models import Dokument, DokumentStatus, Notification
 from ailawyer.services import Services
 
+# Generous on purpose: every attempt starts a PDF reader process, and a busy test machine
+# can be slow; a passing test goes on as soon as the state is reached.
+PROCESSING_WITHIN = 60.0
+
 
 async def upload(
     client: httpx.AsyncClient, akte_id: int, files: Sequence[tuple[str, bytes]]

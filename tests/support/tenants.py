@@ -64,7 +64,10 @@ async def build_tenant(factory: Factory, services: Services, label: str) -> Tena
         for role in ROLES
     }
     kollege = await factory.user(
-        Role.ANWALT, kanzlei=kanzlei, name=f"Kollege {tag}", email=f"kollege.{tag.lower()}@test.example"
+        Role.ANWALT,
+        kanzlei=kanzlei,
+        name=f"Kollege {tag}",
+        email=f"kollege.{tag.lower()}@test.example",
     )
     anwalt = users[Role.ANWALT]
     akte = await factory.akte(

@@ -35,6 +35,14 @@ NAMING_CONVENTION = {
 
 # SQLite has only 64-bit INTEGER primary keys; BigInteger would lose autoincrement there.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+# The largest value an Id column holds. A larger number (from a URL or a socket event) names
+# no row, and the PostgreSQL driver refuses to send it: look such ids up as "not found".
+MAX_ID = 2**63 - 1
+
+
+def is_id(value: int) -> bool:
+    """Whether `value` can be the Id of a row at all."""
+    return 0 < value <= MAX_ID
 
 
 def utcnow() -> datetime:

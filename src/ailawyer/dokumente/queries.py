@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ailawyer.db.models import Akte, Dokument
+from ailawyer.db.models import Akte, Dokument, is_id
 from ailawyer.domain.access import Principal, get_akte_for_user
 
 
@@ -22,7 +22,7 @@ async def get_dokument_for_user(
 ) -> tuple[Akte, Dokument] | None:
     """The Akte and its Dokument if both exist and `user` may see the Akte; else None (404)."""
     akte = await get_akte_for_user(session, user, akte_id)
-    if akte is None:
+    if akte is None or not is_id(dokument_id):
         return None
     dokument = await session.get(Dokument, dokument_id)
     if dokument is None or dokument.akte_id != akte.id:

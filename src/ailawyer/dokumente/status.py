@@ -3,23 +3,31 @@
 Transitions: AUSSTEHEND → IN_BEARBEITUNG → ABGESCHLOSSEN | FEHLGESCHLAGEN, and
 FEHLGESCHLAGEN → AUSSTEHEND on retry. The final transitions claim the row with a
 condition and report whether this call made the change, so a processor that runs twice
-(after a stall) completes or fails the Dokument, and tells the user, only once.
+(after a stall) completes or fails the Dokument, and tells the user, only once; the
+notification commits in the same transaction as the change it reports.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
-from ailawyer.db.models import Dokument, DokumentStatus
+from ailawyer.db.models import Dokument, DokumentStatus, Notification
 from ailawyer.dokumente.pdf import ExtractedPdf
 from ailawyer.logs import get_logger
 from ailawyer.realtime import events
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from ailawyer.services import Services
+
+# Stages the notifications a status change owes (NotificationService.stage_user) in the
+# change's own transaction; they are announced after its commit.
+Notice = Callable[["AsyncSession"], Awaitable[list[Notification]]]
 
 log = get_logger(__name__)
 
@@ -43,6 +51,7 @@ async def _transition(
     status: DokumentStatus,
     *,
     allowed_from: tuple[DokumentStatus, ...],
+    notify: Notice | None = None,
     **values: object,
 ) -> bool:
     async with services.db.session() as session:
@@ -52,8 +61,10 @@ async def _transition(
             .values(status=status, **values)
             .execution_options(synchronize_session=False)
         )
+        changed = bool(result.rowcount)
+        # In the same transaction as the change: whoever makes it also owes its notice.
+        staged = await notify(session) if changed and notify is not None else []
         await session.commit()
-    changed = bool(result.rowcount)
     if changed:
         await announce(
             services,
@@ -61,6 +72,7 @@ async def _transition(
             events.DOKUMENT_STATUS,
             {"dokumentId": dokument.id, "status": status.value},
         )
+        await services.notifications.announce(staged)
     return changed
 
 
@@ -71,23 +83,34 @@ async def mark_in_progress(services: Services, dokument: Dokument) -> bool:
     )
 
 
-async def mark_completed(services: Services, dokument: Dokument, extracted: ExtractedPdf) -> bool:
-    """Store the result; True only for the call that completed it."""
+async def mark_completed(
+    services: Services, dokument: Dokument, extracted: ExtractedPdf, notify: Notice | None = None
+) -> bool:
+    """Store the result (and `notify`'s notifications); True only for the call that completed it."""
     return await _transition(
         services,
         dokument,
         DokumentStatus.ABGESCHLOSSEN,
         allowed_from=UNFINISHED,
+        notify=notify,
         page_count=extracted.page_count,
         extracted_text=extracted.text,
         error=None,
     )
 
 
-async def mark_failed(services: Services, dokument: Dokument, error: str) -> bool:
-    """Record the final failure (full error, for admins); True only for the first call."""
+async def mark_failed(
+    services: Services, dokument: Dokument, error: str, notify: Notice | None = None
+) -> bool:
+    """Record the final failure (full error, for admins) and `notify`'s notifications;
+    True only for the first call."""
     return await _transition(
-        services, dokument, DokumentStatus.FEHLGESCHLAGEN, allowed_from=UNFINISHED, error=error
+        services,
+        dokument,
+        DokumentStatus.FEHLGESCHLAGEN,
+        allowed_from=UNFINISHED,
+        notify=notify,
+        error=error,
     )
 
 

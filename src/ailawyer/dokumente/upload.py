@@ -44,6 +44,11 @@ class IncomingFile:
     file: BinaryIO
 
 
+def dokument_job_id(dokument_id: int) -> str:
+    """The id of a Dokument's processing job (one job per Dokument; a retry reruns it)."""
+    return f"dokument-{dokument_id}"
+
+
 def clean_filename(raw: str) -> str:
     """The name to show: without a path, control or direction characters, surrounding blanks."""
     name = unicodedata.normalize("NFC", raw.replace("\\", "/").rsplit("/", 1)[-1])
@@ -87,7 +92,10 @@ async def accept_uploads(
 async def _accept(services: Services, akte_id: int, user_id: int, upload: IncomingFile) -> Dokument:
     storage = DokumentStorage(services.settings.upload_dir)
     stored = await asyncio.to_thread(storage.save, akte_id, upload.file)
-    # The row exists before the job: a worker that starts at once finds it.
+    # The row exists before the job: a worker that starts at once finds it. Its job id is
+    # chosen and stored with it, before the job exists: set afterwards, a database restart
+    # or a killed app in between left a processed Dokument without it (and a failed one
+    # without the page's retry button).
     async with services.db.session() as session:
         dokument = Dokument(
             akte_id=akte_id,
@@ -99,10 +107,12 @@ async def _accept(services: Services, akte_id: int, user_id: int, upload: Incomi
             uploaded_by_id=user_id,
         )
         session.add(dokument)
+        await session.flush()
+        dokument.job_id = dokument_job_id(dokument.id)
         await session.commit()
     payload = DokumentPayload(dokument_id=dokument.id, akte_id=akte_id, user_id=user_id)
     try:
-        job = await services.jobs.enqueue("dokumente", payload)
+        job = await services.jobs.enqueue("dokumente", payload, job_id=dokument.job_id)
     except Exception as error:
         # Without a job nothing would ever process it: take the upload back entirely.
         log.error("dokument not enqueued; upload undone", dokumentId=dokument.id, error=repr(error))
@@ -115,12 +125,6 @@ async def _accept(services: Services, akte_id: int, user_id: int, upload: Incomi
             "Bitte versuchen Sie es in einigen Minuten erneut.",
             status=503,
         ) from error
-    async with services.db.session() as session:
-        row = await session.get(Dokument, dokument.id)
-        if row is not None:
-            row.job_id = str(job.id)
-            await session.commit()
-            dokument = row
     log.info("dokument uploaded", dokumentId=dokument.id, jobId=job.id, sizeBytes=stored.size_bytes)
     await announce(
         services,

@@ -10,7 +10,7 @@ from typing import Protocol
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ailawyer.db.models import Akte
+from ailawyer.db.models import Akte, is_id
 from ailawyer.domain.roles import Role
 
 # Roles that see every Akte of their own Kanzlei.
@@ -49,6 +49,8 @@ def visible_akten_query(user: Principal) -> Select[tuple[Akte]]:
 
 async def get_akte_for_user(session: AsyncSession, user: Principal, akte_id: int) -> Akte | None:
     """The Akte if it exists and `user` may see it; None otherwise (callers answer 404)."""
+    if not is_id(akte_id):
+        return None
     akte = await session.get(Akte, akte_id)
     if akte is None or not can_access_akte(user, akte):
         return None

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ailawyer.db.models import Notification, Severity, User, utcnow
+from ailawyer.db.models import Notification, Severity, User, is_id, utcnow
 from ailawyer.db.session import Database
 from ailawyer.domain.roles import Role
 from ailawyer.logs import get_logger
@@ -244,6 +244,39 @@ class NotificationService:
         action: dict[str, str] | None = None,
     ) -> NotificationOut:
         """Store a notification for one user, commit, then send it to the user's sockets."""
+        async with self._db.session() as session:
+            row = await self.stage_user(
+                session,
+                user_id,
+                type=type,
+                title=title,
+                message=message,
+                link=link,
+                severity=severity,
+                data=data,
+                action=action,
+            )
+            await session.commit()
+        return (await self.announce([row]))[0]
+
+    async def stage_user(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        *,
+        type: NotificationType | str,
+        title: str,
+        message: str = "",
+        link: str | None = None,
+        severity: Severity = Severity.INFO,
+        data: dict[str, Any] | None = None,
+        action: dict[str, str] | None = None,
+    ) -> Notification:
+        """Add a notification for one user to the caller's transaction; `announce` it after
+        the caller's commit. For a notification owed by another change (a Dokument
+        finished): both commit together or neither does, so a crash or a database restart
+        between the two can no longer keep the change and lose its notification.
+        """
         content = _Content.build(
             type=type,
             title=title,
@@ -253,23 +286,26 @@ class NotificationService:
             data=data,
             action=action,
         )
-        async with self._db.session() as session:
-            seq = (
-                await session.execute(
-                    update(User)
-                    .where(User.id == user_id)
-                    .values(notification_seq=User.notification_seq + 1)
-                    .returning(User.notification_seq)
-                    .execution_options(synchronize_session=False)
-                )
-            ).scalar_one_or_none()
-            if seq is None:
-                raise LookupError(f"no user {user_id}")
-            row = content.row(user_id, seq)
-            session.add(row)
-            await session.commit()
-        created = NotificationOut.from_row(row)
-        await self._announce(user_id, events.NOTIFICATION, created.as_payload())
+        seq = (
+            await session.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(notification_seq=User.notification_seq + 1)
+                .returning(User.notification_seq)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar_one_or_none()
+        if seq is None:
+            raise LookupError(f"no user {user_id}")
+        row = content.row(user_id, seq)
+        session.add(row)
+        return row
+
+    async def announce(self, rows: list[Notification]) -> list[NotificationOut]:
+        """Send committed notifications to their users' sockets (after the commit only)."""
+        created = [NotificationOut.from_row(row) for row in rows]
+        for row, item in zip(rows, created, strict=True):
+            await self._announce(row.user_id, events.NOTIFICATION, item.as_payload())
         return created
 
     async def notify_role(
@@ -310,10 +346,7 @@ class NotificationService:
             rows = [content.row(user_id, seq) for user_id, seq in recipients]
             session.add_all(rows)
             await session.commit()
-        created = [NotificationOut.from_row(row) for row in rows]
-        for row, item in zip(rows, created, strict=True):
-            await self._announce(row.user_id, events.NOTIFICATION, item.as_payload())
-        return created
+        return await self.announce(rows)
 
     async def notify_admins(
         self,
@@ -474,6 +507,8 @@ class NotificationService:
         session: AsyncSession, user_id: int, notification_id: int, column: str
     ) -> bool:
         """Set the timestamp `column` if it is still NULL; True if this call set it."""
+        if not is_id(notification_id):
+            raise NotificationNotFound(notification_id)
         result = await session.execute(
             update(Notification)
             .where(

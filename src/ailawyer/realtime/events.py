@@ -20,7 +20,6 @@ DOKUMENT_PROGRESS = "dokument:progress"  # {"dokumentId", "akteId", "progress": 
 
 # The job explorer (room admin:jobs, ADMIN only). Client -> server, acknowledged like above:
 JOBS_JOIN = "jobs:join"
-JOBS_LEAVE = "jobs:leave"
 # Server -> explorer pages, at most a few per second and queue:
 # {"queue", "counts": {state: n}, "paused": bool, "jobs": [{"id", "state"|null}], "more": bool}
 # ("more": further jobs changed than are listed).

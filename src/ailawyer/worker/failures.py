@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -21,6 +22,8 @@ log = get_logger(__name__)
 
 # Notification text is stored in the database; a traceback longer than this is cut.
 MAX_DETAIL_CHARS = 8000
+# Pauses between tries to record a final failure: about a minute, a database restart.
+RECORD_RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0)
 
 
 async def _kanzleien_of(session: AsyncSession, payload: JobPayload | None) -> list[int]:
@@ -46,32 +49,47 @@ async def handle_final_failure(
     """Run the queue's failure hook; if it recorded a new failure, give every ADMIN the detail.
 
     Never raises: the job is failing already, and its bookkeeping in Redis must go on.
+    A failing step (the database restarting) is tried again for about a minute: given up
+    at once, the Dokument would stay "in Bearbeitung" and nobody would ever be told. The
+    job keeps its lock meanwhile (bullmq renews it while the processor runs). Steps that
+    succeeded are not repeated, so nobody is told twice.
     """
-    try:
-        is_new = True
-        if payload is not None and definition.on_final_failure is not None:
-            is_new = await definition.on_final_failure(ctx, payload, summary)
-        if not is_new:
-            log.info("failure was already recorded; nobody is told twice")
+    services = ctx.services
+    hook_pending = payload is not None and definition.on_final_failure is not None
+    is_new = True
+    told: set[int] = set()
+    message = (
+        f"Warteschlange: {definition.name}\n"
+        f"Vorgang: {ctx.job_id}\n"
+        f"Versuche: {ctx.job.attemptsMade + 1} von {ctx.max_attempts}\n"
+        f"Fehler: {summary}\n\n{details}"
+    )[:MAX_DETAIL_CHARS]
+    title = f"Vorgang fehlgeschlagen: {definition.label} ({definition.name} #{ctx.job_id})"
+    for delay in (0.0, *RECORD_RETRY_DELAYS_SECONDS):
+        await asyncio.sleep(delay)
+        try:
+            if hook_pending:
+                assert payload is not None and definition.on_final_failure is not None
+                is_new = await definition.on_final_failure(ctx, payload, summary)
+                hook_pending = False
+            if not is_new:
+                log.info("failure was already recorded; nobody is told twice")
+                return
+            async with services.db.session() as session:
+                kanzleien = await _kanzleien_of(session, payload)
+            for kanzlei_id in kanzleien:
+                if kanzlei_id in told:
+                    continue
+                await services.notifications.notify_admins(
+                    kanzlei_id,
+                    type=JOB_FAILED_ADMIN,
+                    title=title,
+                    message=message,
+                    severity=Severity.ERROR,
+                    data={"queue": definition.name, "jobId": ctx.job_id, "error": summary},
+                )
+                told.add(kanzlei_id)
             return
-        services = ctx.services
-        async with services.db.session() as session:
-            kanzleien = await _kanzleien_of(session, payload)
-        message = (
-            f"Warteschlange: {definition.name}\n"
-            f"Vorgang: {ctx.job_id}\n"
-            f"Versuche: {ctx.job.attemptsMade + 1} von {ctx.max_attempts}\n"
-            f"Fehler: {summary}\n\n{details}"
-        )[:MAX_DETAIL_CHARS]
-        title = f"Vorgang fehlgeschlagen: {definition.label} ({definition.name} #{ctx.job_id})"
-        for kanzlei_id in kanzleien:
-            await services.notifications.notify_admins(
-                kanzlei_id,
-                type=JOB_FAILED_ADMIN,
-                title=title,
-                message=message,
-                severity=Severity.ERROR,
-                data={"queue": definition.name, "jobId": ctx.job_id, "error": summary},
-            )
-    except Exception:
-        log.exception("handling the final failure failed")
+        except Exception as error:
+            log.warning("recording the final failure failed; trying again", error=repr(error))
+    log.error("the final failure could not be recorded", error=summary)

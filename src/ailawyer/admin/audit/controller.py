@@ -11,11 +11,13 @@ from litestar.response import Template
 from sqlalchemy import select
 
 from ailawyer.app.web.templating import render
-from ailawyer.db.models import User
+from ailawyer.db.models import MAX_ID, User
 from ailawyer.domain.audit import AuditAction, action_label, list_audit, recorded_actions
 from ailawyer.services import Services
 
 PER_PAGE = 50
+# Beyond this, the page's offset would not fit the database's integers.
+MAX_PAGE = MAX_ID // PER_PAGE
 
 
 @get("/audit", name="admin-audit")
@@ -23,8 +25,8 @@ async def audit_page(
     request: Request[Any, Any, Any],
     services: Services,
     aktion: str = "",
-    benutzer: int | None = None,
-    seite: int = Parameter(default=1, ge=1),
+    benutzer: int | None = Parameter(default=None, ge=1, le=MAX_ID),
+    seite: int = Parameter(default=1, ge=1, le=MAX_PAGE),
 ) -> Template:
     """One page of the Kanzlei's audit log, newest first, filtered by action and user."""
     kanzlei_id = request.user.kanzlei_id

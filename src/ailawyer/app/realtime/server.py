@@ -112,7 +112,6 @@ class RealtimeServer:
         self.sio.on(events.AKTE_JOIN, self._on_akte_join)
         self.sio.on(events.AKTE_LEAVE, self._on_akte_leave)
         self.sio.on(events.JOBS_JOIN, self._on_jobs_join)
-        self.sio.on(events.JOBS_LEAVE, self._on_jobs_leave)
 
     def asgi_app(self, web_app: ASGIApp) -> ASGIApp:
         """One ASGI app: /socket.io/ to Socket.IO, everything else (and lifespan) to `web_app`."""
@@ -262,12 +261,8 @@ class RealtimeServer:
             return {"ok": False, "error": "forbidden"}
         if sid not in self._connections:  # disconnected while we asked the database
             return {"ok": False, "error": "not_connected"}
+        # Left with the socket: an explorer page's socket closes when the page does.
         await self.sio.enter_room(sid, job_explorer_room())
-        return {"ok": True}
-
-    async def _on_jobs_leave(self, sid: str, _data: Any = None) -> dict[str, Any]:
-        if sid in self._connections:
-            await self.sio.leave_room(sid, job_explorer_room())
         return {"ok": True}
 
     def _require_services(self) -> Services:

@@ -94,10 +94,12 @@ def render(
     """A page response with the shared context (user, firm, CSRF token, banner) merged in."""
     user = request.scope.get("user")
     services = request.app.state.services
+    # Litestar's "no token" marker is a truthy enum member, not None: it would be rendered.
+    csrf_token = ScopeState.from_scope(request.scope).csrf_token
     shared = {
         "current_user": user,
         "kanzlei_name": user.kanzlei_name if user else services.settings.kanzlei_name,
-        "csrf_token": ScopeState.from_scope(request.scope).csrf_token or "",
+        "csrf_token": csrf_token if isinstance(csrf_token, str) else "",
         "status_code": status_code,
         # From this process's copy of the runtime settings: no query per page.
         "maintenance_banner": services.runtime_settings.get(keys.MAINTENANCE_BANNER)

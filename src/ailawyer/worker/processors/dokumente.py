@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 from bullmq.custom_errors import UnrecoverableError
 
 from ailawyer.config import Settings
-from ailawyer.db.models import Dokument, DokumentStatus, Severity
+from ailawyer.db.models import Dokument, DokumentStatus, Notification, Severity
 from ailawyer.dokumente import status
 from ailawyer.dokumente.pdf import PdfLimitExceededError, PdfLimits, extract_pdf
+from ailawyer.dokumente.status import Notice
 from ailawyer.dokumente.storage import DokumentStorage
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.payloads import DokumentPayload
@@ -17,6 +18,8 @@ from ailawyer.notifications.types import JOB_COMPLETED, JOB_FAILED
 from ailawyer.realtime import events
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from ailawyer.services import Services
 
 FAILED_TITLE = "PDF-Verarbeitung fehlgeschlagen. Erneut versuchen?"
@@ -41,6 +44,20 @@ def pdf_limits(settings: Settings) -> PdfLimits:
 async def _load(services: Services, dokument_id: int) -> Dokument | None:
     async with services.db.session() as session:
         return await session.get(Dokument, dokument_id)
+
+
+def _uploader_notice(services: Services, payload: DokumentPayload, **content: Any) -> Notice:
+    """The uploader's notification, staged with the status change that owes it."""
+
+    async def stage(session: AsyncSession) -> list[Notification]:
+        if payload.user_id is None:
+            return []
+        try:
+            return [await services.notifications.stage_user(session, payload.user_id, **content)]
+        except LookupError:  # the user is gone: nobody to tell, the change still counts
+            return []
+
+    return stage
 
 
 async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[str, Any]:
@@ -80,17 +97,21 @@ async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[st
         # No retries: the same file reaches the same limit. The failure is recorded, so
         # the final-failure hook finds it marked and tells nobody a second time.
         raise UnrecoverableError(str(refused)) from refused
-    completed = await status.mark_completed(services, dokument, extracted)
-    if completed and payload.user_id is not None:
-        await services.notifications.notify_user(
-            payload.user_id,
+    await status.mark_completed(
+        services,
+        dokument,
+        extracted,
+        notify=_uploader_notice(
+            services,
+            payload,
             type=JOB_COMPLETED,
             title=COMPLETED_TITLE,
             message=f"„{dokument.dateiname}“ ist verarbeitet ({extracted.page_count} Seiten).",
             link=akte_path(dokument.akte_id),
             severity=Severity.SUCCESS,
             data={"dokumentId": dokument.id, "akteId": dokument.akte_id},
-        )
+        ),
+    )
     await ctx.log(f"Fertig: {extracted.page_count} Seiten")
     return {"pages": extracted.page_count, "characters": len(extracted.text)}
 
@@ -99,11 +120,15 @@ async def record_dokument_failure(ctx: JobContext, payload: DokumentPayload, err
     """Mark the Dokument failed and offer the uploader a retry, without technical detail."""
     services = ctx.services
     dokument = await _load(services, payload.dokument_id)
-    if dokument is None or not await status.mark_failed(services, dokument, error):
+    if dokument is None:
         return False
-    if payload.user_id is not None:
-        await services.notifications.notify_user(
-            payload.user_id,
+    return await status.mark_failed(
+        services,
+        dokument,
+        error,
+        notify=_uploader_notice(
+            services,
+            payload,
             type=JOB_FAILED,
             title=FAILED_TITLE,
             message=f"„{dokument.dateiname}“ konnte nicht verarbeitet werden.",
@@ -111,8 +136,8 @@ async def record_dokument_failure(ctx: JobContext, payload: DokumentPayload, err
             severity=Severity.ERROR,
             data={"dokumentId": dokument.id, "akteId": dokument.akte_id, "jobId": ctx.job_id},
             action={"label": RETRY_LABEL, "url": ctx.retry_path, "method": "POST"},
-        )
-    return True
+        ),
+    )
 
 
 async def record_dokument_refusal(ctx: JobContext, payload: DokumentPayload, reason: str) -> None:
@@ -120,18 +145,23 @@ async def record_dokument_refusal(ctx: JobContext, payload: DokumentPayload, rea
     services = ctx.services
     dokument = await _load(services, payload.dokument_id)
     error = f"{PdfLimitExceededError.__name__}: {reason}"
-    if dokument is None or not await status.mark_failed(services, dokument, error):
+    if dokument is None:
         return
-    if payload.user_id is not None:
-        await services.notifications.notify_user(
-            payload.user_id,
+    await status.mark_failed(
+        services,
+        dokument,
+        error,
+        notify=_uploader_notice(
+            services,
+            payload,
             type=JOB_FAILED,
             title=REFUSED_TITLE,
             message=f"„{dokument.dateiname}“: {reason}",
             link=akte_path(dokument.akte_id),
             severity=Severity.ERROR,
             data={"dokumentId": dokument.id, "akteId": dokument.akte_id, "jobId": ctx.job_id},
-        )
+        ),
+    )
 
 
 async def reset_dokument_for_retry(services: Services, payload: DokumentPayload) -> None:

@@ -16,7 +16,6 @@ export const EVENTS = Object.freeze({
   dokumentStatus: "dokument:status",
   dokumentProgress: "dokument:progress",
   jobsJoin: "jobs:join",
-  jobsLeave: "jobs:leave",
   jobsUpdate: "jobs:update",
 });
 

@@ -1,0 +1,198 @@
+"""Hostile uploads on the Akte page: refused with a German message, or contained.
+
+Not a PDF, too big, too many, file names that try to leave the upload directory or to
+disguise themselves: refused, or stored under a generated key with the name shown only as
+cleaned text. Nothing is ever written outside the upload directory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.support.dokumente import dokumente
+from tests.support.factories import Factory
+from tests.support.http import csrf_token
+from tests.support.pdfs import numbered_pdf
+from tests.support.security_headers import header_problems
+from tests.support.tenants import logged_in
+
+from ailawyer.db.models import Akte, User
+from ailawyer.domain.roles import Role
+from ailawyer.services import Services
+
+STORAGE_KEY = re.compile(r"^\d+/[0-9a-f]{32}\.pdf$")
+BOUNDARY = "----sicherheitstest"
+
+
+@pytest.fixture
+async def anwalt(factory: Factory) -> User:
+    return await factory.user(Role.ANWALT)
+
+
+@pytest.fixture
+async def akte(factory: Factory, anwalt: User) -> Akte:
+    return await factory.akte(anwalt.kanzlei_id, anwalt=anwalt)
+
+
+@pytest.fixture
+async def uploader(
+    live_server: str, anwalt: User, services: Services
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Logged in, with the queue paused: no worker of the run processes these uploads."""
+    async with logged_in(live_server, anwalt) as client:
+        queue = services.jobs.queue("dokumente")
+        await queue.pause()
+        yield client
+        await queue.resume()
+
+
+def multipart(filename: bytes, content: bytes) -> bytes:
+    """One file part with the file name exactly as given (a browser would escape some bytes)."""
+    return (
+        f"--{BOUNDARY}\r\n".encode()
+        + b'Content-Disposition: form-data; name="dateien"; filename="'
+        + filename
+        + b'"\r\nContent-Type: application/pdf\r\n\r\n'
+        + content
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+
+
+async def send(client: httpx.AsyncClient, akte: Akte, body: bytes) -> httpx.Response:
+    token = await csrf_token(client, f"/akten/{akte.id}")
+    return await client.post(
+        f"/akten/{akte.id}/dokumente",
+        content=body,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            "x-csrftoken": token,
+            "Accept": "application/json",
+        },
+    )
+
+
+def files_under(root: Path) -> set[Path]:
+    return {path for path in root.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"<html><script>alert(1)</script></html>",
+        b"MZ\x90\x00" + b"\x00" * 2000,
+        b"",
+        b" " * 1024 + b"%PDF-1.7\n",
+        b"PK\x03\x04" + b"\x00" * 100,
+    ],
+    ids=["html", "exe", "empty", "signature-too-late", "zip"],
+)
+async def test_a_file_that_is_not_a_pdf_is_refused_in_german(
+    uploader: httpx.AsyncClient, services: Services, akte: Akte, content: bytes
+) -> None:
+    response = await send(uploader, akte, multipart(b"Klageschrift.pdf", content))
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "„Klageschrift.pdf“: Die Datei ist kein PDF."
+    assert await dokumente(services) == []
+
+
+async def test_an_oversized_file_is_refused_with_413_in_german_and_nothing_is_kept(
+    uploader: httpx.AsyncClient, services: Services, akte: Akte
+) -> None:
+    upload_dir = services.settings.upload_dir
+    before = files_under(upload_dir) if upload_dir.exists() else set()
+    big = b"%PDF-1.4\n" + b"0" * services.settings.max_upload_bytes
+
+    response = await send(uploader, akte, multipart(b"riesig.pdf", big))
+
+    assert response.status_code == 413
+    limit = services.settings.max_upload_mb
+    expected = f"„riesig.pdf“: Die Datei ist zu groß (höchstens {limit} MB)."
+    assert response.json()["detail"] == expected
+    assert header_problems(response) == []
+    assert await dokumente(services) == []
+    assert (files_under(upload_dir) if upload_dir.exists() else set()) == before
+
+
+async def test_too_many_files_at_once_are_refused_in_german(
+    uploader: httpx.AsyncClient, services: Services, akte: Akte
+) -> None:
+    count = services.settings.max_upload_files + 1
+    files = [("dateien", (f"{n}.pdf", numbered_pdf(1), "application/pdf")) for n in range(count)]
+    token = await csrf_token(uploader, f"/akten/{akte.id}")
+
+    response = await uploader.post(
+        f"/akten/{akte.id}/dokumente",
+        files=files,
+        headers={"x-csrftoken": token, "Accept": "application/json"},
+    )
+
+    assert response.status_code == 400
+    assert "Bitte laden Sie höchstens" in response.json()["detail"]
+    assert await dokumente(services) == []
+
+
+@pytest.mark.parametrize(
+    ("filename", "shown"),
+    [
+        (b"../../etc/passwd.pdf", "passwd.pdf"),
+        (b"/etc/passwd.pdf", "passwd.pdf"),
+        (b"..\\..\\Windows\\win.ini.pdf", "win.ini.pdf"),
+        (b"C:\\Users\\Public\\akte.pdf", "akte.pdf"),
+        (b"akte\x00.pdf.exe", "akte.pdf.exe"),
+        (b"Rechnung\xe2\x80\xaefdp.exe", "Rechnungfdp.exe"),
+        (b"Vertrag\xe2\x81\xa6gpj.pdf", "Vertraggpj.pdf"),
+        (b"a" * 5000 + b".pdf", "a" * 255),
+        (b"..", ".."),
+        (b"   ", "Dokument.pdf"),
+    ],
+    ids=[
+        "traversal",
+        "absolute",
+        "windows-traversal",
+        "windows-absolute",
+        "nul",
+        "rtl-override",
+        "bidi-isolate",
+        "very-long",
+        "dot-dot",
+        "blank",
+    ],
+)
+async def test_a_hostile_file_name_is_contained(
+    uploader: httpx.AsyncClient, services: Services, akte: Akte, filename: bytes, shown: str
+) -> None:
+    data_dir = services.settings.data_dir
+    upload_dir = services.settings.upload_dir
+    outside_before = files_under(data_dir) - files_under(upload_dir)
+
+    response = await send(uploader, akte, multipart(filename, numbered_pdf(1)))
+
+    assert response.status_code == 201, response.text
+    [created] = response.json()["dokumente"]
+    [row] = await dokumente(services)
+    assert created["dateiname"] == row.dateiname == shown
+    assert STORAGE_KEY.match(row.storage_key), row.storage_key
+    stored = (upload_dir / row.storage_key).resolve()
+    assert stored.is_relative_to(upload_dir.resolve()) and stored.is_file()
+    assert files_under(data_dir) - files_under(upload_dir) == outside_before
+    # The name is shown as text on the Akte page.
+    page = await uploader.get(f"/akten/{akte.id}")
+    assert f"<span>{shown}</span>" in page.text
+
+
+async def test_a_header_injection_in_the_file_name_is_contained(
+    uploader: httpx.AsyncClient, services: Services, akte: Akte
+) -> None:
+    filename = b'x.pdf"\r\nContent-Type: text/html\r\nX-Injected: 1\r\n\r\n<b>'
+
+    response = await send(uploader, akte, multipart(filename, numbered_pdf(1)))
+
+    assert response.status_code in (201, 400), response.text
+    assert "x-injected" not in response.headers
+    if response.status_code == 400:
+        assert await dokumente(services) == []
