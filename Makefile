@@ -5,7 +5,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: dev test install assets test-services lint format bench
+.PHONY: dev test install assets test-services lint format bench chaos bench-tools security
 
 dev: install
 	$(UV) run ailawyer dev
@@ -32,3 +32,27 @@ lint: install
 format: install
 	$(UV) run ruff format src tests bench
 	$(UV) run ruff check --fix src tests bench
+
+# The long chaos run (CI runs a short one with the tests): see README.md, "Chaos and load".
+CHAOS_SECONDS ?= 600
+CHAOS_ARGS ?=
+chaos: install test-services
+	$(UV) run python -m tests.chaos --seconds $(CHAOS_SECONDS) $(CHAOS_ARGS)
+
+# wrk for bench.http_load: Debian's package, installed with apt-get when running as root.
+bench-tools:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } \
+		|| { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
+
+# The load benchmarks (HTTP, real time, jobs); PY_SPY=/path/to/py-spy adds profiles.
+PY_SPY ?=
+bench: install test-services bench-tools
+	$(UV) run python -m bench.http_load $(if $(PY_SPY),--py-spy $(PY_SPY))
+	$(UV) run python -m bench.realtime_fanout $(if $(PY_SPY),--py-spy $(PY_SPY))
+	$(UV) run python -m bench.jobs_end_to_end $(if $(PY_SPY),--py-spy $(PY_SPY))
+
+# The security suite's long form (CI runs it with 3 fuzzed cases per operation): see README.md,
+# "Security". SECURITY_FUZZ_SEED=N fuzzes other cases.
+SECURITY_FUZZ_EXAMPLES ?= 50
+security: install test-services
+	SECURITY_FUZZ_EXAMPLES=$(SECURITY_FUZZ_EXAMPLES) $(UV) run pytest tests/security $(PYTEST_ARGS)

@@ -72,12 +72,13 @@ class Row:
     p50_ms: float
     p99_ms: float
     errors: int  # socket errors and non-2xx answers together
+    load: str = ""  # the machine's 1-minute load average before → after
 
     def line(self) -> str:
         return (
             f"| {self.endpoint} | {self.apps} | {self.connections} | {self.requests:,} "
             f"| {self.requests_per_second:,.0f} | {self.p50_ms:.1f} | {self.p99_ms:.1f} "
-            f"| {self.errors} |"
+            f"| {self.errors} | {self.load} |"
         )
 
 
@@ -88,7 +89,7 @@ def _ms(value: str) -> float:
 
 def parse_wrk(output: str) -> dict[str, float]:
     """Requests, requests/s, p50, p99 and errors from `wrk --latency` output."""
-    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)$", output, re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)\s*$", output, re.MULTILINE))
     requests = re.search(r"^\s+(\d+) requests in", output, re.MULTILINE)
     rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -119,6 +120,11 @@ def measure(
     endpoint: str, path: str, ports: list[int], connections: int, seconds: float, cookie: str
 ) -> Row:
     """One wrk per app port at the same time; the sums and the worse tail."""
+    for port in ports:
+        # wrk counts a redirect (e.g. to the login page) as success: check the answer first.
+        answer = httpx.get(f"http://127.0.0.1:{port}{path}", headers={"Cookie": cookie}, timeout=10)
+        if answer.status_code != 200:
+            raise RuntimeError(f"{path} answered {answer.status_code}, not 200")
     for process in [wrk(f"http://127.0.0.1:{p}{path}", 4, WARMUP_SECONDS, cookie) for p in ports]:
         process.communicate(timeout=WARMUP_SECONDS + 30)
     each = max(1, connections // len(ports))
@@ -221,27 +227,22 @@ async def main(seconds: float, connections: int, py_spy: Path | None) -> list[Ro
                 cookie = f"{session_cookie}; {csrf_cookie(f'http://127.0.0.1:{ports[0]}')}"
                 for endpoint, path in ENDPOINTS.items():
                     sampler = None
+                    name = path.strip("/").replace("/", "-") or "dashboard"
+                    stacks = REPOSITORY / "bench" / "out" / f"profile-http-{name}.raw"
                     if py_spy is not None and apps == 1:
-                        stacks = (
-                            REPOSITORY
-                            / "bench"
-                            / "out"
-                            / f"profile-http-{path.strip('/').replace('/', '-') or 'dashboard'}.txt"
-                        )
-                        sampler = profile.record(py_spy, processes[1].pid, seconds - 2, stacks)
+                        sampler = profile.record(py_spy, processes[1].pid, seconds, stacks)
                     load_before = os.getloadavg()[0]
                     row = await asyncio.to_thread(
                         measure, endpoint, path, ports, connections, seconds, cookie
                     )
+                    row.load = f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"
                     rows.append(row)
-                    print(
-                        row.line(),
-                        f"(load {load_before:.1f} -> {os.getloadavg()[0]:.1f})",
-                        flush=True,
-                    )
+                    print(row.line(), flush=True)
                     if sampler is not None:
                         sampler.wait(timeout=60)
-                        print(profile.summarize(stacks), flush=True)
+                        summary = profile.summarize(stacks)
+                        stacks.with_suffix(".txt").write_text(summary + "\n")
+                        print(summary, flush=True)
                     await asyncio.sleep(2)
         finally:
             for process in reversed(processes):
@@ -263,9 +264,10 @@ if __name__ == "__main__":
         sys.exit("wrk is missing: apt-get install -y wrk (or `make bench-tools` as root)")
     outcome = asyncio.run(main(arguments.seconds, arguments.connections, arguments.py_spy))
     print(
-        "| endpoint | app processes | connections | requests | req/s | p50 ms | p99 ms | errors |"
+        "| endpoint | app processes | connections | requests | req/s | p50 ms | p99 ms "
+        "| errors | load |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in outcome:
         print(row.line())
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -173,7 +173,7 @@ async def main(
             services = Services.create(settings)
             people = await create_users(services, users)
             async with services.db.session() as db:
-                kanzlei_id = (await db.get(User, people[0][0])).kanzlei_id  # type: ignore[union-attr]
+                kanzlei_id = await db.scalar(select(User.kanzlei_id).where(User.id == people[0][0]))
                 for n, (user_id, _) in enumerate(people):
                     db.add(
                         Akte(
@@ -210,7 +210,14 @@ async def main(
                 await asyncio.sleep(0.1)
             arrivals = Arrivals()
             ws_url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
-            await connect_clients(clients, people, ws_url, arrivals, users)  # type: ignore[arg-type]
+            # Arrivals stands in for realtime_latency's Inbox (the same record() method).
+            await connect_clients(
+                clients,
+                people,
+                ws_url,
+                arrivals,
+                users,  # type: ignore[arg-type]
+            )
 
             # 1. Throughput: everything at once.
             burst = await create_dokumente(services, owners, jobs, 0)

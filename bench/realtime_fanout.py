@@ -42,7 +42,7 @@ from bench.realtime_latency import (
     percentile,
     rss_mib,
 )
-from sqlalchemy import update
+from sqlalchemy import select, update
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
 
@@ -132,7 +132,9 @@ async def main(
             member_ids = [user_id for user_id, _ in people[:members]]
             async with services.db.session() as db:
                 await db.execute(update(User).where(User.id.in_(member_ids)).values(role=ROLE))
-                kanzlei_id = (await db.get(User, member_ids[0])).kanzlei_id  # type: ignore[union-attr]
+                kanzlei_id = await db.scalar(
+                    select(User.kanzlei_id).where(User.id == member_ids[0])
+                )
                 await db.commit()
             env = {
                 **{k: v for k, v in os.environ.items() if not k.isupper() or k in {"PATH", "HOME"}},
@@ -152,7 +154,14 @@ async def main(
             inbox = FanoutInbox(expected=members * count)
             before = rss_mib(server.pid)
             load_before = os.getloadavg()[0]
-            took = await connect_clients(clients, people, ws_url, inbox, clients_count)  # type: ignore[arg-type]
+            # FanoutInbox stands in for realtime_latency's Inbox (the same record() method).
+            took = await connect_clients(
+                clients,
+                people,
+                ws_url,
+                inbox,
+                clients_count,  # type: ignore[arg-type]
+            )
             await asyncio.sleep(SETTLE_SECONDS)
             after = rss_mib(server.pid)
             results["memory"] = {

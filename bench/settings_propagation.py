@@ -31,7 +31,7 @@ from tests.support.http import csrf_token, login
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
 
-from ailawyer.config import Environment, Settings
+from ailawyer.config import Environment, Settings, normalize_database_url
 from ailawyer.db.migrate import upgrade
 from ailawyer.db.session import Database
 from ailawyer.domain.roles import Role
@@ -150,7 +150,7 @@ async def main(runs: int, database_url: str | None) -> None:
         data = Path(root)
         redis = RedisServer(data_dir=data / "redis")
         redis.start()
-        database_url = database_url or f"sqlite+aiosqlite:///{data / 'bench.sqlite3'}"
+        database_url = normalize_database_url(database_url or f"sqlite:///{data / 'bench.sqlite3'}")
         secret_key = secrets.token_hex(32)
         processes: list[AilawyerProcess] = []
         try:
@@ -195,6 +195,7 @@ async def main(runs: int, database_url: str | None) -> None:
     print("|---|---|---|---|---|---|")
     print(row("save -> applied in all 4", [max(r.applied) for r in results]))
     print(row("save -> applied, each process", [t for r in results for t in r.applied]))
+    print(row("first -> last process applied", [max(r.applied) - min(r.applied) for r in results]))
     print(row("save -> HTTP answer", [r.answered for r in results]))
     for setting in (keys.MAINTENANCE_BANNER, keys.LOG_LEVEL):
         subset = [max(r.applied) for r in results if r.setting == setting]

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
 CONNECT_TIMEOUT_SECONDS = 5.0
+MAX_CONNECTIONS = 100
+# How long a command waits for a free pooled connection before failing.
+POOL_WAIT_SECONDS = 10.0
 
 
 def redis_options() -> dict[str, Any]:
@@ -34,4 +37,14 @@ def redis_options() -> dict[str, Any]:
 
 def create_redis(url: str, *, decode_responses: bool = True) -> Redis:
     """A client for `url` (redis://, rediss:// or unix://)."""
-    return Redis.from_url(url, decode_responses=decode_responses, **redis_options())
+    # redis-py refuses the 101st concurrent command with MaxConnectionsError. A burst of
+    # requests (hundreds of tabs reconnecting and catching up after an app restart, as
+    # the chaos run does) then turns into 500s; a blocking pool makes the surplus wait.
+    pool = BlockingConnectionPool.from_url(
+        url,
+        decode_responses=decode_responses,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT_SECONDS,
+        **redis_options(),
+    )
+    return Redis.from_pool(pool)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from tests.chaos.run import ChaosConfig, run_chaos
 
-SECONDS = float(os.environ.get("CHAOS_SECONDS", "50"))
+SECONDS = float(os.environ.get("CHAOS_SECONDS", "60"))
 # Start-up (PostgreSQL, migrations, 4 processes, 200 tabs), drain, checks and stop.
-OVERHEAD_SECONDS = 75
+OVERHEAD_SECONDS = 90
 
 
 @pytest.mark.timeout(SECONDS + OVERHEAD_SECONDS)

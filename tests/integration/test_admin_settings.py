@@ -115,7 +115,7 @@ async def test_a_save_is_stored_audited_and_applied_by_the_running_app(
     kanzlei = await factory.kanzlei()
     admin = await factory.user(Role.ADMIN, kanzlei=kanzlei)
     anwalt = await factory.user(Role.ANWALT, kanzlei=kanzlei)
-    text = "Heute ab 18 Uhr Wartung – bitte speichern Sie Ihre Arbeit."
+    text = "Heute ab 18 Uhr <b>Wartung</b> – bitte speichern Sie Ihre Arbeit."
     async with admin_client(live_server, admin) as client:
         response = await client.post(
             "/admin/settings",
@@ -140,7 +140,8 @@ async def test_a_save_is_stored_audited_and_applied_by_the_running_app(
     async with httpx.AsyncClient(base_url=live_server, timeout=10) as user_client:
         await login(user_client, anwalt.email)
         page = await user_client.get("/")
-    assert "Wartungshinweis:</span> " + text in page.text
+    shown = text.replace("<b>", "&lt;b&gt;").replace("</b>", "&lt;/b&gt;")
+    assert "Wartungshinweis:</span> " + shown in page.text  # escaped, never markup
 
 
 async def test_a_plain_form_post_redirects_back_with_a_confirmation(

@@ -24,12 +24,13 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
-from schemathesis import Case, GenerationMode
+from schemathesis import Case, GenerationMode, Response
 from schemathesis.core import NOT_SET
 from tests.support.factories import PASSWORD
 from tests.support.http import csrf_token_from
 from tests.support.leaks import leaks
 from tests.support.processes import AilawyerProcess
+from tests.support.security_headers import header_problems
 from tests.support.tenants import ROLES, Tenant
 
 from ailawyer.auth.sessions import SESSION_COOKIE
@@ -43,7 +44,6 @@ LOGOUT = ("POST", "/abmelden")
 # viewer, the job explorer's failed jobs, and the admins' failure notifications (the
 # architecture: "every ADMIN gets the full error"). Only ADMINs reach them.
 ADMIN_DIAGNOSTICS = re.compile(r"^/(admin/system|admin/jobs|api/notifications)(/|$)")
-REQUIRED_HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options")
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Findings:
     cases: int = 0
     problems: list[str] = field(default_factory=list)
 
-    def add(self, case: Case, response: requests.Response, what: str) -> None:
+    def add(self, case: Case, response: Response, what: str) -> None:
         body = None if case.body is NOT_SET else case.body
         self.problems.append(
             f"{case.method} {response.request.url} body={body!r:.200} -> "
@@ -103,7 +103,7 @@ def operations(raw: dict[str, Any], anonymous: bool) -> Iterator[tuple[Any, Gene
 
 def check(
     case: Case,
-    response: requests.Response,
+    response: Response,
     who: str,
     findings: Findings,
     server_paths: list[str],
@@ -111,9 +111,9 @@ def check(
     findings.cases += 1
     if response.status_code >= 500:
         findings.add(case, response, "server error")
-    missing = [name for name in REQUIRED_HEADERS if name not in response.headers]
-    if missing:
-        findings.add(case, response, f"no {', '.join(missing)}")
+    headers = {name.lower(): values[-1] for name, values in response.headers.items()}
+    if weak := header_problems(headers, "headers"):
+        findings.add(case, response, "; ".join(weak))
     diagnostics = who == Role.ADMIN.value and ADMIN_DIAGNOSTICS.match(case.formatted_path)
     if not diagnostics and (found := leaks(response.text, server_paths)):
         findings.add(case, response, f"shows {', '.join(found)}")

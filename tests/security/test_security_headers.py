@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from tests.support.route_table import fill, http_routes
-from tests.support.security_headers import header_problems
+from tests.support.security_headers import response_header_problems
 from tests.support.tenants import Tenant, logged_in
 
 from ailawyer.domain.roles import Role
@@ -38,7 +38,7 @@ async def test_every_get_route_of_the_app_sends_the_security_headers(
 
     async with logged_in(live_server, attacker.users[Role.ADMIN]) as admin:
         for path in paths:
-            problems += header_problems(await admin.get(path))
+            problems += response_header_problems(await admin.get(path))
 
     assert problems == [], "\n".join(problems)
     assert len(paths) > 30, "the route table looks too small"
@@ -84,7 +84,7 @@ async def test_anonymous_answers_of_every_kind_send_the_security_headers(
         response = await anonymous.request(method, path, headers=headers)
 
     assert response.status_code == status
-    assert header_problems(response) == []
+    assert response_header_problems(response) == []
 
 
 async def test_the_openapi_schema_is_for_administrators_only(

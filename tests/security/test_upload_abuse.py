@@ -17,9 +17,10 @@ from tests.support.dokumente import dokumente
 from tests.support.factories import Factory
 from tests.support.http import csrf_token
 from tests.support.pdfs import numbered_pdf
-from tests.support.security_headers import header_problems
+from tests.support.security_headers import response_header_problems
 from tests.support.tenants import logged_in
 
+from ailawyer.app.web.akten.dokumente import UNREADABLE
 from ailawyer.db.models import Akte, User
 from ailawyer.domain.roles import Role
 from ailawyer.services import Services
@@ -113,7 +114,7 @@ async def test_an_oversized_file_is_refused_with_413_in_german_and_nothing_is_ke
     limit = services.settings.max_upload_mb
     expected = f"„riesig.pdf“: Die Datei ist zu groß (höchstens {limit} MB)."
     assert response.json()["detail"] == expected
-    assert header_problems(response) == []
+    assert response_header_problems(response) == []
     assert await dokumente(services) == []
     assert (files_under(upload_dir) if upload_dir.exists() else set()) == before
 
@@ -146,7 +147,7 @@ async def test_too_many_files_at_once_are_refused_in_german(
         (b"akte\x00.pdf.exe", "akte.pdf.exe"),
         (b"Rechnung\xe2\x80\xaefdp.exe", "Rechnungfdp.exe"),
         (b"Vertrag\xe2\x81\xa6gpj.pdf", "Vertraggpj.pdf"),
-        (b"a" * 5000 + b".pdf", "a" * 255),
+        (b"a" * 1000 + b".pdf", "a" * 255),
         (b"..", ".."),
         (b"   ", "Dokument.pdf"),
     ],
@@ -183,6 +184,16 @@ async def test_a_hostile_file_name_is_contained(
     # The name is shown as text on the Akte page.
     page = await uploader.get(f"/akten/{akte.id}")
     assert f"<span>{shown}</span>" in page.text
+
+
+async def test_a_file_name_beyond_the_parsers_limits_is_refused_in_german(
+    uploader: httpx.AsyncClient, services: Services, akte: Akte
+) -> None:
+    response = await send(uploader, akte, multipart(b"a" * 20_000 + b".pdf", numbered_pdf(1)))
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == UNREADABLE
+    assert await dokumente(services) == []
 
 
 async def test_a_header_injection_in_the_file_name_is_contained(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 
 SAFE_REFERRER_POLICIES = frozenset(
@@ -21,10 +23,8 @@ def directives(policy: str) -> dict[str, list[str]]:
     return parsed
 
 
-def header_problems(response: httpx.Response) -> list[str]:
-    """What is missing or too weak in the security headers of `response` (empty: fine)."""
-    label = f"{response.request.method} {response.request.url.path} ({response.status_code})"
-    headers = response.headers
+def header_problems(headers: Mapping[str, str], label: str) -> list[str]:
+    """What is missing or too weak in `headers` (lower-case names); empty: all is well."""
     problems = []
     policy = directives(headers.get("content-security-policy", ""))
     script = policy.get("script-src", policy.get("default-src"))
@@ -44,3 +44,8 @@ def header_problems(response: httpx.Response) -> list[str]:
     if headers.get("referrer-policy") not in SAFE_REFERRER_POLICIES:
         problems.append(f"{label}: referrer-policy {headers.get('referrer-policy')}")
     return problems
+
+
+def response_header_problems(response: httpx.Response) -> list[str]:
+    label = f"{response.request.method} {response.request.url.path} ({response.status_code})"
+    return header_problems(response.headers, label)

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import ClientException, NotFoundException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.response import Redirect, Template
 
@@ -21,6 +21,10 @@ from ailawyer.logs import bind_context
 from ailawyer.services import Services
 
 FIELD = "dateien"
+UNREADABLE = (
+    "Die Datei konnte nicht empfangen werden: Die Anfrage ist ungültig "
+    "oder der Dateiname ist zu lang."
+)
 
 
 async def _refused(
@@ -50,6 +54,10 @@ async def upload_dokumente(
         limit = services.settings.max_upload_mb
         refused = UploadRefused(f"Die Datei ist zu groß (höchstens {limit} MB).", status=413)
         return await _refused(request, services, akte, refused)
+    except ClientException:
+        # Litestar's own words are English: a malformed body, or a part header beyond the
+        # parser's limits (a file name of thousands of characters).
+        return await _refused(request, services, akte, UploadRefused(UNREADABLE))
     files = [f for f in form.getall(FIELD, []) if isinstance(f, UploadFile)]
     try:
         created = await accept_uploads(

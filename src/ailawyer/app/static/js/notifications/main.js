@@ -28,6 +28,7 @@ const CATCH_UP_TOASTS = 3;
 const RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
 // Thousands of tabs asked to catch up at once should not arrive in the same second.
 const RESYNC_SPREAD_MS = 3000;
+const RECONNECT_SPREAD_MS = 1000;
 const OPEN_WAIT_MS = 1500;
 const ACTION_FAILED = "Das hat leider nicht geklappt. Bitte versuchen Sie es später erneut.";
 
@@ -273,9 +274,14 @@ realtime.on(realtime.EVENTS.resync, () => {
 
 let connectedBefore = false;
 realtime.onConnect(() => {
-  if (connectedBefore) listStale = true;
-  connectedBefore = true;
-  catchUp();
+  if (!connectedBefore) {
+    connectedBefore = true;
+    catchUp();
+    return;
+  }
+  // After a restart every tab reconnects at once; their catch-ups need not.
+  listStale = true;
+  setTimeout(catchUp, Math.random() * RECONNECT_SPREAD_MS);
 });
 
 realtime.start();
