@@ -54,8 +54,10 @@ from ailawyer.config import Environment, Settings
 from ailawyer.db.migrate import upgrade
 from ailawyer.db.models import Akte, Dokument, DokumentStatus, User
 from ailawyer.dokumente.storage import DokumentStorage
+from ailawyer.dokumente.upload import dokument_job_id
 from ailawyer.embedded_redis import RedisServer
 from ailawyer.jobs.payloads import DokumentPayload
+from ailawyer.logs import configure_logging
 from ailawyer.services import Services
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -123,7 +125,9 @@ async def enqueue_all(
     async def one(payload: DokumentPayload) -> None:
         async with slots:
             started_ns[payload.dokument_id] = time.monotonic_ns()
-            await services.jobs.enqueue("dokumente", payload)
+            # The job id the upload gives it (see ailawyer.dokumente.upload).
+            job_id = dokument_job_id(payload.dokument_id)
+            await services.jobs.enqueue("dokumente", payload, job_id=job_id)
 
     tasks = []
     began = time.monotonic()
@@ -155,6 +159,8 @@ async def main(
     clients: list[Client] = []
     with tempfile.TemporaryDirectory(prefix="ailawyer-jobs-e2e-") as root:
         work = Path(root)
+        # This process enqueues thousands of jobs: its own log lines go to a file only.
+        configure_logging("bench", level="WARNING", log_dir=work / "log", stdout=False)
         redis = RedisServer(data_dir=work / "redis")
         redis.start()
         db_name, database_url = await create_database()

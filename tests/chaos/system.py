@@ -131,7 +131,9 @@ class ChaosSystem:
             self.cluster = PostgresCluster()
             await asyncio.to_thread(self.cluster.init)
             await asyncio.to_thread(self.cluster.start)
-        except ClusterUnavailable as why:
+        except (ClusterUnavailable, subprocess.CalledProcessError) as why:
+            if self.cluster is not None:
+                await asyncio.to_thread(self.cluster.destroy)
             self.cluster = None
             name = f"ailawyer_chaos_{uuid.uuid4().hex[:8]}"
             await _admin_execute(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}"')

@@ -112,6 +112,12 @@ async def test_a_process_rereads_everything_after_redis_comes_back(
 ) -> None:
     own_settings = isolated(settings, redis_url=own_redis.url)
     async with job_services(own_settings) as saving, job_services(own_settings) as missing:
+        # A change it hears proves its listener is past the re-read that follows its first
+        # subscription; that re-read could otherwise still read the change made below.
+        await saving.runtime_settings.set(keys.job_concurrency("test"), 3)
+        await wait_until(
+            lambda: _value(missing, keys.job_concurrency("test"), 3), within=5, what="listening"
+        )
         await asyncio.to_thread(own_redis.stop)
         # Stored while the other process cannot hear it: the publish fails, the row stays.
         await saving.runtime_settings.set(CONCURRENCY, 11)

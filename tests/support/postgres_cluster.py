@@ -102,7 +102,8 @@ class PostgresCluster:
             )  # fmt: skip
         except (OSError, subprocess.CalledProcessError) as error:
             self.destroy()
-            raise ClusterUnavailable(f"initdb failed: {error}") from error
+            detail = getattr(error, "stderr", None) or error
+            raise ClusterUnavailable(f"initdb failed: {detail}") from error
 
     def start(self) -> None:
         """Start the postmaster and wait until it accepts connections."""
