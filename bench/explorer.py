@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ from tests.support.ports import free_port
 
 from ailawyer.admin.jobs.explorer import (
     PER_PAGE,
+    SEARCH_SECONDS,
     JobSearch,
     SearchCursor,
     SearchQuery,
@@ -204,8 +206,11 @@ async def run(args: argparse.Namespace) -> None:
         deep = args.jobs // PER_PAGE // 2  # a page in the middle of the list
         base = f"/admin/jobs/queues/{QUEUE}"
 
-        def searching(text: str, cursor: SearchCursor | None = None) -> Call:
-            return lambda: search.search(queue, counts, SearchQuery.parse(text), cursor=cursor)
+        def searching(
+            text: str, cursor: SearchCursor | None = None, seconds: float = SEARCH_SECONDS
+        ) -> Call:
+            query = SearchQuery.parse(text)
+            return lambda: search.search(queue, counts, query, cursor=cursor, seconds=seconds)
 
         # (name, direct call or None, HTTP path or None, slow: fewer requests)
         cases: list[tuple[str, Call | None, str | None, bool]] = [
@@ -237,15 +242,21 @@ async def run(args: argparse.Namespace) -> None:
                 False,
             ),
             (
-                "search: text in a payload (dokumentId 12345)",
-                searching("12345", SearchCursor("active", 0)),
-                f"{base}/list?q=12345&weiter=active:0",
+                "search: digits in a payload, no time limit (dokumentId 12345)",
+                searching("12345", SearchCursor("active", 0), math.inf),
+                None,
                 True,
             ),
             (
-                "search: text found nowhere (every job read)",
+                "search: text found nowhere",
                 searching("gibt-es-nicht"),
                 f"{base}/list?q=gibt-es-nicht",
+                True,
+            ),
+            (
+                "search: text found nowhere, no time limit",
+                searching("gibt-es-nicht", seconds=math.inf),
+                None,
                 True,
             ),
             ("page: /admin/jobs (scans for queues)", None, "/admin/jobs", False),

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     # Defaults of the runtime settings for retention; admins change them while running.
     job_keep_completed_seconds: int = Field(default=24 * 3600, ge=1)
     job_keep_failed_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    # Maintenance: retention cleanup, and Dokumente whose job is gone are enqueued again.
     job_cleanup_interval_seconds: float = Field(default=15 * 60, gt=0)
     # A killed worker's jobs run again after at most lock + stalled interval (~20 s).
     job_lock_seconds: float = Field(default=15.0, gt=0)

@@ -50,6 +50,8 @@ OUTAGE_SIGNATURES = (
 # Log lines and fault windows come from different clocks' points of view (a line is
 # written a moment after the failure it reports).
 OUTAGE_MARGIN_SECONDS = 2.0
+# The worker's line when it enqueued the job of a Dokument again (dokumente.recovery).
+RECOVERED = "dokumente without a job enqueued again"
 # Error lines that are the system reporting an expected outcome, not a malfunction.
 EXPECTED_ERROR_MESSAGES = ("job failed for good",)
 
@@ -108,6 +110,8 @@ class ProcessesResult:
     # Error lines about Redis or PostgreSQL being away, logged while one was restarting.
     outage_error_lines: int = 0
     raw_output_lines: dict[str, int] = field(default_factory=dict)
+    # Dokumente whose job was gone (upload cut short) and that the recovery enqueued again.
+    recovered_dokumente: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -204,6 +208,8 @@ class ChaosReport:
             f"  ran more than once: {jobs.ran_more_than_once} "
             f"(retried after a failed attempt: {jobs.retried}; "
             f"run again after a crash or stall: {jobs.repeated_after_crash})",
+            f"  Dokumente whose job was gone and that the recovery enqueued again: "
+            f"{procs.recovered_dokumente}",
             f"notifications: {notes.created} created, {notes.received} received",
             f"  LOST: {len(notes.lost)}   DUPLICATES SHOWN: {notes.shown_twice}   "
             f"owed but never created: {len(notes.owed_missing)}   "
@@ -455,6 +461,8 @@ def _scan(path: Path, result: ProcessesResult, outages: list[tuple[float, float]
         if not isinstance(entry, dict):
             _count(result.raw_output_lines, f"{path.stem}: {line[:120]}")
             continue
+        if entry.get("message") == RECOVERED:
+            result.recovered_dokumente += entry.get("dokumente", [])
         if str(entry.get("level", "")).upper() not in ("ERROR", "CRITICAL"):
             continue
         message = str(entry.get("message", ""))

@@ -173,4 +173,5 @@ async def test_the_worker_keeps_per_minute_counts_and_wait_and_run_times(
     assert metrics.run is not None and metrics.wait is not None
     # Every attempt ran (3 + 4 attempts of the failing job); only first attempts waited.
     assert (metrics.run.count, metrics.wait.count) == (3 + 4, 4)
-    assert 50 <= metrics.run.p95 < 2000
+    # The three good jobs sleep 50 ms; how much longer a run takes depends on the machine.
+    assert metrics.run.p95 >= 50

@@ -168,7 +168,8 @@ async def openapi(live_server: str, attacker: Tenant) -> dict[str, Any]:
     return response.json()
 
 
-@pytest.mark.timeout(900)
+# About 0.05 s a case on a quiet machine; generous, since CI machines are rarely quiet.
+@pytest.mark.timeout(300 + 20 * EXAMPLES)
 async def test_no_operation_answers_with_a_server_error_or_a_stack_trace(
     live_server: str,
     settings: Settings,
@@ -187,10 +188,11 @@ async def test_no_operation_answers_with_a_server_error_or_a_stack_trace(
 
     for who, email in callers:
         # In a thread: requests and hypothesis block, the test's event loop must not.
-        findings = await asyncio.to_thread(fuzz, openapi, live_server, who, email, server_paths)
+        findings = fuzz(openapi, live_server, who, email, server_paths)
         total += findings.cases
         problems += [f"{who}: {problem}" for problem in findings.problems]
+        print(f"{who}: {findings.cases} cases, {len(findings.problems)} problems")
 
-    print(f"fuzzed {total} cases in {time.monotonic() - started:.1f} s")
+    print(f"fuzzed {total} cases in {time.monotonic() - started:.1f} s (seed {SEED})")
     assert problems == [], f"{len(problems)} of {total} cases:\n" + "\n".join(problems[:50])
     assert total >= len(callers) * len(openapi["paths"])

@@ -44,7 +44,7 @@ class DokumentPayload(JobPayload):
 class SystemTaskPayload(JobPayload):
     """A maintenance task of the system queue."""
 
-    task: Literal["retention-cleanup"]
+    task: Literal["retention-cleanup", "dokumente-recovery"]
 
 
 class AdminTestPayload(JobPayload):

@@ -98,6 +98,9 @@ class RuntimeSettings:
         self._watchers: dict[str, list[Watcher]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._last_load = 0.0
+        # A re-read and a change applied here (or from a message) take turns, so a re-read
+        # that read the rows before a commit never overwrites the change applied after it.
+        self._applying = asyncio.Lock()
 
     def get(self, key: str) -> Any:
         """The current value of `key` in this process (UnknownRuntimeSettingError if none)."""
@@ -176,8 +179,9 @@ class RuntimeSettings:
         """Apply committed changes here and tell every other process; call after the commit."""
         if not changes:
             return
-        for change in changes:
-            await self._apply(change.key, self._value_of(change))
+        async with self._applying:
+            for change in changes:
+                await self._apply(change.key, self._value_of(change))
         message: dict[str, Any] = {
             "values": {c.key: c.new for c in changes if not c.reset},
             "reset": [c.key for c in changes if c.reset],
@@ -225,14 +229,15 @@ class RuntimeSettings:
 
     async def load(self) -> None:
         """Read every setting from the database and apply what changed."""
-        version = await self._read_version()
-        async with self.db.session() as session:
-            rows = (await session.scalars(select(SystemSetting))).all()
-        stored = {row.key: row for row in rows}
-        self._last_load = time.monotonic()
-        for definition in self.registry:
-            value = self.stored_value(stored.get(definition.key), definition.key)
-            await self._apply(definition.key, value)
+        async with self._applying:
+            version = await self._read_version()
+            async with self.db.session() as session:
+                rows = (await session.scalars(select(SystemSetting))).all()
+            stored = {row.key: row for row in rows}
+            self._last_load = time.monotonic()
+            for definition in self.registry:
+                value = self.stored_value(stored.get(definition.key), definition.key)
+                await self._apply(definition.key, value)
         await self._acknowledge(version)
 
     async def start(self) -> None:
@@ -278,14 +283,15 @@ class RuntimeSettings:
             return
         assert message is not None
         payload = json.loads(message["data"])
-        for key, value in payload.get("values", {}).items():
-            if key not in self.registry:
-                log.debug("runtime setting from a newer version ignored", key=key)
-                continue
-            await self._apply(key, self.registry[key].validate(value))
-        for key in payload.get("reset", []):
-            if key in self.registry:
-                await self._apply(key, self._defaults[key])
+        async with self._applying:
+            for key, value in payload.get("values", {}).items():
+                if key not in self.registry:
+                    log.debug("runtime setting from a newer version ignored", key=key)
+                    continue
+                await self._apply(key, self.registry[key].validate(value))
+            for key in payload.get("reset", []):
+                if key in self.registry:
+                    await self._apply(key, self._defaults[key])
         await self._acknowledge(payload.get("version"))
 
     def _value_of(self, change: SettingChange) -> Any:

@@ -15,7 +15,7 @@ from ailawyer.logs import get_logger
 from ailawyer.process_registry import new_process_id
 from ailawyer.runtime_settings.process import follow_runtime_settings
 from ailawyer.services import Services
-from ailawyer.worker.maintenance import schedule_retention_cleanup
+from ailawyer.worker.maintenance import schedule_dokumente_recovery, schedule_retention_cleanup
 from ailawyer.worker.pool import WorkerPool
 from ailawyer.worker.shutdown import StopSignals
 
@@ -58,5 +58,6 @@ async def _schedule_maintenance(services: Services, settings: Settings) -> None:
     # start (or this one, after a restart) schedules it.
     try:
         await schedule_retention_cleanup(services.jobs, settings)
+        await schedule_dokumente_recovery(services.jobs, settings)
     except Exception as error:
-        log.warning("retention cleanup not scheduled", error=repr(error))
+        log.warning("maintenance not scheduled", error=repr(error))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 RETENTION_SCHEDULER_ID = "retention-cleanup"
+RECOVERY_SCHEDULER_ID = "dokumente-recovery"
 # Bounds one Lua call, so a queue with a million old jobs never blocks Redis for long.
 CLEAN_BATCH = 1000
 
@@ -66,6 +67,18 @@ async def schedule_retention_cleanup(queues: JobQueues, settings: Settings) -> N
         RETENTION_SCHEDULER_ID,
         {"every": round(settings.job_cleanup_interval_seconds * 1000)},
         RETENTION_SCHEDULER_ID,
+        payload.to_job_data(),
+        {"attempts": 1},
+    )
+
+
+async def schedule_dokumente_recovery(queues: JobQueues, settings: Settings) -> None:
+    """Look for Dokumente whose job is gone (ailawyer.dokumente.recovery) every interval."""
+    payload = SystemTaskPayload(task="dokumente-recovery")
+    await queues.queue("system").upsertJobScheduler(
+        RECOVERY_SCHEDULER_ID,
+        {"every": round(settings.job_cleanup_interval_seconds * 1000)},
+        RECOVERY_SCHEDULER_ID,
         payload.to_job_data(),
         {"attempts": 1},
     )

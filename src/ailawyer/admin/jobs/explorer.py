@@ -353,8 +353,11 @@ async def read_owners(session: AsyncSession, kanzlei_id: int, jobs: Iterable[Job
 SEARCH_STATES = ("active", "waiting", "prioritized", "delayed", "failed", "completed")
 # Jobs one Lua call inspects: a few milliseconds of Redis time, then others get their turn.
 SEARCH_CHUNK = 1000
-# Jobs one request inspects at most; the page then offers to search on from there.
+# Jobs one request inspects at most, and for how long it starts new chunks; the page
+# then offers to search on from where it stopped. Reading a job costs Redis 2–10 µs
+# (bench/RESULTS.md), so a loaded machine stops by the clock before the count.
 SEARCH_BUDGET = 100_000
+SEARCH_SECONDS = 1.0
 SEARCH_RESULTS = 50
 MAX_QUERY_LENGTH = 200
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -482,8 +485,10 @@ class JobSearch:
         cursor: SearchCursor | None = None,
         budget: int = SEARCH_BUDGET,
         limit: int = SEARCH_RESULTS,
+        seconds: float = SEARCH_SECONDS,
     ) -> SearchResult:
-        """Up to `limit` matches, inspecting at most `budget` jobs from `cursor` on.
+        """Up to `limit` matches, inspecting at most `budget` jobs (and starting no chunk
+        after `seconds`) from `cursor` on.
 
         A job id typed exactly is answered by one lookup; reading every job for the same
         text is then offered as the next step (the cursor). Jobs move between states while
@@ -503,17 +508,23 @@ class JobSearch:
                     by_id=True,
                 )
         found: dict[str, str] = {}
+        matching = query.script_args()
+        deadline = time.monotonic() + seconds
         scanned = 0
         next_cursor: SearchCursor | None = None
         start = SEARCH_STATES.index(cursor.state) if cursor else 0
+
+        def done() -> bool:
+            return len(found) >= limit or scanned >= budget or time.monotonic() > deadline
+
         for position, state in enumerate(SEARCH_STATES[start:], start):
             offset = cursor.offset if cursor and position == start else 0
-            if len(found) >= limit or scanned >= budget:
+            if done():
                 if offset < counts.counts[state]:
                     next_cursor = SearchCursor(state, offset)
                     break
                 continue
-            while offset < counts.counts[state] and len(found) < limit and scanned < budget:
+            while offset < counts.counts[state] and not done():
                 size = min(SEARCH_CHUNK, budget - scanned)
                 inspected, hits = await self._script(
                     keys=[key_prefix + state_key(state)],
@@ -522,7 +533,7 @@ class JobSearch:
                         "l" if state in _LIST_STATES else "z",
                         offset,
                         size,
-                        *query.script_args(),
+                        *matching,
                     ],
                 )
                 if not inspected:
@@ -536,7 +547,7 @@ class JobSearch:
                     found.setdefault(job_id, state)
                 scanned += taken
                 offset += taken
-            if offset < counts.counts[state] and (len(found) >= limit or scanned >= budget):
+            if offset < counts.counts[state] and done():
                 next_cursor = SearchCursor(state, offset)
                 break
         rows = await self._rows(key_prefix, found)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ailawyer.dokumente.recovery import requeue_orphaned_dokumente
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.payloads import SystemTaskPayload
 from ailawyer.runtime_settings import keys
@@ -22,3 +23,7 @@ async def run_system_task(ctx: JobContext, payload: SystemTaskPayload) -> dict[s
             )
             await ctx.log(f"Entfernt: {removed}")
             return {"removed": removed}
+        case "dokumente-recovery":
+            requeued = await requeue_orphaned_dokumente(ctx.services)
+            await ctx.log(f"Dokumente ohne Vorgang neu eingereiht: {requeued}")
+            return {"requeued": requeued}

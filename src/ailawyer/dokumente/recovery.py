@@ -1,0 +1,61 @@
+"""Dokumente whose job is gone: enqueued again, under the job id stored with them.
+
+An upload commits the Dokument (with its job id) before it enqueues the job. An app
+process killed in between, or a Redis that lost the last second of writes (AOF
+`everysec`, then SIGKILL), leaves a Dokument waiting for a job that does not exist;
+nothing would ever process it. A scheduled maintenance task finds those and enqueues
+them again. Enqueueing is idempotent by job id, so a race with an upload that is still
+enqueueing, or with another worker running the same task, adds no second job.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from ailawyer.db.models import Dokument, utcnow
+from ailawyer.dokumente.status import UNFINISHED
+from ailawyer.dokumente.upload import dokument_job_id
+from ailawyer.jobs.payloads import DokumentPayload
+from ailawyer.logs import get_logger
+
+if TYPE_CHECKING:
+    from ailawyer.services import Services
+
+log = get_logger(__name__)
+
+QUEUE = "dokumente"
+# Only Dokumente unchanged for this long: a live upload enqueues within milliseconds.
+GRACE_SECONDS = 10
+# Bounds one run; the next run continues.
+BATCH = 500
+
+
+async def requeue_orphaned_dokumente(services: Services) -> list[int]:
+    """Enqueue the job of every unfinished Dokument whose job is missing; their ids."""
+    cutoff = utcnow() - timedelta(seconds=GRACE_SECONDS)
+    async with services.db.session() as session:
+        unfinished = (
+            await session.scalars(
+                select(Dokument)
+                .where(Dokument.status.in_(UNFINISHED), Dokument.updated_at < cutoff)
+                .order_by(Dokument.id)
+                .limit(BATCH)
+            )
+        ).all()
+    requeued = []
+    for dokument in unfinished:
+        # Rows from before job ids were stored with the Dokument have none.
+        job_id = dokument.job_id or dokument_job_id(dokument.id)
+        if await services.jobs.get_job(QUEUE, job_id) is not None:
+            continue
+        payload = DokumentPayload(
+            dokument_id=dokument.id, akte_id=dokument.akte_id, user_id=dokument.uploaded_by_id
+        )
+        await services.jobs.enqueue(QUEUE, payload, job_id=job_id)
+        requeued.append(dokument.id)
+    if requeued:
+        log.warning("dokumente without a job enqueued again", dokumente=requeued)
+    return requeued
