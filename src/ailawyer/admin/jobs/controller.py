@@ -306,6 +306,7 @@ class QueueView:
     cursor: str
 
     def url(self, **changes: Any) -> str:
+        """This view's page, with `changes` to its query (page 1 is the default)."""
         params = {"status": self.state, "seite": self.page, "q": self.q, "weiter": self.cursor}
         params.update(changes)
         if params["seite"] == 1:
@@ -314,9 +315,9 @@ class QueueView:
 
     @property
     def list_url(self) -> str:
-        params = {"status": self.state, "seite": self.page, "q": self.q, "weiter": self.cursor}
-        query = urlencode({k: v for k, v in params.items() if v not in (None, "", 1)})
-        return f"{queue_url(self.queue.name)}/list" + (f"?{query}" if query else "")
+        """The same view as the fragment the page refreshes."""
+        path, _, query = self.url().partition("?")
+        return f"{path}/list" + (f"?{query}" if query else "")
 
 
 async def _queue_context(

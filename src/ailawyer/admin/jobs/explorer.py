@@ -38,7 +38,7 @@ STATE_LABELS: Mapping[str, str] = {
 }
 # A whole state can be cleaned, except active jobs: a worker holds them.
 CLEANABLE_STATES = ("waiting", "prioritized", "delayed", "completed", "failed")
-# Lists are read by bullmq's getJobs with its names; its Redis keys say "wait".
+# bullmq's API says "waiting" where its Redis key says "wait".
 _STATE_KEYS = {"waiting": "wait"}
 _LIST_STATES = frozenset({"waiting", "active"})
 
@@ -354,7 +354,7 @@ SEARCH_STATES = ("active", "waiting", "prioritized", "delayed", "failed", "compl
 # Jobs one Lua call inspects: a few milliseconds of Redis time, then others get their turn.
 SEARCH_CHUNK = 1000
 # Jobs one request inspects at most, and for how long it starts new chunks; the page
-# then offers to search on from where it stopped. Reading a job costs Redis 2–10 µs
+# then offers to search on from where it stopped. Reading a job costs Redis about 7 µs
 # (bench/RESULTS.md), so a loaded machine stops by the clock before the count.
 SEARCH_BUDGET = 100_000
 SEARCH_SECONDS = 1.0

@@ -195,7 +195,7 @@ async def _groups(
     request: Request[Any, Any, Any],
     services: Services,
     *,
-    submitted: dict[str, str] | None = None,
+    submitted: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
 ) -> list[tuple[str, list[SettingRow]]]:
     """Every setting by category, with its stored value (the database is the truth)."""
