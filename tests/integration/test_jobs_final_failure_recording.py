@@ -1,27 +1,35 @@
-"""A job's final failure is recorded even when the database is away for a moment.
+"""A job's final failure is recorded, and the administrators told, exactly once.
 
-Found by the chaos suite: a job that failed for good during a PostgreSQL restart gave
-up its bookkeeping at the first error. Its Dokument stayed "in Bearbeitung" for ever and
-neither the uploader nor the administrators heard of it. Now each step is tried again
-for about a minute, and a step that succeeded is not repeated.
+Found by the chaos suite:
+- a job that failed for good during a PostgreSQL restart gave up its bookkeeping at the
+  first error: its Dokument stayed "in Bearbeitung" and nobody heard of it. Each try is
+  now repeated for about a minute;
+- a worker killed between marking the Dokument failed and telling the administrators:
+  the repeated run found the failure recorded and told nobody. The record and every
+  notification now commit in one transaction.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import io
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from tests.support.dokumente import notifications_of
 from tests.support.factories import Factory
+from tests.support.pdfs import corrupt_pdf
 
-from ailawyer.db.models import Notification
+from ailawyer.db.models import Dokument, DokumentStatus, Notification
+from ailawyer.dokumente.upload import IncomingFile, accept_uploads
 from ailawyer.domain.roles import Role
 from ailawyer.jobs.context import JobContext
-from ailawyer.jobs.payloads import AdminTestPayload
-from ailawyer.jobs.registry import ADMIN_TEST
-from ailawyer.notifications.types import JOB_FAILED_ADMIN
+from ailawyer.jobs.payloads import AdminTestPayload, DokumentPayload
+from ailawyer.jobs.registry import ADMIN_TEST, DOKUMENTE
+from ailawyer.notifications.types import JOB_FAILED, JOB_FAILED_ADMIN
 from ailawyer.services import Services
 from ailawyer.worker import failures
+from ailawyer.worker.processors.dokumente import record_dokument_failure
 
 
 class DatabaseRestarting(ConnectionRefusedError):
@@ -33,65 +41,79 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(failures, "RECORD_RETRY_DELAYS_SECONDS", (0.01,) * 4)
 
 
-async def _admin_notices(services: Services) -> list[Notification]:
+async def _of_type(services: Services, kind: str) -> list[Notification]:
     async with services.db.session() as session:
-        rows = await session.scalars(
-            select(Notification).where(Notification.type == JOB_FAILED_ADMIN.key)
+        return list(
+            (await session.scalars(select(Notification).where(Notification.type == kind))).all()
         )
-        return list(rows.all())
 
 
-async def _context(services: Services, factory: Factory) -> tuple[JobContext, AdminTestPayload]:
-    admin = await factory.user(Role.ADMIN)
-    payload = AdminTestPayload(user_id=admin.id, failure="always")
-    job = await services.jobs.enqueue("test", payload)
-    return JobContext(job=job, queue="test", services=services), payload
-
-
-async def test_a_hook_that_fails_while_the_database_restarts_runs_again(
-    isolated_services: Services, factory: Factory
-) -> None:
-    ctx, payload = await _context(isolated_services, factory)
-    calls: list[str] = []
-
-    async def hook(_ctx: JobContext, _payload: AdminTestPayload, error: str) -> bool:
-        calls.append(error)
-        if len(calls) < 3:
-            raise DatabaseRestarting("connection refused")
-        return True
-
-    definition = dataclasses.replace(ADMIN_TEST, on_final_failure=hook)
-    await failures.handle_final_failure(definition, ctx, payload, "Boom", "Traceback …")
-
-    assert calls == ["Boom"] * 3
-    assert len(await _admin_notices(isolated_services)) == 1
-
-
-async def test_a_recorded_failure_is_not_recorded_twice_when_telling_the_admins_fails(
+async def test_a_test_job_tells_the_admins_once_after_the_database_came_back(
     isolated_services: Services, factory: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ctx, payload = await _context(isolated_services, factory)
-    hook_calls: list[str] = []
+    admin = await factory.user(Role.ADMIN)
+    payload = AdminTestPayload(user_id=admin.id, failure="always")
+    job = await isolated_services.jobs.enqueue("test", payload)
+    ctx = JobContext(job=job, queue="test", services=isolated_services)
+    real_stage_role = isolated_services.notifications.stage_role
+    tries: list[int] = []
 
-    async def hook(_ctx: JobContext, _payload: AdminTestPayload, error: str) -> bool:
-        hook_calls.append(error)
-        return True
-
-    real_notify_admins = isolated_services.notifications.notify_admins
-    attempts: list[int] = []
-
-    async def notify_admins_after_a_restart(*args: object, **kwargs: object) -> object:
-        attempts.append(1)
-        if len(attempts) == 1:
+    async def stage_role_while_restarting(*args: object, **kwargs: object) -> object:
+        tries.append(1)
+        if len(tries) < 3:
             raise DatabaseRestarting("connection refused")
-        return await real_notify_admins(*args, **kwargs)  # type: ignore[arg-type]
+        return await real_stage_role(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(
-        isolated_services.notifications, "notify_admins", notify_admins_after_a_restart
+    monkeypatch.setattr(isolated_services.notifications, "stage_role", stage_role_while_restarting)
+    await failures.handle_final_failure(ADMIN_TEST, ctx, payload, "Boom", "Traceback …")
+    # The same final failure again (the run repeated after its worker died): nobody is told twice.
+    await failures.handle_final_failure(ADMIN_TEST, ctx, payload, "Boom", "Traceback …")
+
+    assert len(tries) == 3
+    assert [n.user_id for n in await _of_type(isolated_services, JOB_FAILED_ADMIN.key)] == [
+        admin.id
+    ]
+
+
+async def test_a_failed_dokument_and_every_notice_are_recorded_together(
+    isolated_services: Services, factory: Factory
+) -> None:
+    kanzlei = await factory.kanzlei()
+    anwalt = await factory.user(Role.ANWALT, kanzlei=kanzlei)
+    admin = await factory.user(Role.ADMIN, kanzlei=kanzlei)
+    akte = await factory.akte(anwalt.kanzlei_id, anwalt=anwalt)
+    [dokument] = await accept_uploads(
+        isolated_services,
+        akte_id=akte.id,
+        user_id=anwalt.id,
+        uploads=[IncomingFile("kaputt.pdf", io.BytesIO(corrupt_pdf()))],
     )
-    definition = dataclasses.replace(ADMIN_TEST, on_final_failure=hook)
-    await failures.handle_final_failure(definition, ctx, payload, "Boom", "Traceback …")
+    job = await isolated_services.jobs.get_job("dokumente", dokument.job_id or "")
+    assert job is not None
+    ctx = JobContext(job=job, queue="dokumente", services=isolated_services)
+    payload = DokumentPayload.model_validate(job.data)
 
-    assert hook_calls == ["Boom"], "the hook's claim is made once"
-    assert len(attempts) == 2
-    assert len(await _admin_notices(isolated_services)) == 1
+    async def admins_unreachable(_session: AsyncSession) -> list[Notification]:
+        raise DatabaseRestarting("connection refused")
+
+    with pytest.raises(DatabaseRestarting):
+        await record_dokument_failure(ctx, payload, "PdfStreamError", admins_unreachable)
+    assert await _status(isolated_services, dokument.id) is DokumentStatus.AUSSTEHEND
+    assert await notifications_of(isolated_services, anwalt.id) == []
+
+    await failures.handle_final_failure(DOKUMENTE, ctx, payload, "PdfStreamError", "…")
+    await failures.handle_final_failure(DOKUMENTE, ctx, payload, "PdfStreamError", "…")
+
+    assert await _status(isolated_services, dokument.id) is DokumentStatus.FEHLGESCHLAGEN
+    assert [n.type for n in await notifications_of(isolated_services, anwalt.id)] == [
+        JOB_FAILED.key
+    ]
+    assert [n.type for n in await notifications_of(isolated_services, admin.id)] == [
+        JOB_FAILED_ADMIN.key
+    ]
+
+
+async def _status(services: Services, dokument_id: int) -> DokumentStatus | None:
+    async with services.db.session() as session:
+        dokument = await session.get(Dokument, dokument_id)
+    return None if dokument is None else dokument.status

@@ -10,24 +10,18 @@ notification commits in the same transaction as the change it reports.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
-from ailawyer.db.models import Dokument, DokumentStatus, Notification
+from ailawyer.db.models import Dokument, DokumentStatus
 from ailawyer.dokumente.pdf import ExtractedPdf
 from ailawyer.logs import get_logger
+from ailawyer.notifications.service import Notice
 from ailawyer.realtime import events
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
     from ailawyer.services import Services
-
-# Stages the notifications a status change owes (NotificationService.stage_user) in the
-# change's own transaction; they are announced after its commit.
-Notice = Callable[["AsyncSession"], Awaitable[list[Notification]]]
 
 log = get_logger(__name__)
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.errors import InvalidPayloadError, UnknownQueueError
 from ailawyer.jobs.payloads import AdminTestPayload, DokumentPayload, JobPayload, SystemTaskPayload
+from ailawyer.notifications.service import Notice
 from ailawyer.worker.processors.admin_test import run_admin_test
 from ailawyer.worker.processors.dokumente import (
     process_dokument,
@@ -30,9 +31,11 @@ if TYPE_CHECKING:
 P = TypeVar("P", bound=JobPayload)
 
 Processor = Callable[[JobContext, P], Awaitable[Any]]
-# Called once a job has failed for good, with the full error text. Returns False when the
-# failure was already recorded (a run repeated after a stall), so nobody is told twice.
-FailureHook = Callable[[JobContext, P, str], Awaitable[bool]]
+# Called once a job has failed for good, with the full error text and the administrators'
+# notice, which it stages in the transaction that records the failure (so a crash cannot
+# record the failure and lose the notice). Returns False when the failure was already
+# recorded (a run repeated after a stall), so nobody is told twice.
+FailureHook = Callable[[JobContext, P, str, Notice], Awaitable[bool]]
 # Called by the retry API before a failed job goes back to waiting.
 RetryHook = Callable[["Services", P], Awaitable[None]]
 

@@ -15,6 +15,7 @@ Invariants the browser's catch-up relies on:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,10 @@ from ailawyer.realtime import events
 from ailawyer.realtime.emitter import Emitter
 
 log = get_logger(__name__)
+
+# Stages notifications that another change owes in that change's own transaction
+# (`stage_user`, `stage_role`); they are announced after its commit.
+Notice = Callable[[AsyncSession], Awaitable[list[Notification]]]
 
 RECENT_LIMIT = 50
 # A client further behind than this reloads the list instead of replaying the gap.
@@ -322,6 +327,37 @@ class NotificationService:
         action: dict[str, str] | None = None,
     ) -> list[NotificationOut]:
         """Notify every active user with `role` in one Kanzlei (one row, one seq each)."""
+        async with self._db.session() as session:
+            rows = await self.stage_role(
+                session,
+                kanzlei_id,
+                role,
+                type=type,
+                title=title,
+                message=message,
+                link=link,
+                severity=severity,
+                data=data,
+                action=action,
+            )
+            await session.commit()
+        return await self.announce(rows)
+
+    async def stage_role(
+        self,
+        session: AsyncSession,
+        kanzlei_id: int,
+        role: Role,
+        *,
+        type: NotificationType | str,
+        title: str,
+        message: str = "",
+        link: str | None = None,
+        severity: Severity = Severity.INFO,
+        data: dict[str, Any] | None = None,
+        action: dict[str, str] | None = None,
+    ) -> list[Notification]:
+        """`notify_role` in the caller's transaction (see `stage_user`); `announce` after commit."""
         content = _Content.build(
             type=type,
             title=title,
@@ -331,22 +367,20 @@ class NotificationService:
             data=data,
             action=action,
         )
-        async with self._db.session() as session:
-            # One statement allocates every recipient's seq, so two calls never lock the
-            # same users one by one in different orders.
-            recipients = (
-                await session.execute(
-                    update(User)
-                    .where(User.kanzlei_id == kanzlei_id, User.role == role, User.aktiv.is_(True))
-                    .values(notification_seq=User.notification_seq + 1)
-                    .returning(User.id, User.notification_seq)
-                    .execution_options(synchronize_session=False)
-                )
-            ).all()
-            rows = [content.row(user_id, seq) for user_id, seq in recipients]
-            session.add_all(rows)
-            await session.commit()
-        return await self.announce(rows)
+        # One statement allocates every recipient's seq, so two calls never lock the
+        # same users one by one in different orders.
+        recipients = (
+            await session.execute(
+                update(User)
+                .where(User.kanzlei_id == kanzlei_id, User.role == role, User.aktiv.is_(True))
+                .values(notification_seq=User.notification_seq + 1)
+                .returning(User.id, User.notification_seq)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        rows = [content.row(user_id, seq) for user_id, seq in recipients]
+        session.add_all(rows)
+        return rows
 
     async def notify_admins(
         self,

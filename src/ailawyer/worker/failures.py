@@ -1,4 +1,4 @@
-"""What happens when a job has failed for good: the queue's hook, then the administrators."""
+"""What happens when a job has failed for good: the queue's record and the admins' notice."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from ailawyer.db.models import Akte, Kanzlei, Severity, User
+from ailawyer.db.models import Akte, Kanzlei, Notification, Severity, User
+from ailawyer.domain.roles import Role
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.payloads import JobPayload
 from ailawyer.logs import get_logger
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from ailawyer.jobs.registry import QueueDefinition
+    from ailawyer.notifications.service import Notice
+    from ailawyer.services import Services
 
 log = get_logger(__name__)
 
@@ -46,18 +49,16 @@ async def handle_final_failure(
     summary: str,
     details: str,
 ) -> None:
-    """Run the queue's failure hook; if it recorded a new failure, give every ADMIN the detail.
+    """Record the final failure and tell every ADMIN the detail, exactly once.
 
-    Never raises: the job is failing already, and its bookkeeping in Redis must go on.
-    A failing step (the database restarting) is tried again for about a minute: given up
-    at once, the Dokument would stay "in Bearbeitung" and nobody would ever be told. The
-    job keeps its lock meanwhile (bullmq renews it while the processor runs). Steps that
-    succeeded are not repeated, so nobody is told twice.
+    With a queue hook, the hook's record (e.g. the Dokument marked failed) and every
+    notification commit in one transaction: a crash in between can no longer keep the
+    record and lose the administrators' notice. Without one, the notice itself is the
+    record. A failing try (the database restarting) is repeated for about a minute: given
+    up at once, nobody would ever be told. The job keeps its lock meanwhile (bullmq renews
+    it while the processor runs). Never raises: bullmq's bookkeeping must go on.
     """
     services = ctx.services
-    hook_pending = payload is not None and definition.on_final_failure is not None
-    is_new = True
-    told: set[int] = set()
     message = (
         f"Warteschlange: {definition.name}\n"
         f"Vorgang: {ctx.job_id}\n"
@@ -65,31 +66,55 @@ async def handle_final_failure(
         f"Fehler: {summary}\n\n{details}"
     )[:MAX_DETAIL_CHARS]
     title = f"Vorgang fehlgeschlagen: {definition.label} ({definition.name} #{ctx.job_id})"
+    data = {"queue": definition.name, "jobId": ctx.job_id, "error": summary}
+
+    async def admins(session: AsyncSession) -> list[Notification]:
+        rows: list[Notification] = []
+        for kanzlei_id in await _kanzleien_of(session, payload):
+            rows += await services.notifications.stage_role(
+                session,
+                kanzlei_id,
+                Role.ADMIN,
+                type=JOB_FAILED_ADMIN,
+                title=title,
+                message=message,
+                severity=Severity.ERROR,
+                data=data,
+            )
+        return rows
+
     for delay in (0.0, *RECORD_RETRY_DELAYS_SECONDS):
         await asyncio.sleep(delay)
         try:
-            if hook_pending:
-                assert payload is not None and definition.on_final_failure is not None
-                is_new = await definition.on_final_failure(ctx, payload, summary)
-                hook_pending = False
-            if not is_new:
+            if payload is not None and definition.on_final_failure is not None:
+                recorded = await definition.on_final_failure(ctx, payload, summary, admins)
+            else:
+                recorded = await _tell_admins_once(services, definition.name, ctx.job_id, admins)
+            if not recorded:
                 log.info("failure was already recorded; nobody is told twice")
-                return
-            async with services.db.session() as session:
-                kanzleien = await _kanzleien_of(session, payload)
-            for kanzlei_id in kanzleien:
-                if kanzlei_id in told:
-                    continue
-                await services.notifications.notify_admins(
-                    kanzlei_id,
-                    type=JOB_FAILED_ADMIN,
-                    title=title,
-                    message=message,
-                    severity=Severity.ERROR,
-                    data={"queue": definition.name, "jobId": ctx.job_id, "error": summary},
-                )
-                told.add(kanzlei_id)
             return
         except Exception as error:
             log.warning("recording the final failure failed; trying again", error=repr(error))
     log.error("the final failure could not be recorded", error=summary)
+
+
+async def _tell_admins_once(services: Services, queue: str, job_id: str, admins: Notice) -> bool:
+    """Stage the administrators' notice unless one exists for this job; False if it did.
+
+    A run is repeated only after the process that ran it died, so that process's
+    transaction has committed or rolled back by then; the check sees its result.
+    """
+    async with services.db.session() as session:
+        told = await session.scalar(
+            select(Notification.id)
+            .where(
+                Notification.type == JOB_FAILED_ADMIN.key,
+                Notification.data["queue"].as_string() == queue,
+                Notification.data["jobId"].as_string() == job_id,
+            )
+            .limit(1)
+        )
+        rows = [] if told is not None else await admins(session)
+        await session.commit()
+    await services.notifications.announce(rows)
+    return told is None

@@ -10,10 +10,10 @@ from ailawyer.config import Settings
 from ailawyer.db.models import Dokument, DokumentStatus, Notification, Severity
 from ailawyer.dokumente import status
 from ailawyer.dokumente.pdf import PdfLimitExceededError, PdfLimits, extract_pdf
-from ailawyer.dokumente.status import Notice
 from ailawyer.dokumente.storage import DokumentStorage
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.payloads import DokumentPayload
+from ailawyer.notifications.service import Notice
 from ailawyer.notifications.types import JOB_COMPLETED, JOB_FAILED
 from ailawyer.realtime import events
 
@@ -116,28 +116,31 @@ async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[st
     return {"pages": extracted.page_count, "characters": len(extracted.text)}
 
 
-async def record_dokument_failure(ctx: JobContext, payload: DokumentPayload, error: str) -> bool:
-    """Mark the Dokument failed and offer the uploader a retry, without technical detail."""
+async def record_dokument_failure(
+    ctx: JobContext, payload: DokumentPayload, error: str, admins: Notice
+) -> bool:
+    """Mark the Dokument failed, offer the uploader a retry (no technical detail) and tell
+    the administrators (`admins`), all in one transaction."""
     services = ctx.services
     dokument = await _load(services, payload.dokument_id)
     if dokument is None:
         return False
-    return await status.mark_failed(
+    uploader = _uploader_notice(
         services,
-        dokument,
-        error,
-        notify=_uploader_notice(
-            services,
-            payload,
-            type=JOB_FAILED,
-            title=FAILED_TITLE,
-            message=f"„{dokument.dateiname}“ konnte nicht verarbeitet werden.",
-            link=akte_path(dokument.akte_id),
-            severity=Severity.ERROR,
-            data={"dokumentId": dokument.id, "akteId": dokument.akte_id, "jobId": ctx.job_id},
-            action={"label": RETRY_LABEL, "url": ctx.retry_path, "method": "POST"},
-        ),
+        payload,
+        type=JOB_FAILED,
+        title=FAILED_TITLE,
+        message=f"„{dokument.dateiname}“ konnte nicht verarbeitet werden.",
+        link=akte_path(dokument.akte_id),
+        severity=Severity.ERROR,
+        data={"dokumentId": dokument.id, "akteId": dokument.akte_id, "jobId": ctx.job_id},
+        action={"label": RETRY_LABEL, "url": ctx.retry_path, "method": "POST"},
     )
+
+    async def everyone(session: AsyncSession) -> list[Notification]:
+        return [*await uploader(session), *await admins(session)]
+
+    return await status.mark_failed(services, dokument, error, notify=everyone)
 
 
 async def record_dokument_refusal(ctx: JobContext, payload: DokumentPayload, reason: str) -> None:
