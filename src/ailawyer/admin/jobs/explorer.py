@@ -354,7 +354,7 @@ SEARCH_STATES = ("active", "waiting", "prioritized", "delayed", "failed", "compl
 # Jobs one Lua call inspects: a few milliseconds of Redis time, then others get their turn.
 SEARCH_CHUNK = 1000
 # Jobs one request inspects at most, and for how long it starts new chunks; the page
-# then offers to search on from where it stopped. Reading a job costs Redis about 7 µs
+# then offers to search on from where it stopped. Reading a job costs Redis 2–8 µs
 # (bench/RESULTS.md), so a loaded machine stops by the clock before the count.
 SEARCH_BUDGET = 100_000
 SEARCH_SECONDS = 1.0
