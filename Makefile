@@ -51,7 +51,7 @@ bench: install test-services bench-tools
 	$(UV) run python -m bench.realtime_fanout $(if $(PY_SPY),--py-spy $(PY_SPY))
 	$(UV) run python -m bench.jobs_end_to_end $(if $(PY_SPY),--py-spy $(PY_SPY))
 
-# The security suite's long form (CI runs it with 3 fuzzed cases per operation): see README.md,
+# The security suite's long form (CI runs it with 5 fuzzed cases per operation): see README.md,
 # "Security". SECURITY_FUZZ_SEED=N fuzzes other cases.
 SECURITY_FUZZ_EXAMPLES ?= 50
 security: install test-services

@@ -229,7 +229,7 @@ async def main(
             burst = await create_dokumente(services, owners, jobs, 0)
             arrivals.expected = {p.dokument_id for p in burst}
             sampler = None
-            stacks = REPOSITORY / "bench" / "out" / "profile-worker.txt"
+            stacks = REPOSITORY / "bench" / "out" / "profile-worker.raw"
             if py_spy is not None:
                 sampler = profile.record(py_spy, processes[1].pid, 20, stacks)
             load_before = os.getloadavg()[0]
@@ -252,6 +252,7 @@ async def main(
             if sampler is not None:
                 sampler.wait(timeout=60)
                 results["profile"] = profile.summarize(stacks)
+                stacks.with_suffix(".txt").write_text(results["profile"] + "\n")
                 print(results["profile"], flush=True)
 
             # 2. Latency below the limit.

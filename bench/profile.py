@@ -72,6 +72,9 @@ def summarize(stacks: Path, top: int = 15) -> str:
         return "(no samples)"
     lines = [f"{total} samples", "own time (leaf frames):"]
     lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in own.most_common(top)]
-    lines.append("inclusive (anywhere on the stack):")
-    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in inclusive.most_common(top)]
+    # Frames on (nearly) every stack are the process's entry point and event loop: noise.
+    ancestors = 0.95 * max(inclusive.values())
+    telling = [(f, n) for f, n in inclusive.most_common() if n < ancestors][:top]
+    lines.append("inclusive (anywhere on the stack; entry point and event loop left out):")
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in telling]
     return "\n".join(lines)

@@ -173,7 +173,7 @@ async def main(
             }
             print(json.dumps(results["memory"]), flush=True)
             sampler = None
-            stacks = REPOSITORY / "bench" / "out" / "profile-fanout.txt"
+            stacks = REPOSITORY / "bench" / "out" / "profile-fanout.raw"
             if py_spy is not None:
                 sampler = profile.record(py_spy, server.pid, count * interval, stacks)
             # As in realtime_latency: the client process's own collector must not be
@@ -188,6 +188,7 @@ async def main(
             finally:
                 gc.enable()
             every = sorted(ms for latencies in inbox.latency_ms.values() for ms in latencies)
+            first = sorted(min(latencies) for latencies in inbox.latency_ms.values())
             last = sorted(max(latencies) for latencies in inbox.latency_ms.values())
             results["fanout"] = {
                 "notifications": count,
@@ -196,6 +197,9 @@ async def main(
                 "per_recipient_p50_ms": round(percentile(every, 0.5), 1),
                 "per_recipient_p99_ms": round(percentile(every, 0.99), 1),
                 "per_recipient_max_ms": round(every[-1], 1),
+                # The first shows the commit (rows for every member), the spread to the
+                # last one the emits, one per member.
+                "first_recipient_median_ms": round(percentile(first, 0.5), 1),
                 "last_recipient_median_ms": round(percentile(last, 0.5), 1),
                 "notify_role_call_ms": producer["call_ms"],
                 "rss_after_mib": round(rss_mib(server.pid), 1),
@@ -206,6 +210,7 @@ async def main(
             if sampler is not None:
                 sampler.wait(timeout=60)
                 results["profile"] = profile.summarize(stacks)
+                stacks.with_suffix(".txt").write_text(results["profile"] + "\n")
                 print(results["profile"], flush=True)
         finally:
             for client in clients:

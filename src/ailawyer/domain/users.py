@@ -63,6 +63,9 @@ async def create_user(
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    # PostgreSQL text cannot hold NUL, so no address with one exists (and asking would fail).
+    if "\x00" in email:
+        return None
     return await session.scalar(select(User).where(User.email == normalize_email(email)))
 
 

@@ -24,7 +24,9 @@ MAX_PAGE = MAX_ID // PER_PAGE
 async def audit_page(
     request: Request[Any, Any, Any],
     services: Services,
-    aktion: str = "",
+    # Action values are dotted words; anything else (a NUL byte would fail in PostgreSQL)
+    # is an invalid request, not a filter.
+    aktion: str = Parameter(default="", pattern=r"^[\w.:-]*$", max_length=100),
     benutzer: int | None = Parameter(default=None, ge=1, le=MAX_ID),
     seite: int = Parameter(default=1, ge=1, le=MAX_PAGE),
 ) -> Template:
