@@ -8,14 +8,14 @@ from litestar import Request, get
 from litestar.response import Template
 from sqlalchemy import func, select
 
+from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import Akte, User
 from ailawyer.health import check_health
-from ailawyer.services import Services
 
 
 @get("/", name="admin-index")
-async def admin_index(request: Request[Any, Any, Any], services: Services) -> Template:
+async def admin_index(request: Request[Any, Any, Any], services: ServicesDep) -> Template:
     kanzlei_id = request.user.kanzlei_id
     report = await check_health(services.db, services.redis, services.workers)
     async with services.db.session() as db:
@@ -37,7 +37,7 @@ async def admin_index(request: Request[Any, Any, Any], services: Services) -> Te
 
 
 @get("/benutzer", name="admin-users")
-async def admin_users(request: Request[Any, Any, Any], services: Services) -> Template:
+async def admin_users(request: Request[Any, Any, Any], services: ServicesDep) -> Template:
     async with services.db.session() as db:
         users = (
             await db.scalars(

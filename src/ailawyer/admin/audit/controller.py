@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Template
 from sqlalchemy import select
 
+from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import MAX_ID, User
 from ailawyer.domain.audit import AuditAction, action_label, list_audit, recorded_actions
-from ailawyer.services import Services
 
 PER_PAGE = 50
 # Beyond this, the page's offset would not fit the database's integers.
@@ -23,12 +23,12 @@ MAX_PAGE = MAX_ID // PER_PAGE
 @get("/audit", name="admin-audit")
 async def audit_page(
     request: Request[Any, Any, Any],
-    services: Services,
+    services: ServicesDep,
     # Action values are dotted words; anything else (a NUL byte would fail in PostgreSQL)
     # is an invalid request, not a filter.
-    aktion: str = Parameter(default="", pattern=r"^[\w.:-]*$", max_length=100),
-    benutzer: int | None = Parameter(default=None, ge=1, le=MAX_ID),
-    seite: int = Parameter(default=1, ge=1, le=MAX_PAGE),
+    aktion: Annotated[str, QueryParameter(pattern=r"^[\w.:-]*$", max_length=100)] = "",
+    benutzer: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+    seite: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
 ) -> Template:
     """One page of the Kanzlei's audit log, newest first, filtered by action and user."""
     kanzlei_id = request.user.kanzlei_id

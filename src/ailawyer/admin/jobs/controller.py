@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from pydantic import ValidationError
@@ -44,6 +44,7 @@ from ailawyer.admin.jobs.explorer import (
     read_queues,
 )
 from ailawyer.app.web.client_address import client_address
+from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.templating import duration_de, number_de, render
 from ailawyer.domain.audit import AuditAction, AuditTarget, record_audit
 from ailawyer.jobs.counts import STATES, read_counts
@@ -218,9 +219,9 @@ async def _overview(services: Services, *, fresh: bool) -> dict[str, Any]:
 @get("/jobs", name="admin-jobs")
 async def jobs_page(
     request: Request[Any, Any, Any],
-    services: Services,
-    hinweis: str = "",
-    anzahl: int | None = None,
+    services: ServicesDep,
+    hinweis: FromQuery[str] = "",
+    anzahl: FromQuery[int | None] = None,
 ) -> Template:
     """All queues with live counts, their workers and metrics, and the test job form."""
     return _render(
@@ -238,7 +239,7 @@ async def jobs_page(
 
 
 @get("/jobs/panels", name="admin-jobs-panels")
-async def jobs_panels(request: Request[Any, Any, Any], services: Services) -> Template:
+async def jobs_panels(request: Request[Any, Any, Any], services: ServicesDep) -> Template:
     """The overview's queues, workers and metrics alone (refreshed by the page)."""
     return _render(
         request,
@@ -250,7 +251,7 @@ async def jobs_panels(request: Request[Any, Any, Any], services: Services) -> Te
 
 
 @get("/jobs/counts", name="admin-jobs-counts")
-async def jobs_counts(services: Services) -> dict[str, Any]:
+async def jobs_counts(services: ServicesDep) -> dict[str, Any]:
     """Counts and pause flag of every queue (JSON), for the page after a reconnect."""
     names = await queue_names(services.jobs, fresh=False)
     counts = await asyncio.gather(*(read_counts(services.jobs.queue(n)) for n in names))
@@ -259,7 +260,7 @@ async def jobs_counts(services: Services) -> dict[str, Any]:
 
 @post("/jobs/test-job", name="admin-jobs-test-job")
 async def start_test_job(
-    request: Request[Any, Any, Any], services: Services, data: FormData
+    request: Request[Any, Any, Any], services: ServicesDep, data: FormData
 ) -> Redirect:
     """Start a job of the `test` queue with the chosen duration, steps and failure."""
     try:
@@ -366,14 +367,14 @@ async def _queue_context(
 @get("/jobs/queues/{queue:str}", name="admin-jobs-queue")
 async def queue_page(
     request: Request[Any, Any, Any],
-    services: Services,
-    queue: str,
-    status: str = "",
-    seite: int = Parameter(default=1, ge=1),
-    q: str = "",
-    weiter: str = "",
-    hinweis: str = "",
-    anzahl: int | None = None,
+    services: ServicesDep,
+    queue: FromPath[str],
+    status: FromQuery[str] = "",
+    seite: Annotated[int, QueryParameter(ge=1)] = 1,
+    q: FromQuery[str] = "",
+    weiter: FromQuery[str] = "",
+    hinweis: FromQuery[str] = "",
+    anzahl: FromQuery[int | None] = None,
 ) -> Template:
     """One queue: counts per state, the jobs of one state (or search results), actions."""
     context = await _queue_context(request, services, queue, status, seite, q, weiter)
@@ -394,12 +395,12 @@ async def queue_page(
 @get("/jobs/queues/{queue:str}/list", name="admin-jobs-queue-list")
 async def queue_list(
     request: Request[Any, Any, Any],
-    services: Services,
-    queue: str,
-    status: str = "",
-    seite: int = Parameter(default=1, ge=1),
-    q: str = "",
-    weiter: str = "",
+    services: ServicesDep,
+    queue: FromPath[str],
+    status: FromQuery[str] = "",
+    seite: Annotated[int, QueryParameter(ge=1)] = 1,
+    q: FromQuery[str] = "",
+    weiter: FromQuery[str] = "",
 ) -> Template:
     """The queue page's tabs, actions and list alone (refreshed by the page)."""
     context = await _queue_context(request, services, queue, status, seite, q, weiter)
@@ -409,12 +410,12 @@ async def queue_list(
 @get("/jobs/queues/{queue:str}/confirm", name="admin-jobs-confirm")
 async def confirm(
     request: Request[Any, Any, Any],
-    services: Services,
-    queue: str,
-    aktion: str = "",
-    status: str = "",
-    job: str = "",
-    zurueck: str = "",
+    services: ServicesDep,
+    queue: FromPath[str],
+    aktion: FromQuery[str] = "",
+    status: FromQuery[str] = "",
+    job: FromQuery[str] = "",
+    zurueck: FromQuery[str] = "",
 ) -> Template:
     """Ask before a bulk action or a removal, saying how many jobs it touches.
 
@@ -463,7 +464,7 @@ async def confirm(
 
 @post("/jobs/queues/{queue:str}/pause", name="admin-jobs-pause")
 async def pause_queue(
-    request: Request[Any, Any, Any], services: Services, queue: str, data: FormData
+    request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Pause a queue for every worker (running jobs finish)."""
     await _known_queue(services, queue)
@@ -474,7 +475,7 @@ async def pause_queue(
 
 @post("/jobs/queues/{queue:str}/resume", name="admin-jobs-resume")
 async def resume_queue(
-    request: Request[Any, Any, Any], services: Services, queue: str, data: FormData
+    request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Resume a paused queue."""
     await _known_queue(services, queue)
@@ -494,7 +495,7 @@ def _up_to(data: Mapping[str, Any]) -> int:
 
 @post("/jobs/queues/{queue:str}/retry-failed", name="admin-jobs-retry-failed")
 async def retry_failed(
-    request: Request[Any, Any, Any], services: Services, queue: str, data: FormData
+    request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Retry every job of the queue that had failed when the confirmation was shown."""
     await _known_queue(services, queue)
@@ -513,7 +514,7 @@ async def retry_failed(
 
 @post("/jobs/queues/{queue:str}/clean", name="admin-jobs-clean")
 async def clean_queue(
-    request: Request[Any, Any, Any], services: Services, queue: str, data: FormData
+    request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Remove the jobs of one state that were counted by the confirmation."""
     await _known_queue(services, queue)
@@ -564,11 +565,11 @@ async def _job_context(
 @get("/jobs/queues/{queue:str}/jobs/{job_id:str}", name="admin-jobs-job")
 async def job_page(
     request: Request[Any, Any, Any],
-    services: Services,
-    queue: str,
-    job_id: str,
-    hinweis: str = "",
-    anzahl: int | None = None,
+    services: ServicesDep,
+    queue: FromPath[str],
+    job_id: FromPath[str],
+    hinweis: FromQuery[str] = "",
+    anzahl: FromQuery[int | None] = None,
 ) -> Template:
     """One job: data, options, progress, logs, result or failures per attempt, times."""
     return _render(
@@ -583,7 +584,10 @@ async def job_page(
 
 @get("/jobs/queues/{queue:str}/jobs/{job_id:str}/detail", name="admin-jobs-job-detail")
 async def job_detail(
-    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    queue: FromPath[str],
+    job_id: FromPath[str],
 ) -> Template:
     """The job page's content alone (refreshed by the page when the job changes)."""
     return _render(
@@ -625,7 +629,11 @@ async def _job_action(
 
 @post("/jobs/queues/{queue:str}/jobs/{job_id:str}/retry", name="admin-jobs-job-retry")
 async def retry_one(
-    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str, data: FormData
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    queue: FromPath[str],
+    job_id: FromPath[str],
+    data: FormData,
 ) -> Redirect:
     """Retry one failed job."""
     return await _job_action(
@@ -635,7 +643,11 @@ async def retry_one(
 
 @post("/jobs/queues/{queue:str}/jobs/{job_id:str}/remove", name="admin-jobs-job-remove")
 async def remove_one(
-    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str, data: FormData
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    queue: FromPath[str],
+    job_id: FromPath[str],
+    data: FormData,
 ) -> Redirect:
     """Remove one job that is not running (after the confirmation)."""
     return await _job_action(
@@ -645,7 +657,11 @@ async def remove_one(
 
 @post("/jobs/queues/{queue:str}/jobs/{job_id:str}/promote", name="admin-jobs-job-promote")
 async def promote_one(
-    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str, data: FormData
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    queue: FromPath[str],
+    job_id: FromPath[str],
+    data: FormData,
 ) -> Redirect:
     """Start a delayed job now."""
     return await _job_action(

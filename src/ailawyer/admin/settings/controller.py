@@ -17,13 +17,14 @@ from typing import Annotated, Any
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
-from litestar.params import Body
+from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.app.web.client_address import client_address
+from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import SystemSetting, User
 from ailawyer.domain.audit import AuditAction, AuditTarget, record_audit
@@ -67,8 +68,8 @@ class ProcessRow:
 @get("/settings", name="admin-settings")
 async def settings_page(
     request: Request[Any, Any, Any],
-    services: Services,
-    gespeichert: bool = False,
+    services: ServicesDep,
+    gespeichert: FromQuery[bool] = False,
 ) -> Template:
     """The whole page: the form with the stored values, and the processes."""
     message = "Ihre Änderungen wurden gespeichert." if gespeichert else None
@@ -76,14 +77,14 @@ async def settings_page(
 
 
 @get("/settings/processes", name="admin-settings-processes")
-async def settings_processes(request: Request[Any, Any, Any], services: Services) -> Template:
+async def settings_processes(request: Request[Any, Any, Any], services: ServicesDep) -> Template:
     """The processes card alone, polled by the page and refreshed after each save."""
     return render(request, "admin/settings/_processes.html", **await _processes(services))
 
 
 @post("/settings", name="admin-settings-save")
 async def save_settings(
-    request: Request[Any, Any, Any], services: Services, data: FormData
+    request: Request[Any, Any, Any], services: ServicesDep, data: FormData
 ) -> Template | Redirect:
     """Validate all submitted values; store, audit and publish the changed ones."""
     runtime = services.runtime_settings
@@ -115,7 +116,7 @@ async def save_settings(
 
 @post("/settings/reset", name="admin-settings-reset")
 async def reset_setting(
-    request: Request[Any, Any, Any], services: Services, data: FormData
+    request: Request[Any, Any, Any], services: ServicesDep, data: FormData
 ) -> Template | Redirect:
     """Back to the default of one setting (form field `key`), audited and published."""
     runtime = services.runtime_settings

@@ -11,8 +11,8 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from litestar import Request, get
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Template
 
 from ailawyer.admin.system.log_reader import LEVELS, SOURCES, LogPage, LogQuery, read_logs
@@ -22,6 +22,7 @@ from ailawyer.admin.system.status import (
     read_queue_backlogs,
     read_redis_facts,
 )
+from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.templating import render
 from ailawyer.health import CHECK_TIMEOUT_SECONDS, check_health
 from ailawyer.jobs.options import bull_prefix
@@ -76,13 +77,13 @@ class LogFilters:
 
 
 def provide_log_filters(
-    level: str = "debug",
-    source: str = "",
-    logger: str = "",
-    q: str = "",
-    job_id: Annotated[str, Parameter(query="jobId")] = "",
-    user_id: Annotated[str, Parameter(query="userId")] = "",
-    live: str = "",
+    level: FromQuery[str] = "debug",
+    source: FromQuery[str] = "",
+    logger: FromQuery[str] = "",
+    q: FromQuery[str] = "",
+    job_id: Annotated[str, QueryParameter(name="jobId")] = "",
+    user_id: Annotated[str, QueryParameter(name="userId")] = "",
+    live: FromQuery[str] = "",
 ) -> LogFilters:
     """Read the filters leniently: an unknown value means "no filter", never an error page."""
 
@@ -101,11 +102,12 @@ def provide_log_filters(
 
 
 _log_filters = {"filters": Provide(provide_log_filters, sync_to_thread=False)}
+LogFiltersDep = NamedDependency[LogFilters]
 
 
 @get("/system", name="admin-system", dependencies=_log_filters)
 async def system_page(
-    request: Request[Any, Any, Any], services: Services, filters: LogFilters
+    request: Request[Any, Any, Any], services: ServicesDep, filters: LogFiltersDep
 ) -> Template:
     """The whole page: cards, processes, and the log viewer with the filters of the URL."""
     status, logs = await asyncio.gather(
@@ -124,14 +126,14 @@ async def system_page(
 
 
 @get("/system/status", name="admin-system-status")
-async def system_status(request: Request[Any, Any, Any], services: Services) -> Template:
+async def system_status(request: Request[Any, Any, Any], services: ServicesDep) -> Template:
     """The cards and the process list alone, polled by the page."""
     return render(request, "admin/system/_status.html", **await _system_status(request, services))
 
 
 @get("/system/logs", name="admin-system-logs", dependencies=_log_filters)
 async def system_logs(
-    request: Request[Any, Any, Any], services: Services, filters: LogFilters
+    request: Request[Any, Any, Any], services: ServicesDep, filters: LogFiltersDep
 ) -> Template:
     """The log entries alone, for the filter form and the auto-refresh."""
     response = render(

@@ -6,9 +6,11 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Template
 
 from ailawyer.app.web.authentication import requires_login
+from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import Akte
 from ailawyer.dokumente.queries import dokumente_of_akte
@@ -51,5 +53,7 @@ async def render_akte_page(
 
 
 @get("/akten/{akte_id:int}", guards=[requires_login], name="akte")
-async def akte_page(request: Request[Any, Any, Any], services: Services, akte_id: int) -> Template:
+async def akte_page(
+    request: Request[Any, Any, Any], services: ServicesDep, akte_id: FromPath[int]
+) -> Template:
     return await render_akte_page(request, services, await akte_or_404(services, request, akte_id))

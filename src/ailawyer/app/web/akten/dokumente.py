@@ -8,10 +8,12 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from ailawyer.app.web.akten.controller import akte_or_404, render_akte_page
 from ailawyer.app.web.authentication import requires_login
+from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.errors import wants_json
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import Akte
@@ -43,7 +45,7 @@ async def _refused(
 
 @post("/akten/{akte_id:int}/dokumente", guards=[requires_login], name="dokumente-upload")
 async def upload_dokumente(
-    request: Request[Any, Any, Any], services: Services, akte_id: int
+    request: Request[Any, Any, Any], services: ServicesDep, akte_id: FromPath[int]
 ) -> Response[Any]:
     """Accept PDFs for an Akte: 201 with the new Dokumente (JSON), or back to the page."""
     akte = await akte_or_404(services, request, akte_id)
@@ -87,7 +89,7 @@ async def upload_dokumente(
 
 @get("/akten/{akte_id:int}/dokumente", guards=[requires_login], name="dokumente-list")
 async def dokumente_list(
-    request: Request[Any, Any, Any], services: Services, akte_id: int
+    request: Request[Any, Any, Any], services: ServicesDep, akte_id: FromPath[int]
 ) -> Template:
     """The Dokumente table alone (after an upload, and when the page's socket reconnects)."""
     akte = await akte_or_404(services, request, akte_id)
@@ -102,7 +104,10 @@ async def dokumente_list(
     name="dokument-row",
 )
 async def dokument_row(
-    request: Request[Any, Any, Any], services: Services, akte_id: int, dokument_id: int
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    akte_id: FromPath[int],
+    dokument_id: FromPath[int],
 ) -> Template:
     """One row of the table, for a live status change."""
     async with services.db.session() as db:
@@ -114,7 +119,10 @@ async def dokument_row(
 
 @get("/akten/{akte_id:int}/dokumente/{dokument_id:int}", guards=[requires_login], name="dokument")
 async def dokument_page(
-    request: Request[Any, Any, Any], services: Services, akte_id: int, dokument_id: int
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    akte_id: FromPath[int],
+    dokument_id: FromPath[int],
 ) -> Template:
     """A Dokument with its extracted text."""
     async with services.db.session() as db:

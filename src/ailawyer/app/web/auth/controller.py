@@ -7,17 +7,17 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
 from ailawyer.app.web.client_address import client_address
+from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.templating import render
 from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.domain.passwords import verify_password
 from ailawyer.domain.users import get_user_by_email
 from ailawyer.logs import get_logger
-from ailawyer.services import Services
 
 log = get_logger(__name__)
 
@@ -44,7 +44,10 @@ def safe_next(target: str | None) -> str:
 class AuthController(Controller):
     @get("/anmelden", name="login")
     async def login_page(
-        self, request: Request[Any, Any, Any], next: str | None = None, hinweis: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        next: FromQuery[str | None] = None,
+        hinweis: FromQuery[str | None] = None,
     ) -> Template | Redirect:
         if request.scope.get("user") is not None:
             return Redirect(safe_next(next))
@@ -56,7 +59,7 @@ class AuthController(Controller):
     async def login(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
+        services: ServicesDep,
         data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template | Redirect:
         settings = services.settings
@@ -116,7 +119,7 @@ class AuthController(Controller):
         return response
 
     @post("/abmelden")
-    async def logout(self, request: Request[Any, Any, Any], services: Services) -> Redirect:
+    async def logout(self, request: Request[Any, Any, Any], services: ServicesDep) -> Redirect:
         user = request.scope.get("user")
         if user is not None:
             await services.sessions.end(user.session_key, user_id=user.id, reason="logout")

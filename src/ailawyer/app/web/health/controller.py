@@ -6,11 +6,11 @@ from typing import Any
 
 from litestar import MediaType, Response, get
 
+from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.health import check_health
-from ailawyer.services import Services
 
 
 @get("/api/health", media_type=MediaType.JSON, name="health")
-async def health(services: Services) -> Response[dict[str, Any]]:
+async def health(services: ServicesDep) -> Response[dict[str, Any]]:
     report = await check_health(services.db, services.redis, services.workers)
     return Response(report, status_code=503 if report["status"] == "unhealthy" else 200)

@@ -6,11 +6,12 @@ from typing import Any
 
 from litestar import MediaType, Request, Response, post
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
 
 from ailawyer.app.web.authentication import requires_login
+from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.jobs.errors import JobAccessDeniedError, JobNotFoundError, JobNotRetryableError
 from ailawyer.jobs.retry import retry_job
-from ailawyer.services import Services
 
 NOT_FOUND = "Diesen Vorgang gibt es nicht (mehr)."
 FORBIDDEN = "Sie dürfen diesen Vorgang nicht erneut starten."
@@ -24,7 +25,10 @@ NOT_FAILED = "Dieser Vorgang ist nicht fehlgeschlagen und kann nicht erneut gest
     status_code=200,
 )
 async def retry_failed_job(
-    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    queue: FromPath[str],
+    job_id: FromPath[str],
 ) -> Response[Any]:
     """Run a failed job again: its own user or an ADMIN; 403 others, 404 unknown, 409 not failed."""
     try:

@@ -10,13 +10,14 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_409_CONFLICT
 
 from ailawyer.app.sounds import SOUND_FILES, SoundEvent
 from ailawyer.app.web.authentication import requires_login
+from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.notifications.preferences import load_preferences
 from ailawyer.notifications.service import CursorInvalid, NotificationNotFound
-from ailawyer.services import Services
 
 CURSOR_INVALID = "cursor_invalid"
 
@@ -31,7 +32,9 @@ class NotificationsController(Controller):
     guards = (requires_login,)
 
     @get("/")
-    async def recent(self, request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
+    async def recent(
+        self, request: Request[Any, Any, Any], services: ServicesDep
+    ) -> dict[str, Any]:
         """The last 50 (newest first, without dismissed), the cursor and the preferences."""
         page = await services.notifications.recent(request.user.id)
         async with services.db.session() as db:
@@ -46,14 +49,14 @@ class NotificationsController(Controller):
 
     @get("/unread-count")
     async def unread_count(
-        self, request: Request[Any, Any, Any], services: Services
+        self, request: Request[Any, Any, Any], services: ServicesDep
     ) -> dict[str, int]:
         """How many are neither read nor dismissed (as of `unread_seq`)."""
         return (await services.notifications.unread(request.user.id)).as_payload()
 
     @get("/after/{seq:int}")
     async def after(
-        self, request: Request[Any, Any, Any], services: Services, seq: int
+        self, request: Request[Any, Any, Any], services: ServicesDep, seq: FromPath[int]
     ) -> dict[str, Any]:
         """Everything after `seq`, oldest first; 409 tells the client to reload the list."""
         try:
@@ -64,7 +67,7 @@ class NotificationsController(Controller):
 
     @post("/{notification_id:int}/read", status_code=HTTP_200_OK)
     async def mark_read(
-        self, request: Request[Any, Any, Any], services: Services, notification_id: int
+        self, request: Request[Any, Any, Any], services: ServicesDep, notification_id: FromPath[int]
     ) -> dict[str, int]:
         """Mark one read (idempotent)."""
         try:
@@ -75,14 +78,14 @@ class NotificationsController(Controller):
 
     @post("/read-all", status_code=HTTP_200_OK)
     async def mark_all_read(
-        self, request: Request[Any, Any, Any], services: Services
+        self, request: Request[Any, Any, Any], services: ServicesDep
     ) -> dict[str, int]:
         """Mark every notification read."""
         return (await services.notifications.mark_all_read(request.user.id)).as_payload()
 
     @post("/{notification_id:int}/dismiss", status_code=HTTP_200_OK)
     async def dismiss(
-        self, request: Request[Any, Any, Any], services: Services, notification_id: int
+        self, request: Request[Any, Any, Any], services: ServicesDep, notification_id: FromPath[int]
     ) -> dict[str, int]:
         """Remove one from the lists (idempotent)."""
         try:

@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from msgspec import Struct
 
 from ailawyer.app.sounds import SoundEvent
 from ailawyer.app.web.authentication import requires_login
+from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.notifications.controller import sound_url
 from ailawyer.app.web.templating import render
 from ailawyer.notifications.preferences import (
@@ -22,7 +23,6 @@ from ailawyer.notifications.preferences import (
     save_browser_permission,
     save_sounds,
 )
-from ailawyer.services import Services
 
 
 class PermissionAnswer(Struct):
@@ -34,7 +34,10 @@ class SettingsController(Controller):
 
     @get("/einstellungen", name="einstellungen")
     async def page(
-        self, request: Request[Any, Any, Any], services: Services, gespeichert: bool = False
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        gespeichert: FromQuery[bool] = False,
     ) -> Template:
         """The settings form, filled with what is stored."""
         async with services.db.session() as db:
@@ -61,7 +64,7 @@ class SettingsController(Controller):
     async def save(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
+        services: ServicesDep,
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Redirect:
         """Store the form; unchecked boxes are simply absent from it."""
@@ -78,7 +81,7 @@ class SettingsController(Controller):
     async def remember_permission(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
+        services: ServicesDep,
         data: Annotated[PermissionAnswer, Body()],
     ) -> dict[str, str]:
         """Remember the answer to the in-page question, so it is asked only once."""
