@@ -5,19 +5,28 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import multiprocessing
+import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from ailawyer.dokumente.pdf_reader import MEMORY_EXIT_CODE
+from ailawyer.dokumente.pdf_reader import MEMORY_EXIT_CODE, read_in_child, take_fd
 
 # Every PDF starts with this; many writers put a few bytes of garbage before it, which
 # readers accept within the first kilobyte.
 PDF_MAGIC = b"%PDF-"
 MAGIC_SEARCH_BYTES = 1024
+# Readers are forked from a server process that has pypdf loaded: a fork per PDF instead of
+# a Python start-up and a pypdf import (~0.2 s of CPU each). "__main__" is loaded there
+# once too, or multiprocessing would import the main module again in every reader.
+_READERS = multiprocessing.get_context("forkserver")
+_READERS.set_forkserver_preload(
+    ["__main__", "ailawyer.dokumente.pdf_reader", "pypdf", "pypdf.errors"]
+)
 
 
 def looks_like_pdf(head: bytes) -> bool:
@@ -80,50 +89,77 @@ async def extract_pdf(
 ) -> ExtractedPdf:
     """Page count and text of the PDF at `path`; corrupt, encrypted or too big files raise.
 
-    pypdf runs in a child process (`pdf_reader`) with its own memory and CPU limits,
+    pypdf runs in a child process (`pdf_reader`, forked from a forkserver that has it
+    imported) with its own memory and CPU limits,
     ended after `limits.max_seconds`: a file of a few hundred bytes can hold streams that
     inflate to gigabytes of text or make pypdf loop for hours, and neither a thread nor
     pypdf's own limits can stop that. The child reports page by page, so the worker's
     event loop stays free to renew job locks and `on_page` reports progress.
     """
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ailawyer.dokumente.pdf_reader",
-        str(path),
-        str(limits.max_pages),
-        str(limits.max_text_chars),
-        str(limits.max_memory_mb),
-        str(math.ceil(limits.max_seconds) + 1),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        # One line holds one page's text: at most the text limit, up to 6 bytes a character.
-        limit=6 * limits.max_text_chars + 64 * 1024,
+    received, sent = _READERS.Pipe(duplex=False)
+    process = _READERS.Process(
+        target=read_in_child,
+        args=(
+            sent,
+            str(path),
+            limits.max_pages,
+            limits.max_text_chars,
+            limits.max_memory_mb,
+            math.ceil(limits.max_seconds) + 1,
+        ),
+        daemon=True,
+    )
+    try:
+        # Blocking (the first call starts the forkserver): kept off the event loop.
+        await asyncio.to_thread(process.start)
+    finally:
+        sent.close()
+    # One line holds one page's text: at most the text limit, up to 6 bytes a character.
+    stream = asyncio.StreamReader(limit=6 * limits.max_text_chars + 64 * 1024)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(stream), os.fdopen(take_fd(received), "rb")
     )
     try:
         async with asyncio.timeout(limits.max_seconds):
-            return await _read_reports(process, on_page, limits)
+            return await _read_reports(process, stream, on_page, limits)
     except TimeoutError:
         raise PdfLimitExceededError(
             f"Das Lesen des PDFs dauert länger als {_number_de(limits.max_seconds)} Sekunden."
         ) from None
     finally:
+        transport.close()
         # Also on cancellation (worker shutdown): no reader outlives its job.
-        if process.returncode is None:
+        if process.exitcode is None:
             process.kill()
-        await process.wait()
+        await _exited(process)
+        process.close()
+
+
+async def _exited(process: BaseProcess) -> int:
+    """Wait for `process` to end without blocking the loop; its exit code."""
+    if process.exitcode is None:
+        loop = asyncio.get_running_loop()
+        ended = loop.create_future()
+        loop.add_reader(process.sentinel, ended.set_result, None)
+        try:
+            await ended
+        finally:
+            loop.remove_reader(process.sentinel)
+    process.join()
+    assert process.exitcode is not None
+    return process.exitcode
 
 
 async def _read_reports(
-    process: asyncio.subprocess.Process,
+    process: BaseProcess,
+    stream: asyncio.StreamReader,
     on_page: Callable[[int, int], Awaitable[None]] | None,
     limits: PdfLimits,
 ) -> ExtractedPdf:
-    assert process.stdout is not None
     count = 0
     texts: list[str] = []
-    while line := await process.stdout.readline():
+    while line := await stream.readline():
         report = json.loads(line)
         if "pages" in report:
             count = report["pages"]
@@ -141,7 +177,7 @@ async def _read_reports(
             raise PdfEncryptedError("the PDF is encrypted")
         else:
             raise PdfUnreadableError(report.get("error", "unknown error"))
-    code = await process.wait()
+    code = await _exited(process)
     # Ended by its own limits before it could say so.
     if code == MEMORY_EXIT_CODE:
         raise _refusal({"refused": "memory", "limit": limits.max_memory_mb})

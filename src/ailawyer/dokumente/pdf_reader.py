@@ -1,8 +1,9 @@
-"""The child program that reads one PDF under operating-system limits (see `pdf.extract_pdf`).
+"""The child that reads one PDF under operating-system limits (see `pdf.extract_pdf`).
 
-Run as `python -m ailawyer.dokumente.pdf_reader PATH MAX_PAGES MAX_TEXT_CHARS MAX_MEMORY_MB
-CPU_SECONDS`. It caps its own address space and CPU time before it touches the file, then
-writes one JSON object per line to stdout:
+`read_in_child` runs in a process of its own, forked from a multiprocessing forkserver
+that has imported this module (and pypdf) once, so a PDF costs a fork instead of a
+Python start-up. It caps its own address space and CPU time before it touches the file,
+then writes one JSON object per line to the pipe it was given:
 
     {"pages": n}                      the page count, once
     {"text": "..."}                   each page's text, in order
@@ -10,7 +11,7 @@ writes one JSON object per line to stdout:
     {"refused": "pages"|"text"|"memory"|"structure", ...}   a limit was reached
     {"encrypted": true} | {"error": "PdfStreamError: ..."}
 
-Nothing here imports the application: the child starts fast and holds no connections.
+Nothing here imports the application: the forkserver holds no connections to inherit.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import os
 import resource
 import sys
+from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -35,7 +37,8 @@ def _report(**fields: Any) -> None:
 
 def read(path: str, max_pages: int, max_text_chars: int) -> None:
     """Report the page count and each page's text, refusing at the first limit reached."""
-    # Imported here, so that the memory limit covers pypdf's own start-up too.
+    # Imported here, not above: the app imports this module too and never reads a PDF.
+    # The forkserver has pypdf loaded already, so in a reader this costs nothing.
     from pypdf import PdfReader
     from pypdf.errors import LimitReachedError
 
@@ -66,24 +69,33 @@ def _read(reader: PdfReader, max_pages: int, max_text_chars: int) -> None:
     _report(done=True)
 
 
-def main(argv: list[str]) -> int:
-    path, max_pages, max_text_chars, max_memory_mb, cpu_seconds = argv[1:6]
-    memory = int(max_memory_mb) * 1024 * 1024
+def take_fd(pipe: Connection) -> int:
+    """The pipe's file descriptor, owned by the caller from now on (the Connection is closed)."""
+    fd = os.dup(pipe.fileno())
+    pipe.close()
+    return fd
+
+
+def read_in_child(
+    pipe: Connection,
+    path: str,
+    max_pages: int,
+    max_text_chars: int,
+    max_memory_mb: int,
+    cpu_seconds: int,
+) -> None:
+    """The child's entry point: limit this process, then read `path`, reporting to `pipe`."""
+    sys.stdout = os.fdopen(take_fd(pipe), "w", encoding="utf-8")
+    memory = max_memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     # A backstop should the parent die: its own clock is the limit that normally ends us.
-    cpu = int(cpu_seconds)
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
     try:
-        read(path, int(max_pages), int(max_text_chars))
+        read(path, max_pages, max_text_chars)
     except MemoryError:
         try:
-            _report(refused="memory", limit=int(max_memory_mb))
+            _report(refused="memory", limit=max_memory_mb)
         except MemoryError:
             os._exit(MEMORY_EXIT_CODE)
     except Exception as error:
         _report(error=f"{type(error).__name__}: {error}"[:2000])
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
