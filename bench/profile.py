@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -49,23 +50,37 @@ def _short(frame: str) -> str:
     return f"{match['name']} ({path})"
 
 
+def _package(frame: str) -> str:
+    """The package (or single-file module) of a frame: "sqlalchemy", "ailawyer", "asyncio"."""
+    match = _FRAME.match(frame.strip())
+    if match is None:
+        return "(unknown)"
+    # py-spy gives paths relative to their sys.path entry: "sqlalchemy/orm/state.py".
+    relative = match["path"].split("site-packages/")[-1].split("/src/")[-1]
+    head = relative.lstrip("/").split("/", 1)[0]
+    return head.removesuffix(".py")
+
+
 def summarize(stacks: Path, top: int = 15) -> str:
     """Text table: the busiest leaf frames (own time) and frames anywhere (inclusive)."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     total = 0
     for line in stacks.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [_short(frame) for frame in stack.split(";") if frame]
+        raw = [frame for frame in stack.split(";") if frame]
+        frames = [_short(frame) for frame in raw]
         # The first entry is the thread ("process 123:..." or "thread (0x..)").
         frames = [f for f in frames if not f.startswith(("process ", "thread "))]
         if not frames:
             continue
         total += count
         own[frames[-1]] += count
+        packages[_package(raw[-1])] += count
         for frame in set(frames):
             inclusive[frame] += count
     if total == 0:
@@ -77,4 +92,11 @@ def summarize(stacks: Path, top: int = 15) -> str:
     telling = [(f, n) for f, n in inclusive.most_common() if n < ancestors][:top]
     lines.append("inclusive (anywhere on the stack; entry point and event loop left out):")
     lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in telling]
+    lines.append("own time by package (of the innermost frame):")
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in packages.most_common(top)]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    for path in sys.argv[1:]:
+        print(f"{path}: {summarize(Path(path))}")

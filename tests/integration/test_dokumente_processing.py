@@ -116,7 +116,9 @@ async def test_a_broken_pdf_fails_after_the_last_retry_and_everyone_is_told_thei
     people: dict[str, User],
     content: bytes,
     reason: str,
+    worker_process: AilawyerProcess,
 ) -> None:
+    log_start = len(worker_process.output())
     response = await upload(uploader, akte.id, [("Scan.pdf", content)])
     dokument_id = response.json()["dokumente"][0]["id"]
 
@@ -147,6 +149,9 @@ async def test_a_broken_pdf_fails_after_the_last_retry_and_everyone_is_told_thei
     assert admin_notice.data["queue"] == "dokumente"
     assert admin_notice.data["jobId"] == str(job.id)
     assert await notifications_of(services, people["fremder_admin"].id) == []
+    # pypdf's warnings about the file stay out of the worker's output: JSON log lines only.
+    for line in worker_process.output()[log_start:].splitlines():
+        assert line.startswith("{") and json.loads(line), line
 
 
 async def test_processing_the_same_dokument_twice_tells_the_user_once(

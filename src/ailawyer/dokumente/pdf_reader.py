@@ -86,6 +86,9 @@ def read_in_child(
 ) -> None:
     """The child's entry point: limit this process, then read `path`, reporting to `pipe`."""
     sys.stdout = os.fdopen(take_fd(pipe), "w", encoding="utf-8")
+    # pypdf warns about every flaw it reads past ("EOF marker not found") on stderr, which
+    # this process shares with the worker, whose output is JSON log lines only.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
     memory = max_memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     # A backstop should the parent die: its own clock is the limit that normally ends us.

@@ -59,13 +59,19 @@ class SessionAuthMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
-def requires_login(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+# Guards are coroutines: Litestar runs a plain function guard in a worker thread, a thread
+# hop on every request for a dictionary lookup.
+async def requires_login(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     """Guard: anonymous users get 401 (pages turn it into a redirect to the login page)."""
     if connection.scope.get("user") is None:
         raise NotAuthorizedException("Authentication required")
 
 
-def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_admin(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     """Guard: 401 for anonymous users, 403 for every role but ADMIN."""
     user: CurrentUser | None = connection.scope.get("user")
     if user is None:

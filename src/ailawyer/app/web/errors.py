@@ -8,11 +8,12 @@ from urllib.parse import quote
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
 from ailawyer.app.web.templating import render
 from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.logs import get_logger
+from ailawyer.outages import is_outage
 
 log = get_logger(__name__)
 
@@ -27,7 +28,15 @@ GERMAN_ERRORS: dict[int, tuple[str, str]] = {
     413: ("Datei zu groß", "Die Datei überschreitet die erlaubte Größe."),
     429: ("Zu viele Versuche", "Bitte warten Sie einen Moment und versuchen Sie es dann erneut."),
     500: ("Es ist ein Fehler aufgetreten", "Bitte versuchen Sie es später erneut."),
+    503: (
+        "Vorübergehend nicht erreichbar",
+        "Ein Dienst im Hintergrund ist gerade nicht erreichbar. "
+        "Bitte versuchen Sie es in einigen Sekunden erneut.",
+    ),
 }
+# Seconds a client should wait after a 503 caused by a database or Redis outage: restarts
+# take about a second (chaos suite, bench/RESULTS.md).
+OUTAGE_RETRY_AFTER_SECONDS = 5
 CSRF_MESSAGE = (
     "Das Formular ist abgelaufen. Bitte laden Sie die Seite neu und versuchen Sie es erneut."
 )
@@ -63,11 +72,25 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     title, message = GERMAN_ERRORS.get(status, GERMAN_ERRORS[400 if status < 500 else 500])
     if status == 403 and "csrf" in str(exc.detail).lower():
         message = CSRF_MESSAGE
-    return render(request, "errors/error.html", status_code=status, title=title, message=message)
+    page = render(request, "errors/error.html", status_code=status, title=title, message=message)
+    if exc.headers:
+        page.headers.update(exc.headers)
+    return page
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Log the full error; show the user no technical detail."""
+    if is_outage(exc):
+        # Not a bug: the health page shows the outage; the client may simply try again.
+        log.warning("service unavailable", path=request.url.path, error=repr(exc)[:500])
+        return handle_http_exception(
+            request,
+            HTTPException(
+                status_code=HTTP_503_SERVICE_UNAVAILABLE,
+                detail="Service temporarily unavailable",
+                headers={"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)},
+            ),
+        )
     log.exception("unhandled error", path=request.url.path)
     return handle_http_exception(
         request, HTTPException(status_code=HTTP_500_INTERNAL_SERVER_ERROR, detail="Internal error")
