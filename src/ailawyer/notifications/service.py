@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.db.models import Notification, Severity, User, is_id, utcnow
@@ -66,22 +66,6 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-# What NotificationOut.from_row reads.
-_OUT_COLUMNS = (
-    Notification.id,
-    Notification.seq,
-    Notification.type,
-    Notification.title,
-    Notification.message,
-    Notification.link,
-    Notification.severity,
-    Notification.data,
-    Notification.action,
-    Notification.created_at,
-    Notification.read_at,
-)
-
-
 @dataclass(frozen=True, slots=True)
 class NotificationOut:
     """A notification as the API returns it and the socket sends it."""
@@ -100,7 +84,7 @@ class NotificationOut:
     sound: str | None
 
     @classmethod
-    def from_row(cls, row: Notification | Row[Any]) -> NotificationOut:
+    def from_row(cls, row: Notification) -> NotificationOut:
         """Build from a row; the sound comes from the type's declaration."""
         try:
             sound = resolve(row.type).sound
@@ -432,7 +416,7 @@ class NotificationService:
             # then listed (and deduplicated by the client) instead of skipped.
             last_seq = await self._last_seq(session, user_id)
             rows = (
-                await session.execute(
+                await session.scalars(
                     self._visible(user_id).order_by(Notification.seq.desc()).limit(limit)
                 )
             ).all()
@@ -449,7 +433,7 @@ class NotificationService:
             # Bounded even if many more are committed while we read.
             cap = 2 * CATCH_UP_LIMIT
             rows = (
-                await session.execute(
+                await session.scalars(
                     self._visible(user_id)
                     .where(Notification.seq > seq)
                     .order_by(Notification.seq)
@@ -525,10 +509,8 @@ class NotificationService:
     # --- internals ------------------------------------------------------------------
 
     @staticmethod
-    def _visible(user_id: int) -> Select[Any]:
-        # Plain rows of the columns NotificationOut needs: building and tracking ORM objects
-        # was a third of the list request's time (bench/RESULTS.md, HTTP).
-        return select(*_OUT_COLUMNS).where(
+    def _visible(user_id: int) -> Any:
+        return select(Notification).where(
             Notification.user_id == user_id, Notification.dismissed_at.is_(None)
         )
 
