@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncpg.exceptions
 import redis.exceptions
 import sqlalchemy.exc
 
 # redis-py's ConnectionError covers BusyLoadingError (Redis still reading its AOF);
 # sqlalchemy wraps asyncpg's lost or refused connections as OperationalError or
-# InterfaceError; the built-in ConnectionError covers refused and reset sockets.
+# InterfaceError, but a server shutting down or starting up ("the database system is
+# shutting down") only as a DBAPIError, so asyncpg's own classes are asked too; the
+# built-in ConnectionError covers refused and reset sockets.
 _OUTAGES: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.InterfaceError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
     ConnectionError,
 )
 # How far down `__cause__`/`__context__` to look: libraries wrap the socket error once or twice.

@@ -225,7 +225,7 @@ async def run_chaos(config: ChaosConfig, root: Path) -> ChaosReport:
         load=dict(load.record.outcomes),
         jobs=jobs,
         notifications=notifications,
-        processes=check_processes(system, injector.faults),
+        processes=check_processes(system, injector.faults, jobs),
         drain_seconds=round(drained, 1),
         recovery_bound_seconds=config.recovery_bound_seconds,
     )
