@@ -25,26 +25,20 @@ import asyncio
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
 from bench import profile
-from bench.realtime_latency import create_database, drop_database
-from tests.support.ports import free_port
-from tests.support.processes import AilawyerProcess, wait_for_http
+from bench.system import bench_system
+from tests.support.processes import AilawyerProcess
 
 from ailawyer.auth.sessions import SESSION_COOKIE
-from ailawyer.config import Environment, Settings
-from ailawyer.db.migrate import upgrade
 from ailawyer.db.models import Akte, Kanzlei, User
 from ailawyer.domain.roles import Role
-from ailawyer.embedded_redis import RedisServer
 from ailawyer.services import Services
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -186,71 +180,36 @@ def csrf_cookie(base_url: str) -> str:
 
 async def main(seconds: float, connections: int, py_spy: Path | None) -> list[Row]:
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="ailawyer-http-bench-") as root:
-        work = Path(root)
-        redis = RedisServer(data_dir=work / "redis")
-        redis.start()
-        db_name, database_url = await create_database()
-        processes: list[AilawyerProcess] = []
-        services: Services | None = None
-        try:
-            await asyncio.to_thread(upgrade, database_url)
-            settings = Settings(
-                _env_file=None,
-                environment=Environment.TEST,
-                database_url=database_url,
-                redis_url=redis.url,
-                secret_key=secrets.token_hex(32),
-                data_dir=work,
-            )
-            services = Services.create(settings)
-            session_cookie = await prepare(services)
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.isupper() or k in {"PATH", "HOME"}},
-                "ENVIRONMENT": "test",
-                "SECRET_KEY": settings.secret_key,
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis.url,
-                "DATA_DIR": str(work),
-                "LOG_LEVEL": "INFO",
-                "HOST": "127.0.0.1",
-            }
-            processes.append(AilawyerProcess(["worker"], env, work / "worker.out"))
-            ports: list[int] = []
-            for apps in (1, 2):
-                while len(ports) < apps:
-                    port = free_port()
-                    app = AilawyerProcess(["serve", "--port", str(port)], env, work / f"{port}.out")
-                    processes.append(app)
-                    wait_for_http(f"http://127.0.0.1:{port}/api/health", process=app)
-                    ports.append(port)
-                cookie = f"{session_cookie}; {csrf_cookie(f'http://127.0.0.1:{ports[0]}')}"
-                for endpoint, path in ENDPOINTS.items():
-                    sampler = None
-                    name = path.strip("/").replace("/", "-") or "dashboard"
-                    stacks = REPOSITORY / "bench" / "out" / f"profile-http-{name}.raw"
-                    if py_spy is not None and apps == 1:
-                        sampler = profile.record(py_spy, processes[1].pid, seconds, stacks)
-                    load_before = os.getloadavg()[0]
-                    row = await asyncio.to_thread(
-                        measure, endpoint, path, ports, connections, seconds, cookie
-                    )
-                    row.load = f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"
-                    rows.append(row)
-                    print(row.line(), flush=True)
-                    if sampler is not None:
-                        sampler.wait(timeout=60)
-                        summary = profile.summarize(stacks)
-                        stacks.with_suffix(".txt").write_text(summary + "\n")
-                        print(summary, flush=True)
-                    await asyncio.sleep(2)
-        finally:
-            for process in reversed(processes):
-                process.stop()
-            if services is not None:
-                await services.close()
-            redis.stop()
-            await drop_database(db_name)
+    async with bench_system("ailawyer-http-bench-") as system:
+        session_cookie = await prepare(system.services)
+        system.start(["worker"], "worker")
+        apps: list[AilawyerProcess] = []
+        ports: list[int] = []
+        for count in (1, 2):
+            while len(apps) < count:
+                app, port = system.serve()
+                apps.append(app)
+                ports.append(port)
+            cookie = f"{session_cookie}; {csrf_cookie(f'http://127.0.0.1:{ports[0]}')}"
+            for endpoint, path in ENDPOINTS.items():
+                sampler = None
+                name = path.strip("/").replace("/", "-") or "dashboard"
+                stacks = REPOSITORY / "bench" / "out" / f"profile-http-{name}.raw"
+                if py_spy is not None and count == 1:
+                    sampler = profile.record(py_spy, apps[0].pid, seconds, stacks)
+                load_before = os.getloadavg()[0]
+                row = await asyncio.to_thread(
+                    measure, endpoint, path, ports, connections, seconds, cookie
+                )
+                row.load = f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"
+                rows.append(row)
+                print(row.line(), flush=True)
+                if sampler is not None:
+                    sampler.wait(timeout=60)
+                    summary = profile.summarize(stacks)
+                    stacks.with_suffix(".txt").write_text(summary + "\n")
+                    print(summary, flush=True)
+                await asyncio.sleep(2)
     return rows
 
 

@@ -29,8 +29,6 @@ import contextlib
 import io
 import json
 import os
-import secrets
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,22 +38,16 @@ from bench import profile
 from bench.realtime_latency import (
     Client,
     connect_clients,
-    create_database,
     create_users,
-    drop_database,
     percentile,
 )
+from bench.system import bench_system
 from sqlalchemy import insert, select
 from tests.support.pdfs import numbered_pdf
-from tests.support.ports import free_port
-from tests.support.processes import AilawyerProcess, wait_for_http
 
-from ailawyer.config import Environment, Settings
-from ailawyer.db.migrate import upgrade
 from ailawyer.db.models import Akte, Dokument, DokumentStatus, User
 from ailawyer.dokumente.storage import DokumentStorage
 from ailawyer.dokumente.upload import dokument_job_id
-from ailawyer.embedded_redis import RedisServer
 from ailawyer.jobs.payloads import DokumentPayload
 from ailawyer.logs import configure_logging
 from ailawyer.services import Services
@@ -157,26 +149,11 @@ async def main(
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"workers": workers, "users": users}
     clients: list[Client] = []
-    with tempfile.TemporaryDirectory(prefix="ailawyer-jobs-e2e-") as root:
-        work = Path(root)
+    async with bench_system("ailawyer-jobs-e2e-") as system:
+        services, work = system.services, system.work
         # This process enqueues thousands of jobs: its own log lines go to a file only.
         configure_logging("bench", level="WARNING", log_dir=work / "log", stdout=False)
-        redis = RedisServer(data_dir=work / "redis")
-        redis.start()
-        db_name, database_url = await create_database()
-        processes: list[AilawyerProcess] = []
-        services: Services | None = None
         try:
-            await asyncio.to_thread(upgrade, database_url)
-            settings = Settings(
-                _env_file=None,
-                environment=Environment.TEST,
-                database_url=database_url,
-                redis_url=redis.url,
-                secret_key=secrets.token_hex(32),
-                data_dir=work,
-            )
-            services = Services.create(settings)
             people = await create_users(services, users)
             async with services.db.session() as db:
                 kanzlei_id = await db.scalar(select(User.kanzlei_id).where(User.id == people[0][0]))
@@ -193,22 +170,8 @@ async def main(
                 owners = list(
                     (await db.execute(select(Akte.anwalt_id, Akte.id).order_by(Akte.id))).all()
                 )
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.isupper() or k in {"PATH", "HOME"}},
-                "ENVIRONMENT": "test",
-                "SECRET_KEY": settings.secret_key,
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis.url,
-                "DATA_DIR": str(work),
-                "LOG_LEVEL": "INFO",
-                "HOST": "127.0.0.1",
-            }
-            port = free_port()
-            app = AilawyerProcess(["serve", "--port", str(port)], env, work / "serve.out")
-            processes.append(app)
-            wait_for_http(f"http://127.0.0.1:{port}/api/health", process=app)
-            for n in range(workers):
-                processes.append(AilawyerProcess(["worker"], env, work / f"worker-{n}.out"))
+            _, port = system.serve()
+            workers_started = [system.start(["worker"], f"worker-{n}") for n in range(workers)]
             deadline = time.monotonic() + WORKER_READY_SECONDS
             while len(await services.workers.alive()) < workers:
                 if time.monotonic() > deadline:
@@ -231,7 +194,7 @@ async def main(
             sampler = None
             stacks = REPOSITORY / "bench" / "out" / "profile-worker.raw"
             if py_spy is not None:
-                sampler = profile.record(py_spy, processes[1].pid, 20, stacks)
+                sampler = profile.record(py_spy, workers_started[0].pid, 20, stacks)
             load_before = os.getloadavg()[0]
             began = time.monotonic_ns()
             started = await enqueue_all(services, burst, None)
@@ -274,12 +237,6 @@ async def main(
         finally:
             for client in clients:
                 await client.close()
-            for process in reversed(processes):
-                process.stop()
-            if services is not None:
-                await services.close()
-            redis.stop()
-            await drop_database(db_name)
     return results
 
 

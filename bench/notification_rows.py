@@ -20,7 +20,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 
-from bench.realtime_latency import create_database, drop_database
+from bench.system import create_database, drop_database
 from sqlalchemy import select
 
 from ailawyer.db.migrate import upgrade

@@ -24,9 +24,7 @@ import contextlib
 import gc
 import json
 import os
-import secrets
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,21 +34,17 @@ from bench import profile
 from bench.realtime_latency import (
     Client,
     connect_clients,
-    create_database,
     create_users,
-    drop_database,
     percentile,
     rss_mib,
 )
+from bench.system import bench_system
 from sqlalchemy import select, update
-from tests.support.ports import free_port
-from tests.support.processes import AilawyerProcess, wait_for_http
+from tests.conftest import process_env
 
-from ailawyer.config import Environment, Settings, get_settings
-from ailawyer.db.migrate import upgrade
+from ailawyer.config import get_settings
 from ailawyer.db.models import User
 from ailawyer.domain.roles import Role
-from ailawyer.embedded_redis import RedisServer
 from ailawyer.services import Services
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -110,24 +104,9 @@ async def main(
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"clients": clients_count, "members": members}
     clients: list[Client] = []
-    with tempfile.TemporaryDirectory(prefix="ailawyer-fanout-bench-") as root:
-        work = Path(root)
-        redis = RedisServer(data_dir=work / "redis")
-        redis.start()
-        db_name, database_url = await create_database()
-        server: AilawyerProcess | None = None
-        services: Services | None = None
+    async with bench_system("ailawyer-fanout-bench-") as system:
+        services = system.services
         try:
-            await asyncio.to_thread(upgrade, database_url)
-            settings = Settings(
-                _env_file=None,
-                environment=Environment.TEST,
-                database_url=database_url,
-                redis_url=redis.url,
-                secret_key=secrets.token_hex(32),
-                data_dir=work,
-            )
-            services = Services.create(settings)
             people = await create_users(services, clients_count)
             member_ids = [user_id for user_id, _ in people[:members]]
             async with services.db.session() as db:
@@ -136,19 +115,8 @@ async def main(
                     select(User.kanzlei_id).where(User.id == member_ids[0])
                 )
                 await db.commit()
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.isupper() or k in {"PATH", "HOME"}},
-                "ENVIRONMENT": "test",
-                "SECRET_KEY": settings.secret_key,
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis.url,
-                "DATA_DIR": str(work),
-                "LOG_LEVEL": "INFO",
-                "HOST": "127.0.0.1",
-            }
-            port = free_port()
-            server = AilawyerProcess(["serve", "--port", str(port)], env, work / "serve.out")
-            wait_for_http(f"http://127.0.0.1:{port}/api/health", process=server)
+            env = process_env(system.settings)
+            server, port = system.serve()
             ws_url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
             await asyncio.sleep(SETTLE_SECONDS)
             inbox = FanoutInbox(expected=members * count)
@@ -215,12 +183,6 @@ async def main(
         finally:
             for client in clients:
                 await client.close()
-            if services is not None:
-                await services.close()
-            if server is not None:
-                server.stop()
-            redis.stop()
-            await drop_database(db_name)
     return results
 
 

@@ -31,38 +31,28 @@ import gc
 import json
 import os
 import random
-import secrets
 import signal
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import psutil
+from bench.system import bench_system
 from sqlalchemy import insert, select
-from tests.support.ports import free_port
-from tests.support.processes import AilawyerProcess, wait_for_http
+from tests.conftest import process_env
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from ailawyer.auth.sessions import SESSION_COOKIE
-from ailawyer.config import Environment, Settings
-from ailawyer.db.migrate import upgrade
 from ailawyer.db.models import Kanzlei, User
 from ailawyer.domain.roles import Role
-from ailawyer.embedded_redis import RedisServer
 from ailawyer.services import Services
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 OUT = REPOSITORY / "bench" / "out" / "realtime_latency.json"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 CONNECT_CONCURRENCY = 100
 HANDSHAKE_TIMEOUT_SECONDS = 60
 SETTLE_SECONDS = 3.0
@@ -146,26 +136,6 @@ def percentile(ordered: list[float], fraction: float) -> float:
 
 def rss_mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
-
-
-async def create_database() -> tuple[str, str]:
-    """A fresh PostgreSQL database; returns (name, SQLAlchemy URL)."""
-    name = f"ailawyer_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    return name, f"{base}/{name}".replace("postgresql://", "postgresql+asyncpg://", 1)
-
-
-async def drop_database(name: str) -> None:
-    admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def create_users(services: Services, count: int) -> list[tuple[int, str]]:
@@ -292,38 +262,12 @@ CLIENTS: list[Client] = []
 
 async def main(tiers: list[int], rate: float, seconds: float) -> dict[str, Any]:
     results: dict[str, Any] = {"tiers": [], "memory": []}
-    with tempfile.TemporaryDirectory(prefix="ailawyer-rt-bench-") as root:
-        work = Path(root)
-        redis = RedisServer(data_dir=work / "redis")
-        redis.start()
-        db_name, database_url = await create_database()
-        server: AilawyerProcess | None = None
-        services: Services | None = None
+    async with bench_system("ailawyer-rt-bench-") as system:
+        work = system.work
         try:
-            await asyncio.to_thread(upgrade, database_url)
-            settings = Settings(
-                _env_file=None,
-                environment=Environment.TEST,
-                database_url=database_url,
-                redis_url=redis.url,
-                secret_key=secrets.token_hex(32),
-                data_dir=work,
-            )
-            services = Services.create(settings)
-            people = await create_users(services, max(tiers))
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.isupper() or k in {"PATH", "HOME"}},
-                "ENVIRONMENT": "test",
-                "SECRET_KEY": settings.secret_key,
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis.url,
-                "DATA_DIR": str(work),
-                "LOG_LEVEL": "INFO",
-                "HOST": "127.0.0.1",
-            }
-            port = free_port()
-            server = AilawyerProcess(["serve", "--port", str(port)], env, work / "serve.out")
-            wait_for_http(f"http://127.0.0.1:{port}/api/health", process=server)
+            people = await create_users(system.services, max(tiers))
+            env = process_env(system.settings)
+            server, port = system.serve()
             ws_url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
             await asyncio.sleep(SETTLE_SECONDS)
             results["rss_mib_idle_server"] = round(rss_mib(server.pid), 1)
@@ -359,12 +303,6 @@ async def main(tiers: list[int], rate: float, seconds: float) -> dict[str, Any]:
         finally:
             for client in CLIENTS:
                 await client.close()
-            if services is not None:
-                await services.close()
-            if server is not None:
-                server.stop()
-            redis.stop()
-            await drop_database(db_name)
     return results
 
 
