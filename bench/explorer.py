@@ -17,10 +17,8 @@ import argparse
 import asyncio
 import math
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +29,9 @@ from typing import Any
 import httpx
 from bullmq import Job, Worker
 from redis.asyncio import Redis
+from tests.support.http import login
 from tests.support.ports import free_port
+from tests.support.processes import AilawyerProcess, wait_for_http
 
 from ailawyer.admin.jobs.explorer import (
     PER_PAGE,
@@ -139,7 +139,7 @@ async def redis_time_per_job(
     return cost
 
 
-def start_server(workdir: Path, redis_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(workdir: Path, redis_url: str, port: int) -> AilawyerProcess:
     env = {
         **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}},
         "ENVIRONMENT": "development",
@@ -149,31 +149,13 @@ def start_server(workdir: Path, redis_url: str, port: int) -> subprocess.Popen[b
         "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": PREFIX,
     }
-    out = (workdir / "serve.out").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ailawyer", "serve", "--port", str(port)],
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"server did not start; see {out.name}")
+    server = AilawyerProcess(["serve", "--port", str(port)], env, workdir / "serve.out")
+    wait_for_http(f"http://127.0.0.1:{port}/api/health", process=server)
+    return server
 
 
 async def log_in(client: httpx.AsyncClient, email: str) -> None:
-    page = (await client.get("/anmelden")).text
-    token = re.search(r'name="_csrf_token" value="([^"]+)"', page)
-    assert token, "no CSRF token on the login page"
-    response = await client.post(
-        "/anmelden", data={"email": email, "password": PASSWORD, "_csrf_token": token.group(1)}
-    )
+    response = await login(client, email, PASSWORD)
     assert response.status_code in (302, 303), response.status_code
 
 
@@ -210,7 +192,7 @@ async def run(args: argparse.Namespace) -> None:
     )
     redis = create_redis(redis_server.url)
     queues = JobQueues(redis, settings)
-    server: subprocess.Popen[bytes] | None = None
+    server: AilawyerProcess | None = None
     try:
         filled = await fill(queues, args.jobs)
         queue = queues.queue(QUEUE)
@@ -312,8 +294,7 @@ async def run(args: argparse.Namespace) -> None:
         redis_cost = await redis_time_per_job(redis, searching)
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(30)
+            server.stop()
         await redis.aclose()
         redis_server.stop()
         if not args.keep:

@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from typing import Any
 
 import httpx
 from tests.support.ports import free_port
+from tests.support.processes import AilawyerProcess, wait_for_http
 
 from ailawyer.admin.system.log_reader import LogQuery, read_logs
 from ailawyer.config import Settings
@@ -129,9 +129,7 @@ def measure(requests: int, call: Callable[[], Any]) -> list[float]:
     return samples
 
 
-def start_server(
-    workdir: Path, log_dir: Path, redis_url: str, port: int
-) -> subprocess.Popen[bytes]:
+def start_server(workdir: Path, log_dir: Path, redis_url: str, port: int) -> AilawyerProcess:
     env = {
         **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}},
         "ENVIRONMENT": "development",
@@ -142,22 +140,9 @@ def start_server(
         "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": f"bench{port}",
     }
-    out = (workdir / f"serve-{port}.out").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ailawyer", "serve", "--port", str(port)],
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"server did not start; see {out.name}")
+    server = AilawyerProcess(["serve", "--port", str(port)], env, workdir / f"serve-{port}.out")
+    wait_for_http(f"http://127.0.0.1:{port}/api/health", process=server)
+    return server
 
 
 def log_in(client: httpx.Client, email: str) -> None:
@@ -215,8 +200,7 @@ def main() -> None:
             try:
                 rows += bench_file_set(name, log_dir, port, email, args.requests, budget)
             finally:
-                server.terminate()
-                server.wait(30)
+                server.stop()
     finally:
         redis.stop()
         if not args.keep:
