@@ -5,15 +5,14 @@ counted and nothing that came after."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 from sqlalchemy import select
 from tests.support.dokumente import upload, wait_for_status
 from tests.support.factories import Factory
-from tests.support.job_explorer import finish, logged_in, post_form, probe_queue
+from tests.support.http import logged_in
+from tests.support.job_explorer import finish, post_form, probe_queue
 from tests.support.jobs import job_state, wait_for_state
 from tests.support.pdfs import corrupt_pdf
 from tests.support.processes import AilawyerProcess
@@ -26,17 +25,6 @@ from ailawyer.services import Services
 
 CONFIRM_COUNT = re.compile(r'data-confirm-count="(\d+)"')
 UP_TO = re.compile(r'name="bis" value="(\d+)"')
-
-
-@pytest.fixture
-async def admin(factory: Factory) -> User:
-    return await factory.user(Role.ADMIN)
-
-
-@pytest.fixture
-async def admin_client(live_server: str, admin: User) -> AsyncIterator[httpx.AsyncClient]:
-    async with logged_in(live_server, admin) as client:
-        yield client
 
 
 async def audit_entries(services: Services) -> list[tuple[str, str, str, dict[str, object]]]:

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from tests.support.factories import Factory
-from tests.support.job_explorer import FAILURE, LOG_LINE, add, finish, logged_in, probe_queue
+from tests.support.job_explorer import FAILURE, LOG_LINE, add, finish, probe_queue
 
 from ailawyer.admin.jobs.explorer import STATE_LABELS, JobSearch, SearchCursor, SearchQuery
 from ailawyer.db.models import User
-from ailawyer.domain.roles import Role
 from ailawyer.jobs.counts import STATES, read_counts
 from ailawyer.services import Services
 
 COUNT = re.compile(r'data-count="([^"]+):([a-z]+)">([\d.]+)<')
 ROW = re.compile(r'<tr data-job-id="([^"]+)" data-job-row-state="([a-z]*)">')
-
-
-@pytest.fixture
-async def admin(factory: Factory) -> User:
-    return await factory.user(Role.ADMIN)
-
-
-@pytest.fixture
-async def admin_client(live_server: str, admin: User) -> AsyncIterator[httpx.AsyncClient]:
-    async with logged_in(live_server, admin) as client:
-        yield client
 
 
 def counts_on(html: str, queue: str) -> dict[str, int]:

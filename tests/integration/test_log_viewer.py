@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.support.factories import Factory
-from tests.support.http import login
 from tests.support.jobs import wait_until
 from tests.support.log_files import log_line, write_log
 from tests.support.processes import AilawyerProcess
 
 from ailawyer.config import Settings
 from ailawyer.db.models import User
-from ailawyer.domain.roles import Role
 from ailawyer.jobs.payloads import AdminTestPayload
 from ailawyer.services import Services
 
@@ -29,18 +26,6 @@ ENTRY = re.compile(
 def entries(page: str) -> list[tuple[str, str, str]]:
     """(level, process, inner HTML) of each entry shown."""
     return ENTRY.findall(page)
-
-
-@pytest.fixture
-async def admin(factory: Factory) -> User:
-    return await factory.user(Role.ADMIN)
-
-
-@pytest.fixture
-async def admin_http(live_server: str, admin: User) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
-        assert (await login(http, admin.email)).status_code in (302, 303)
-        yield http
 
 
 @pytest.fixture
@@ -58,19 +43,19 @@ async def logs(http: httpx.AsyncClient, **params: str) -> str:
 
 
 async def test_lines_of_the_app_and_of_a_worker_appear_and_filter_by_level_and_source(
-    admin_http: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
     admin: User,
     services: Services,
     worker_process: AilawyerProcess,
 ) -> None:
     marker = uuid.uuid4().hex
-    assert (await admin_http.get(f"/nicht-da-{marker}")).status_code == 404
+    assert (await admin_client.get(f"/nicht-da-{marker}")).status_code == 404
     job_id = f"lv-{marker}"
     payload = AdminTestPayload(duration_ms=0, steps=1, failure="always", user_id=admin.id)
     await services.jobs.enqueue("test", payload, job_id=job_id)
 
     async def job_failed_for_good() -> str | None:
-        page = await logs(admin_http, jobId=job_id)
+        page = await logs(admin_client, jobId=job_id)
         return page if "job failed for good" in page else None
 
     page = await wait_until(job_failed_for_good, within=30, interval=0.3, what="the job's lines")
@@ -79,26 +64,26 @@ async def test_lines_of_the_app_and_of_a_worker_appear_and_filter_by_level_and_s
     shown = entries(page)
     assert {process for _, process, _ in shown} == {"worker"}
     assert "job started" in page and "Fehlerdetails" in page and "AdminTestFailure" in page
-    errors = entries(await logs(admin_http, jobId=job_id, level="error"))
+    errors = entries(await logs(admin_client, jobId=job_id, level="error"))
     assert errors and {level for level, _, _ in errors} == {"error"}
-    assert entries(await logs(admin_http, jobId=job_id, source="app")) == []
-    by_logger = entries(await logs(admin_http, jobId=job_id, logger="ailawyer.worker"))
+    assert entries(await logs(admin_client, jobId=job_id, source="app")) == []
+    by_logger = entries(await logs(admin_client, jobId=job_id, logger="ailawyer.worker"))
     assert by_logger and all(">ailawyer.worker<" in inner for _, _, inner in by_logger)
-    assert entries(await logs(admin_http, jobId=job_id, logger="uvicorn")) == []
+    assert entries(await logs(admin_client, jobId=job_id, logger="uvicorn")) == []
     # Each id in a line links to the same view filtered by it.
     assert f'href="/admin/system?jobId={job_id}#protokoll"' in page
     assert f'href="/admin/system?jobId={job_id}&amp;userId={admin.id}#protokoll"' in page
 
     # The app's request line for the unknown page.
-    app_lines = entries(await logs(admin_http, q=marker, source="app"))
+    app_lines = entries(await logs(admin_client, q=marker, source="app"))
     assert [process for _, process, _ in app_lines] == ["app"]
     assert f"/nicht-da-{marker}" in app_lines[0][2] and "404" in app_lines[0][2]
-    assert entries(await logs(admin_http, q=marker, source="app", level="warning")) == []
-    assert entries(await logs(admin_http, q=f"/nicht-da-{marker}", source="worker")) == []
+    assert entries(await logs(admin_client, q=marker, source="app", level="warning")) == []
+    assert entries(await logs(admin_client, q=f"/nicht-da-{marker}", source="worker")) == []
 
 
 async def test_garbage_and_markup_in_log_files_are_shown_as_escaped_text(
-    admin_http: httpx.AsyncClient, foreign_log_file: Path
+    admin_client: httpx.AsyncClient, foreign_log_file: Path
 ) -> None:
     marker = uuid.uuid4().hex
     write_log(
@@ -110,7 +95,7 @@ async def test_garbage_and_markup_in_log_files_are_shown_as_escaped_text(
         ],
     )
 
-    page = await admin_http.get("/admin/system", params={"q": marker})
+    page = await admin_client.get("/admin/system", params={"q": marker})
 
     assert page.status_code == 200
     assert "<script>alert" not in page.text and "<img src=x" not in page.text
@@ -125,20 +110,22 @@ async def test_garbage_and_markup_in_log_files_are_shown_as_escaped_text(
 
 
 async def test_a_filter_change_updates_the_address_and_auto_refresh_is_opt_in(
-    admin_http: httpx.AsyncClient,
+    admin_client: httpx.AsyncClient,
 ) -> None:
     headers = {"HX-Request": "true", "HX-Trigger": "log-filter"}
 
-    live = await admin_http.get(
+    live = await admin_client.get(
         "/admin/system/logs", params={"level": "warning", "live": "1"}, headers=headers
     )
-    still = await admin_http.get("/admin/system/logs", params={"level": "warning"}, headers=headers)
-    poll = await admin_http.get(
+    still = await admin_client.get(
+        "/admin/system/logs", params={"level": "warning"}, headers=headers
+    )
+    poll = await admin_client.get(
         "/admin/system/logs",
         params={"live": "1"},
         headers={"HX-Request": "true", "HX-Trigger": "log-entries"},
     )
-    page = await admin_http.get("/admin/system")
+    page = await admin_client.get("/admin/system")
 
     assert live.headers["HX-Replace-Url"] == "/admin/system?level=warning&live=1#protokoll"
     assert 'hx-trigger="every 5s"' in live.text and 'data-live="on"' in live.text
@@ -149,8 +136,8 @@ async def test_a_filter_change_updates_the_address_and_auto_refresh_is_opt_in(
     assert 'id="log-entries"' in page.text and 'data-live="off"' in page.text
 
 
-async def test_unknown_filter_values_mean_no_filter(admin_http: httpx.AsyncClient) -> None:
-    response = await admin_http.get(
+async def test_unknown_filter_values_mean_no_filter(admin_client: httpx.AsyncClient) -> None:
+    response = await admin_client.get(
         "/admin/system/logs", params={"level": "LAUT", "source": "../etc", "q": "x" * 5000}
     )
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from tests.support.http import logged_in
 from tests.support.route_table import fill, http_routes
 from tests.support.security_headers import response_header_problems
-from tests.support.tenants import Tenant, logged_in
+from tests.support.tenants import Tenant
 
 from ailawyer.domain.roles import Role
 

@@ -22,13 +22,12 @@ from playwright.async_api import BrowserContext, ConsoleMessage, Page, expect
 from tests.e2e.conftest import log_in
 from tests.support.dokumente import upload, wait_for_status
 from tests.support.factories import Factory
-from tests.support.http import csrf_token
+from tests.support.http import csrf_token, logged_in
 from tests.support.jobs import wait_for_state
 from tests.support.log_files import log_line
 from tests.support.pdfs import numbered_pdf
 from tests.support.processes import AilawyerProcess
 from tests.support.runtime_settings import wait_until_applied
-from tests.support.tenants import logged_in
 from tests.support.worker_processes import wait_for_workers
 
 from ailawyer.config import Settings

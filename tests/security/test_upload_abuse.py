@@ -15,10 +15,9 @@ import httpx
 import pytest
 from tests.support.dokumente import dokumente
 from tests.support.factories import Factory
-from tests.support.http import csrf_token
+from tests.support.http import csrf_token, logged_in
 from tests.support.pdfs import numbered_pdf
 from tests.support.security_headers import response_header_problems
-from tests.support.tenants import logged_in
 
 from ailawyer.app.web.akten.dokumente import UNREADABLE
 from ailawyer.db.models import Akte, User

@@ -16,10 +16,9 @@ from typing import Any
 
 import httpx
 from bullmq import Job, Worker
-from tests.support.http import csrf_token, login
+from tests.support.http import csrf_token
 from tests.support.jobs import wait_until
 
-from ailawyer.db.models import User
 from ailawyer.jobs.counts import read_counts
 from ailawyer.redis_client import create_redis
 from ailawyer.services import Services
@@ -163,14 +162,6 @@ async def probe_queue(
         if worker is not None and task is not None:
             await worker.close()
             await asyncio.gather(task, return_exceptions=True)
-
-
-@asynccontextmanager
-async def logged_in(live_server: str, user: User) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client with `user`'s session, like a browser after the login form."""
-    async with httpx.AsyncClient(base_url=live_server, timeout=10) as client:
-        assert (await login(client, user.email)).status_code in (302, 303)
-        yield client
 
 
 async def post_form(

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import zlib
+
+from tests.support.pdfs import assemble
 
 _CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
 _FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
 _RESOURCES = b"/Resources << /Font << /F1 3 0 R >> >>"
-
-
-def _pdf(objects: list[bytes]) -> bytes:
-    """Objects numbered from 1 (1: catalog, 2: pages, 3: font), with a correct xref table."""
-    out = io.BytesIO()
-    out.write(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
-    out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
-    return out.getvalue()
 
 
 def _stream(content: bytes, extra: bytes = b"") -> bytes:
@@ -48,14 +32,16 @@ def _pages(count: int, contents: int, resources: bytes = _RESOURCES) -> list[byt
 def many_pages(count: int) -> bytes:
     """`count` pages that all show one word: a few bytes each."""
     tree, *pages = _pages(count, contents=4)
-    return _pdf([_CATALOG, tree, _FONT, _stream(b"BT /F1 12 Tf 72 720 Td (Seite) Tj ET"), *pages])
+    return assemble(
+        [_CATALOG, tree, _FONT, _stream(b"BT /F1 12 Tf 72 720 Td (Seite) Tj ET"), *pages]
+    )
 
 
 def text_bomb(characters: int, pages: int = 1) -> bytes:
     """Pages sharing one compressed stream that inflates to `characters` letters of text each."""
     content = b"BT /F1 12 Tf 72 720 Td (" + b"A" * characters + b") Tj ET"
     tree, *page_objects = _pages(pages, contents=4)
-    return _pdf([_CATALOG, tree, _FONT, _stream(content), *page_objects])
+    return assemble([_CATALOG, tree, _FONT, _stream(content), *page_objects])
 
 
 def cpu_bomb(invocations: int = 20_000, operators: int = 3_000) -> bytes:
@@ -66,4 +52,4 @@ def cpu_bomb(invocations: int = 20_000, operators: int = 3_000) -> bytes:
     resources = b"/Resources << /Font << /F1 3 0 R >> /XObject << /X0 6 0 R >> >>"
     tree, page = _pages(1, contents=7, resources=resources)
     form_object = _stream(form, b"/Type /XObject /Subtype /Form /BBox [0 0 612 792] " + _RESOURCES)
-    return _pdf([_CATALOG, tree, _FONT, b"<< >>", page, form_object, _stream(page_content)])
+    return assemble([_CATALOG, tree, _FONT, b"<< >>", page, form_object, _stream(page_content)])

@@ -9,15 +9,10 @@ them is caught by searching for it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
 from tests.support.factories import Factory
-from tests.support.http import login
 
-from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.db.models import Akte, Dokument, DokumentStatus, Kanzlei, User
 from ailawyer.domain.roles import Role
 from ailawyer.jobs.payloads import DokumentPayload
@@ -113,13 +108,3 @@ async def build_tenant(factory: Factory, services: Services, label: str) -> Tena
         notification_id=notification.id,
         job_id=str(job.id),
     )
-
-
-@asynccontextmanager
-async def logged_in(base_url: str, user: User) -> AsyncIterator[httpx.AsyncClient]:
-    """A client with `user`'s session; fails loudly if the login is refused."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
-        response = await login(client, user.email)
-        assert response.status_code in (302, 303), response.text[:500]
-        assert SESSION_COOKIE in client.cookies
-        yield client
