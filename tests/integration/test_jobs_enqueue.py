@@ -66,3 +66,16 @@ async def test_queues_only_found_in_redis_are_listed_with_the_declared_ones(
     await foreign.add("irgendwas", {"x": 1})
 
     assert await jobs.discover() == sorted({*QUEUES, "fremd"})
+
+
+async def test_known_queues_reuse_the_last_scan_until_asked_for_a_fresh_one(
+    isolated_services: Services,
+) -> None:
+    jobs = isolated_services.jobs
+    assert await jobs.known() == sorted(QUEUES)
+    later = Queue("spaeter", {"connection": isolated_services.redis, "prefix": jobs.prefix})
+    await later.add("irgendwas", {"x": 1})
+
+    assert await jobs.known() == sorted(QUEUES)  # the scan of a moment ago
+    assert await jobs.known(fresh=True) == sorted({*QUEUES, "spaeter"})
+    assert await jobs.known() == sorted({*QUEUES, "spaeter"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,6 +16,9 @@ from ailawyer.jobs.registry import QUEUES, QueueDefinition, get_queue_definition
 from ailawyer.logs import get_logger
 
 log = get_logger(__name__)
+
+# How long a scan for queues is reused by `JobQueues.known` (see there).
+DISCOVER_SECONDS = 60.0
 
 
 class JobQueues:
@@ -36,6 +40,7 @@ class JobQueues:
         self.definitions = definitions
         self.prefix = bull_prefix(settings)
         self._queues: dict[str, Queue] = {}
+        self._discovered: tuple[float, list[str]] | None = None
         # Told (queue, job id, state) after every enqueue; must not raise (the job exists).
         self.enqueue_listeners: list[Callable[[str, str, str], None]] = []
 
@@ -85,4 +90,21 @@ class JobQueues:
             # A job id or scheduler key containing ":meta" would have a colon in the middle.
             if name and ":" not in name:
                 names.add(name)
-        return sorted(names)
+        found = sorted(names)
+        self._discovered = (time.monotonic(), found)
+        return found
+
+    async def known(self, *, fresh: bool = False) -> list[str]:
+        """`discover()`'s answer, scanned again only if `fresh` or older than DISCOVER_SECONDS.
+
+        Pages that refresh every few seconds (explorer counts, system status) use this: the
+        scan reads every key in Redis, a few hundred milliseconds once a queue holds
+        100,000 jobs, and queues come and go rarely.
+        """
+        if (
+            fresh
+            or self._discovered is None
+            or (time.monotonic() - self._discovered[0] > DISCOVER_SECONDS)
+        ):
+            return await self.discover()
+        return self._discovered[1]

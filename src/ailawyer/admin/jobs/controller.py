@@ -36,7 +36,6 @@ from ailawyer.admin.jobs.explorer import (
     QueueOverview,
     SearchCursor,
     SearchQuery,
-    queue_names,
     read_job,
     read_job_page,
     read_owners,
@@ -253,7 +252,7 @@ async def jobs_panels(request: Request[Any, Any, Any], services: ServicesDep) ->
 @get("/jobs/counts", name="admin-jobs-counts")
 async def jobs_counts(services: ServicesDep) -> dict[str, Any]:
     """Counts and pause flag of every queue (JSON), for the page after a reconnect."""
-    names = await queue_names(services.jobs, fresh=False)
+    names = await services.jobs.known()
     counts = await asyncio.gather(*(read_counts(services.jobs.queue(n)) for n in names))
     return {"queues": {n: c.to_json() for n, c in zip(names, counts, strict=True)}}
 

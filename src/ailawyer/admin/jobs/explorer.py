@@ -86,27 +86,11 @@ class QueueOverview:
         return sum(worker.concurrency or 0 for worker in self.workers)
 
 
-# bullmq keeps no list of queues: finding them scans every key in Redis, which takes a few
-# hundred milliseconds once a queue holds 100,000 jobs. The explorer's pages scan when they
-# load; their refreshes and the live counts reuse that finding for DISCOVER_SECONDS (queues
-# come and go rarely; a declared queue is always listed).
-DISCOVER_SECONDS = 60.0
-_found: dict[str, tuple[float, list[str]]] = {}
-
-
-async def queue_names(jobs: JobQueues, *, fresh: bool) -> list[str]:
-    """Declared queues plus those in Redis, scanned now if `fresh` or the last scan is old."""
-    cached = _found.get(jobs.prefix)
-    if fresh or cached is None or time.monotonic() - cached[0] > DISCOVER_SECONDS:
-        cached = _found[jobs.prefix] = (time.monotonic(), await jobs.discover())
-    return sorted(set(jobs.definitions) | set(cached[1]))
-
-
 async def read_queues(
     jobs: JobQueues, heartbeats: Sequence[Mapping[str, Any]], *, fresh: bool
 ) -> list[QueueOverview]:
     """Every queue (declared ones plus those found in Redis) with counts and workers."""
-    names = await queue_names(jobs, fresh=fresh)
+    names = await jobs.known(fresh=fresh)
     counts = await asyncio.gather(*(read_counts(jobs.queue(name)) for name in names))
     processes = process_list(heartbeats)
     return [

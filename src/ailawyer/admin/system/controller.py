@@ -164,7 +164,7 @@ async def _system_status(request: Request[Any, Any, Any], services: Services) ->
     settings = services.settings
 
     async def backlogs() -> Any:
-        queues = await services.jobs.discover()
+        queues = await services.jobs.known()
         return await read_queue_backlogs(services.redis, bull_prefix(settings), queues)
 
     health, redis_facts, queue_backlogs, apps, workers, disks = await asyncio.gather(
