@@ -89,7 +89,11 @@ async def wait_for_state(
 
     async def reached() -> Job | None:
         job = await services.jobs.get_job(queue, job_id)
-        return job if job is not None and await job.getState() == state else None
+        if job is None or await job.getState() != state:
+            return None
+        # Read again: the first read may predate the script that moved the job into
+        # `state` (it bumps attemptsMade and sets the failure in the same step).
+        return await services.jobs.get_job(queue, job_id)
 
     return await wait_until(reached, within=within, what=f"{queue}/{job_id} to be {state}")
 
