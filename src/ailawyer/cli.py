@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from ailawyer.config import ConfigurationError, Settings, get_settings
+from ailawyer.domain.audit import AuditAction
 from ailawyer.domain.roles import Role
 
 T = TypeVar("T")
@@ -163,8 +164,12 @@ def user() -> None:
 @click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
 @click.option("--kanzlei", "kanzlei_name", required=True, help="Created if it does not exist.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def user_create(email: str, name: str, role: str, kanzlei_name: str, password_stdin: bool) -> None:
+@click.option("--operator", is_flag=True, help="Make the user the installation's operator.")
+def user_create(
+    email: str, name: str, role: str, kanzlei_name: str, password_stdin: bool, operator: bool
+) -> None:
     """Create a user (prompts for the password)."""
+    from ailawyer.domain.audit import record_command_line_audit
     from ailawyer.domain.users import UserError, create_user
 
     password = _read_password(password_stdin)
@@ -183,6 +188,13 @@ def user_create(email: str, name: str, role: str, kanzlei_name: str, password_st
                     role=Role(role),
                     password=password,
                     kanzlei_name=kanzlei_name,
+                    is_operator=operator,
+                )
+                record_command_line_audit(
+                    session,
+                    user=created,
+                    action=AuditAction.USER_CREATE,
+                    details={"Rolle": created.role.label, "Betreiber": operator},
                 )
                 await session.commit()
                 return created.id
@@ -217,8 +229,10 @@ def user_list() -> None:
 
     for row in asyncio.run(rows()):
         state = "aktiv" if row.aktiv else "deaktiviert"
+        operator = "Betreiber" if row.is_operator else "-"
         click.echo(
-            f"{row.id}\t{row.email}\t{row.name}\t{row.role.value}\t{row.kanzlei.name}\t{state}"
+            f"{row.id}\t{row.email}\t{row.name}\t{row.role.value}\t{row.kanzlei.name}"
+            f"\t{state}\t{operator}"
         )
 
 
@@ -227,21 +241,35 @@ def user_list() -> None:
 @click.option("--password-stdin", is_flag=True)
 def user_set_password(email: str, password_stdin: bool) -> None:
     """Set a new password and end the user's sessions."""
-    _update_user(email, password=_read_password(password_stdin))
+    _update_user(email, AuditAction.USER_SET_PASSWORD, password=_read_password(password_stdin))
 
 
 @user.command("deactivate")
 @click.option("--email", required=True)
 def user_deactivate(email: str) -> None:
     """Deactivate a user and end their sessions at once."""
-    _update_user(email, aktiv=False)
+    _update_user(email, AuditAction.USER_DEACTIVATE, aktiv=False)
 
 
 @user.command("activate")
 @click.option("--email", required=True)
 def user_activate(email: str) -> None:
     """Allow a deactivated user to log in again."""
-    _update_user(email, aktiv=True)
+    _update_user(email, AuditAction.USER_ACTIVATE, aktiv=True)
+
+
+@user.command("grant-operator")
+@click.option("--email", required=True)
+def user_grant_operator(email: str) -> None:
+    """Make a user the installation's operator (system, logs, settings, every Kanzlei's jobs)."""
+    _update_user(email, AuditAction.USER_GRANT_OPERATOR, is_operator=True)
+
+
+@user.command("revoke-operator")
+@click.option("--email", required=True)
+def user_revoke_operator(email: str) -> None:
+    """Take the operator's rights from a user; their sessions end so no page keeps them."""
+    _update_user(email, AuditAction.USER_REVOKE_OPERATOR, is_operator=False)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -250,8 +278,18 @@ def _read_password(from_stdin: bool) -> str:
     return click.prompt("Passwort", hide_input=True, confirmation_prompt="Passwort wiederholen")
 
 
-def _update_user(email: str, *, password: str | None = None, aktiv: bool | None = None) -> None:
+def _update_user(
+    email: str,
+    action: AuditAction,
+    *,
+    password: str | None = None,
+    aktiv: bool | None = None,
+    is_operator: bool | None = None,
+) -> None:
+    """Change one user from the command line, audit it in their Kanzlei, end their sessions
+    where the change takes something away."""
     from ailawyer.db.session import Database
+    from ailawyer.domain.audit import record_command_line_audit
     from ailawyer.domain.passwords import hash_password, password_problem
     from ailawyer.domain.users import get_user_by_email
     from ailawyer.services import Services
@@ -272,6 +310,9 @@ def _update_user(email: str, *, password: str | None = None, aktiv: bool | None 
                     found.password_hash = hash_password(password)
                 if aktiv is not None:
                     found.aktiv = aktiv
+                if is_operator is not None:
+                    found.is_operator = is_operator
+                record_command_line_audit(session, user=found, action=action, details={})
                 await session.commit()
                 return found.id
         finally:
@@ -289,8 +330,9 @@ def _update_user(email: str, *, password: str | None = None, aktiv: bool | None 
         click.echo(f"Kein Benutzer mit der E-Mail-Adresse {email}.", err=True)
         sys.exit(1)
     # Without REDIS_URL the sessions are out of reach from here; a deactivated user is
-    # still refused at the next request, as every request checks `aktiv`.
-    if (password is not None or aktiv is False) and settings.redis_url:
+    # still refused at the next request, as every request reloads the user from the database.
+    takes_away = password is not None or aktiv is False or is_operator is False
+    if takes_away and settings.redis_url:
         asyncio.run(end_sessions(user_id))
     click.echo("Gespeichert.")
 

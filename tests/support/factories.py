@@ -34,6 +34,7 @@ class Factory:
         email: str | None = None,
         name: str | None = None,
         aktiv: bool = True,
+        is_operator: bool = False,
     ) -> User:
         kanzlei = kanzlei or await self.kanzlei()
         number = next(_counter)
@@ -45,6 +46,7 @@ class Factory:
                 role=role,
                 password_hash=PASSWORD_HASH,
                 aktiv=aktiv,
+                is_operator=is_operator,
                 notification_seq=0,
             )
             session.add(user)

@@ -1,4 +1,10 @@
-"""The admin router: one guard for every admin page and API."""
+"""The admin router: a Kanzlei's ADMIN and the operator enter; the operator's rooms apart.
+
+Who may do what is listed in README ("Who may do what"): Kanzlei-level pages (overview,
+users, audit, the Kanzlei's own jobs) are for a Kanzlei's ADMIN and the operator; what acts
+on the whole installation (system, logs, runtime settings) is for the operator only. The
+job explorer decides per job and per action in `ailawyer.jobs.access`.
+"""
 
 from __future__ import annotations
 
@@ -14,22 +20,24 @@ from ailawyer.admin.settings.controller import (
     settings_processes,
 )
 from ailawyer.admin.system.controller import system_logs, system_page, system_status
-from ailawyer.app.web.authentication import requires_admin
+from ailawyer.app.web.authentication import requires_admin, requires_operator
 
-admin_router = Router(
-    path="/admin",
-    guards=[requires_admin],
+installation_router = Router(
+    path="/",
+    guards=[requires_operator],
     route_handlers=[
-        admin_index,
-        admin_users,
         system_page,
         system_status,
         system_logs,
-        audit_page,
-        *job_routes,
         settings_page,
         settings_processes,
         save_settings,
         reset_setting,
     ],
+)
+
+admin_router = Router(
+    path="/admin",
+    guards=[requires_admin],
+    route_handlers=[admin_index, admin_users, audit_page, *job_routes, installation_router],
 )

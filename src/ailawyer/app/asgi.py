@@ -25,7 +25,7 @@ from ailawyer.app.realtime.server import RealtimeServer
 from ailawyer.app.web.akten.controller import akte_page
 from ailawyer.app.web.akten.dokumente import dokumente_routes
 from ailawyer.app.web.auth.controller import AuthController
-from ailawyer.app.web.authentication import SessionAuthMiddleware, requires_admin
+from ailawyer.app.web.authentication import SessionAuthMiddleware, requires_operator
 from ailawyer.app.web.dashboard.controller import dashboard
 from ailawyer.app.web.errors import handle_http_exception, handle_unexpected
 from ailawyer.app.web.health.controller import health
@@ -108,7 +108,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         ),
         exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
         request_max_body_size=settings.max_upload_bytes + 1024 * 1024,
-        # The schema (/schema/openapi.json) is for administrators and tools, not the public:
+        # The schema (/schema/openapi.json) is for the operator and tools, not the public:
         # it maps every admin route. No documentation UI: those load their scripts from a
         # CDN (DSGVO) and could not run under our Content-Security-Policy anyway.
         openapi_config=OpenAPIConfig(
@@ -116,7 +116,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             version=__version__,
             render_plugins=[JsonRenderPlugin()],
             openapi_router=Router(
-                "/schema", guards=[requires_admin], route_handlers=[], include_in_schema=False
+                "/schema", guards=[requires_operator], route_handlers=[], include_in_schema=False
             ),
         ),
         debug=False,

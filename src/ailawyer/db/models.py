@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -103,6 +104,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     aktiv: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The installation's operator ("Betreiber"): runs the machine for every Kanzlei. Set only
+    # from the command line (`ailawyer user grant-operator`); no HTTP route can change it.
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Last notification sequence number handed out; incremented under a row lock.
     notification_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -31,12 +31,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ailawyer.db.models import AuditLog, User
+from ailawyer.db.models import AuditLog, Kanzlei, User
 from ailawyer.domain.access import Principal
 
 
@@ -52,6 +52,12 @@ class AuditAction(StrEnum):
     QUEUE_PAUSE = "queue.pause"
     QUEUE_RESUME = "queue.resume"
     SETTING_CHANGE = "setting.change"
+    USER_CREATE = "user.create"
+    USER_SET_PASSWORD = "user.set_password"
+    USER_DEACTIVATE = "user.deactivate"
+    USER_ACTIVATE = "user.activate"
+    USER_GRANT_OPERATOR = "user.grant_operator"
+    USER_REVOKE_OPERATOR = "user.revoke_operator"
 
     @property
     def label(self) -> str:
@@ -68,6 +74,12 @@ ACTION_LABELS: Mapping[AuditAction, str] = {
     AuditAction.QUEUE_PAUSE: "Warteschlange angehalten",
     AuditAction.QUEUE_RESUME: "Warteschlange fortgesetzt",
     AuditAction.SETTING_CHANGE: "Einstellung geändert",
+    AuditAction.USER_CREATE: "Benutzer angelegt",
+    AuditAction.USER_SET_PASSWORD: "Passwort neu gesetzt",
+    AuditAction.USER_DEACTIVATE: "Benutzer deaktiviert",
+    AuditAction.USER_ACTIVATE: "Benutzer aktiviert",
+    AuditAction.USER_GRANT_OPERATOR: "Betreiberrecht erteilt",
+    AuditAction.USER_REVOKE_OPERATOR: "Betreiberrecht entzogen",
 }
 
 
@@ -77,6 +89,7 @@ class AuditTarget(StrEnum):
     JOB = "job"
     QUEUE = "queue"
     SETTING = "setting"
+    USER = "user"
 
     @property
     def label(self) -> str:
@@ -87,6 +100,7 @@ TARGET_LABELS: Mapping[AuditTarget, str] = {
     AuditTarget.JOB: "Vorgang",
     AuditTarget.QUEUE: "Warteschlange",
     AuditTarget.SETTING: "Einstellung",
+    AuditTarget.USER: "Benutzer",
 }
 
 
@@ -99,11 +113,18 @@ async def record_audit(
     target_id: str | int,
     details: Mapping[str, Any] | None = None,
     ip: str | None,
+    kanzlei_id: int | Literal["actor"] | None = "actor",
 ) -> AuditLog:
-    """Add an audit entry for `user`'s action to `session` (the caller commits)."""
+    """Add an audit entry for `user`'s action to `session` (the caller commits).
+
+    The entry goes to the log of the Kanzlei the action touched: `kanzlei_id` names it when
+    that is not the actor's own (an operator acting on another Kanzlei's jobs), and None
+    marks an installation-wide action (a queue paused, a runtime setting changed), which
+    only operators see.
+    """
     # Coercing catches an undeclared action or target now, not as a mystery row later.
     entry = AuditLog(
-        kanzlei_id=user.kanzlei_id,
+        kanzlei_id=user.kanzlei_id if kanzlei_id == "actor" else kanzlei_id,
         user_id=user.id,
         action=AuditAction(action).value,
         target_type=AuditTarget(target_type).value,
@@ -115,12 +136,46 @@ async def record_audit(
     return entry
 
 
+def record_command_line_audit(
+    session: AsyncSession, *, user: User, action: AuditAction, details: Mapping[str, Any]
+) -> AuditLog:
+    """Add an entry for an operator's `ailawyer user …` command on `user` (the caller commits).
+
+    The command line has no signed-in actor: the entry names the affected user and goes to
+    that user's Kanzlei, so its ADMIN sees what the operator changed about its people.
+    """
+    entry = AuditLog(
+        kanzlei_id=user.kanzlei_id,
+        user_id=None,
+        action=AuditAction(action).value,
+        target_type=AuditTarget.USER.value,
+        target_id=str(user.id),
+        details={"Benutzer": user.email, "über": "Kommandozeile", **details},
+        ip=None,
+    )
+    session.add(entry)
+    return entry
+
+
 @dataclass(frozen=True)
 class AuditRow:
     """One entry as the audit page shows it."""
 
     entry: AuditLog
     user_name: str | None
+    # Whether the actor was the installation's operator (shown so a Kanzlei sees who acted).
+    by_operator: bool = False
+    # The Kanzlei whose log holds the entry; None for installation-wide entries.
+    kanzlei_name: str | None = None
+
+    @property
+    def actor_label(self) -> str:
+        """Who acted, as the page names them."""
+        if self.entry.user_id is None and self.entry.target_type == AuditTarget.USER.value:
+            return "Betreiber (Kommandozeile)"
+        if self.user_name is None:
+            return "Gelöschter Benutzer"
+        return f"{self.user_name} (Betreiber)" if self.by_operator else self.user_name
 
     @property
     def action_label(self) -> str:
@@ -150,17 +205,31 @@ class AuditPage:
         return max(1, math.ceil(self.total / self.per_page))
 
 
+# Whose entries an audit page shows: one Kanzlei's (its ADMIN), or every entry (the operator,
+# including installation-wide ones without a Kanzlei).
+EVERY_KANZLEI = None
+
+
+def audit_scope_of(user: Principal, *, is_operator: bool) -> int | None:
+    """The Kanzlei whose audit log `user` reads, or EVERY_KANZLEI for the operator."""
+    return EVERY_KANZLEI if is_operator else user.kanzlei_id
+
+
+def _in_scope(kanzlei_id: int | None) -> list[Any]:
+    return [] if kanzlei_id is EVERY_KANZLEI else [AuditLog.kanzlei_id == kanzlei_id]
+
+
 async def list_audit(
     session: AsyncSession,
-    kanzlei_id: int,
+    kanzlei_id: int | None,
     *,
     action: str | None = None,
     user_id: int | None = None,
     page: int = 1,
     per_page: int = 50,
 ) -> AuditPage:
-    """One page of a Kanzlei's audit entries, newest first, optionally by action and user."""
-    conditions = [AuditLog.kanzlei_id == kanzlei_id]
+    """One page of audit entries (one Kanzlei's, or all), newest first, by action and user."""
+    conditions = _in_scope(kanzlei_id)
     if action:
         conditions.append(AuditLog.action == action)
     if user_id is not None:
@@ -168,23 +237,44 @@ async def list_audit(
     total = await session.scalar(select(func.count()).select_from(AuditLog).where(*conditions))
     page = max(1, page)
     result = await session.execute(
-        select(AuditLog, User.name)
+        select(AuditLog, User.name, User.is_operator, Kanzlei.name)
         .outerjoin(User, User.id == AuditLog.user_id)
+        .outerjoin(Kanzlei, Kanzlei.id == AuditLog.kanzlei_id)
         .where(*conditions)
         .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
-    rows = [AuditRow(entry=entry, user_name=name) for entry, name in result.all()]
+    rows = [
+        AuditRow(
+            entry=entry,
+            user_name=name,
+            by_operator=bool(by_operator),
+            kanzlei_name=kanzlei_name,
+        )
+        for entry, name, by_operator, kanzlei_name in result.all()
+    ]
     return AuditPage(rows=rows, total=total or 0, page=page, per_page=per_page)
 
 
-async def recorded_actions(session: AsyncSession, kanzlei_id: int) -> list[str]:
-    """Actions that occur in a Kanzlei's log, also ones no longer declared."""
-    result = await session.scalars(
-        select(AuditLog.action).where(AuditLog.kanzlei_id == kanzlei_id).distinct()
-    )
+async def recorded_actions(session: AsyncSession, kanzlei_id: int | None) -> list[str]:
+    """Actions that occur in the log in scope, also ones no longer declared."""
+    result = await session.scalars(select(AuditLog.action).where(*_in_scope(kanzlei_id)).distinct())
     return sorted(result.all())
+
+
+async def audit_actors(session: AsyncSession, kanzlei_id: int | None) -> list[User]:
+    """The users to filter the log in scope by: the Kanzlei's people and anyone who acted in it."""
+    in_kanzlei = (
+        select(User.id)
+        if kanzlei_id is EVERY_KANZLEI
+        else (select(User.id).where(User.kanzlei_id == kanzlei_id))
+    )
+    acted = select(AuditLog.user_id).where(*_in_scope(kanzlei_id), AuditLog.user_id.is_not(None))
+    users = await session.scalars(
+        select(User).where(or_(User.id.in_(in_kanzlei), User.id.in_(acted))).order_by(User.name)
+    )
+    return list(users.all())
 
 
 def action_label(action: str) -> str:

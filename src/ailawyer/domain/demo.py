@@ -37,7 +37,14 @@ async def create_demo_data(session: AsyncSession) -> list[DemoLogin]:
     for role, email, name in DEMO_USERS:
         password = secrets.token_urlsafe(12)
         users[role] = await create_user(
-            session, email=email, name=name, role=role, password=password, kanzlei_name=DEMO_KANZLEI
+            session,
+            email=email,
+            name=name,
+            role=role,
+            password=password,
+            kanzlei_name=DEMO_KANZLEI,
+            # A one-firm installation has one person who runs both the Kanzlei and the machine.
+            is_operator=role is Role.ADMIN,
         )
         logins.append(DemoLogin(role, email, password))
     kanzlei_id = users[Role.ADMIN].kanzlei_id

@@ -36,6 +36,7 @@ async def create_user(
     role: Role,
     password: str,
     kanzlei_name: str,
+    is_operator: bool = False,
 ) -> User:
     """A new active user in `kanzlei_name` (created if needed); the caller commits."""
     email = normalize_email(email)
@@ -55,6 +56,7 @@ async def create_user(
         role=role,
         password_hash=hash_password(password),
         aktiv=True,
+        is_operator=is_operator,
         notification_seq=0,
     )
     session.add(user)

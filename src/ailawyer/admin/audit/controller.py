@@ -8,12 +8,18 @@ from urllib.parse import urlencode
 from litestar import Request, get
 from litestar.params import QueryParameter
 from litestar.response import Template
-from sqlalchemy import select
 
 from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.templating import render
-from ailawyer.db.models import MAX_ID, User
-from ailawyer.domain.audit import AuditAction, action_label, list_audit, recorded_actions
+from ailawyer.db.models import MAX_ID
+from ailawyer.domain.audit import (
+    AuditAction,
+    action_label,
+    audit_actors,
+    audit_scope_of,
+    list_audit,
+    recorded_actions,
+)
 
 PER_PAGE = 50
 # Beyond this, the page's offset would not fit the database's integers.
@@ -30,15 +36,18 @@ async def audit_page(
     benutzer: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     seite: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
 ) -> Template:
-    """One page of the Kanzlei's audit log, newest first, filtered by action and user."""
-    kanzlei_id = request.user.kanzlei_id
+    """One page of the audit log, newest first, filtered by action and user.
+
+    A Kanzlei's ADMIN reads its own Kanzlei's log, which also holds what the operator did to
+    its jobs and people; the operator reads every entry, installation-wide ones included.
+    """
+    user = request.user
+    kanzlei_id = audit_scope_of(user, is_operator=user.is_operator)
     async with services.db.session() as db:
         page = await list_audit(
             db, kanzlei_id, action=aktion or None, user_id=benutzer, page=seite, per_page=PER_PAGE
         )
-        users = (
-            await db.scalars(select(User).where(User.kanzlei_id == kanzlei_id).order_by(User.name))
-        ).all()
+        users = await audit_actors(db, kanzlei_id)
         recorded = await recorded_actions(db, kanzlei_id)
     # Declared actions first (in declaration order), then any only found in old entries.
     declared = [action.value for action in AuditAction]
@@ -58,6 +67,7 @@ async def audit_page(
         selected_action=aktion,
         selected_user=benutzer,
         page_url=page_url,
+        every_kanzlei=kanzlei_id is None,
         nav_active="admin",
         admin_active="protokoll",
     )

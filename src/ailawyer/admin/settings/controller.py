@@ -189,6 +189,8 @@ async def _audit(
             target_id=change.key,
             details=details,
             ip=ip,
+            # Runtime settings act on the whole installation, not on the operator's Kanzlei.
+            kanzlei_id=None,
         )
 
 

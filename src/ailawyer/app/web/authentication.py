@@ -72,9 +72,24 @@ async def requires_login(
 async def requires_admin(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
-    """Guard: 401 for anonymous users, 403 for every role but ADMIN."""
+    """Guard: 401 for anonymous users, 403 for everyone but a Kanzlei's ADMIN and the operator."""
     user: CurrentUser | None = connection.scope.get("user")
     if user is None:
         raise NotAuthorizedException("Authentication required")
-    if not user.is_admin:
+    if not user.may_enter_administration:
         raise PermissionDeniedException("Administrator role required")
+
+
+async def requires_operator(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard: 401 for anonymous users, 403 for everyone but the installation's operator.
+
+    For what acts on every Kanzlei at once: the system page and logs, installation-wide
+    settings, queue-level job actions, the OpenAPI schema.
+    """
+    user: CurrentUser | None = connection.scope.get("user")
+    if user is None:
+        raise NotAuthorizedException("Authentication required")
+    if not user.is_operator:
+        raise PermissionDeniedException("Operator required")

@@ -18,6 +18,7 @@ class CurrentUser:
     kanzlei_name: str
     session_key: str
     aktiv: bool = True
+    is_operator: bool = False
 
     @classmethod
     def from_user(cls, user: User, session_key: str) -> CurrentUser:
@@ -30,6 +31,7 @@ class CurrentUser:
             kanzlei_name=user.kanzlei.name,
             session_key=session_key,
             aktiv=user.aktiv,
+            is_operator=user.is_operator,
         )
 
     @property
@@ -38,4 +40,10 @@ class CurrentUser:
 
     @property
     def is_admin(self) -> bool:
+        """A Kanzlei's ADMIN (manages its own Kanzlei); see `is_operator` for the installation."""
         return self.role is Role.ADMIN
+
+    @property
+    def may_enter_administration(self) -> bool:
+        """The administration area is for a Kanzlei's ADMIN and for the operator."""
+        return self.is_admin or self.is_operator
