@@ -49,11 +49,23 @@ _QUIET_LOGGERS = {
     "uvicorn.error": logging.INFO,
     "aiosqlite": logging.INFO,
 }
-# A credential in a header or cookie dump ("cookie: ailawyer_session=…", "Authorization=…"):
-# whatever logs it, the value never reaches a file.
-_CREDENTIAL = re.compile(
-    r"(?i)\b(cookie|set-cookie|authorization|proxy-authorization|x-csrftoken)(\s*[:=]\s*)[^\n\"]+"
+# A credential in a header or cookie dump, whatever logs it, never reaches a file. Header
+# names as they appear in HTTP, ASGI scopes and WSGI environs (HTTP_COOKIE).
+_CREDENTIAL_NAMES = (
+    r"(?:http_)?(?:set-cookie|cookie|proxy-authorization|authorization|x-csrf-?token)"
 )
+# Text dumps: "cookie: ailawyer_session=…", "Authorization=Bearer …" (to the end of the line).
+_CREDENTIAL = re.compile(rf"(?i)\b({_CREDENTIAL_NAMES})(\s*[:=]\s*)[^\n\"]+")
+# Python reprs and JSON: {'cookie': '…'}, {"Cookie": "…"}, [(b'cookie', b'…')],
+# {'set-cookie': ['…', '…']}; the value is a quoted string (escapes included) or a list.
+_QUOTED_CREDENTIAL = re.compile(
+    rf"""(?i)(?P<key>(?P<q>['"]){_CREDENTIAL_NAMES}(?P=q)\s*[:,]\s*)"""
+    r"""(?:(?P<b>b?)(?P<vq>['"])(?:\\.|(?!(?P=vq)).)*(?P=vq)|\[[^\]]*\])"""
+)
+_CREDENTIAL_NAME = re.compile(rf"(?i){_CREDENTIAL_NAMES}")
+# Cheap test first: most lines mention none of these and skip both substitutions.
+_CREDENTIAL_HINT = re.compile(r"(?i)cookie|authorization|csrf")
+REDACTED = "[entfernt]"
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _PROCESS_KIND = re.compile(r"[a-z][a-z0-9_-]*")
@@ -219,11 +231,55 @@ def _level_name(level: str) -> str:
 def _redact_credentials(
     logger: WrappedLogger, method_name: str, event_dict: EventDict
 ) -> EventDict:
-    """Replace credential values in every text field (message and exception included)."""
+    """Replace credential values in every field (message, exception, structured values)."""
     for key, value in event_dict.items():
-        if isinstance(value, str) and _CREDENTIAL.search(value):
-            event_dict[key] = _CREDENTIAL.sub(r"\1\2[entfernt]", value)
+        event_dict[key] = _redact(value)
     return event_dict
+
+
+# Deeper structures are not log fields anyone writes; the renderer's repr of them is
+# still redacted as text.
+_MAX_REDACT_DEPTH = 6
+
+
+def _redact(value: Any, depth: int = 0) -> Any:
+    """`value` with every credential replaced: in text, and under header names in dicts,
+    (name, value) pairs and lists (e.g. an ASGI scope's headers passed as a log field)."""
+    if isinstance(value, str):
+        return _redact_text(value)
+    if isinstance(value, bytes):
+        text = value.decode("latin-1")
+        return _redact_text(text) if _CREDENTIAL_HINT.search(text) else value
+    if depth >= _MAX_REDACT_DEPTH:
+        return _redact_text(repr(value)) if isinstance(value, dict | list | tuple) else value
+    if isinstance(value, dict):
+        return {
+            name: REDACTED if _is_credential_name(name) else _redact(item, depth + 1)
+            for name, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        if len(value) == 2 and _is_credential_name(value[0]):
+            return (value[0], REDACTED)
+        return [_redact(item, depth + 1) for item in value]
+    return value
+
+
+def _redact_text(text: str) -> str:
+    if not _CREDENTIAL_HINT.search(text):
+        return text
+    text = _QUOTED_CREDENTIAL.sub(_redacted_quoted, text)
+    return _CREDENTIAL.sub(rf"\1\2{REDACTED}", text)
+
+
+def _redacted_quoted(match: re.Match[str]) -> str:
+    quote = match["vq"] or "'"
+    return f"{match['key']}{match['b'] or ''}{quote}{REDACTED}{quote}"
+
+
+def _is_credential_name(name: Any) -> bool:
+    if isinstance(name, bytes):
+        name = name.decode("latin-1")
+    return isinstance(name, str) and _CREDENTIAL_NAME.fullmatch(name) is not None
 
 
 class _ProcessFields:

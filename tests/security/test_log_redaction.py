@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ailawyer.logs import configure_logging
+from ailawyer.logs import configure_logging, get_logger
 
 TOKEN = "J0ul5P6BNCkJN5roIMHJWiDK_SJHlSwlY_yEAjdwCOs"
 
@@ -35,6 +35,15 @@ def log_file(tmp_path: Path) -> Iterator[Path]:
         f"> Set-Cookie: ailawyer_session={TOKEN}; HttpOnly",
         f"Authorization: Bearer {TOKEN}",
         f"request headers x-csrftoken={TOKEN}",
+        # Python reprs of header dicts and lists, as libraries log them.
+        f"headers: {{'host': 'kanzlei.example', 'cookie': 'ailawyer_session={TOKEN}'}}",
+        f"scope: [(b'host', b'kanzlei.example'), (b'cookie', b'ailawyer_session={TOKEN}')]",
+        f"response: [(b'set-cookie', b'ailawyer_session={TOKEN}; HttpOnly; Path=/')]",
+        f"{{'Authorization': 'Bearer {TOKEN}', 'X-CSRFToken': '{TOKEN}'}}",
+        f"environ {{'HTTP_COOKIE': 'ailawyer_session={TOKEN}', 'REMOTE_ADDR': '127.0.0.1'}}",
+        f'json {{"cookie": "ailawyer_session={TOKEN}", "x-csrf-token": "{TOKEN}"}}',
+        f"multi {{'set-cookie': ['ailawyer_session={TOKEN}', 'csrftoken={TOKEN}']}}",
+        f"escaped {{'cookie': 'a\\'b; ailawyer_session={TOKEN}'}}",
     ],
 )
 def test_a_logged_credential_is_replaced(log_file: Path, line: str) -> None:
@@ -49,6 +58,29 @@ def test_a_logged_credential_is_replaced(log_file: Path, line: str) -> None:
     records = [json.loads(entry) for entry in written.splitlines()]
     assert "[entfernt]" in records[0]["message"]
     assert "[entfernt]" in records[1]["exception"]
+
+
+def test_a_repr_keeps_the_fields_around_the_credential(log_file: Path) -> None:
+    headers = {"host": "kanzlei.example", "cookie": f"ailawyer_session={TOKEN}", "accept": "*/*"}
+    logging.getLogger("engineio.server").info("handshake headers %r", headers)
+
+    message = json.loads(log_file.read_text())["message"]
+    assert message == (
+        "handshake headers {'host': 'kanzlei.example', 'cookie': '[entfernt]', 'accept': '*/*'}"
+    )
+
+
+def test_headers_passed_as_structured_log_fields_are_replaced(log_file: Path) -> None:
+    scope_headers = [(b"host", b"kanzlei.example"), (b"cookie", f"s={TOKEN}".encode())]
+    get_logger("ailawyer.test").warning(
+        "request", headers=scope_headers, response={"Set-Cookie": f"s={TOKEN}"}
+    )
+
+    written = log_file.read_text()
+    assert TOKEN not in written
+    record = json.loads(written)
+    assert record["response"] == {"Set-Cookie": "[entfernt]"}
+    assert ["b'cookie'", "[entfernt]"] in record["headers"]
 
 
 def test_websocket_frame_dumps_stay_out_even_at_debug(log_file: Path) -> None:
