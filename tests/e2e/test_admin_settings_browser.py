@@ -35,7 +35,7 @@ async def test_an_invalid_value_gets_a_german_message_next_to_its_field(
 ) -> None:
     errors = console_errors(page)
     form_status = page.locator("#runtime-settings").get_by_role("status")
-    admin = await factory.user(Role.ADMIN)
+    admin = await factory.user(Role.ADMIN, is_operator=True)
     await log_in(page, admin.email)
     await page.goto("/admin/settings")
     field = page.get_by_label("Parallele Vorgänge: Testvorgang")
@@ -69,7 +69,7 @@ async def test_a_saved_banner_appears_for_a_colleague_and_reset_removes_it(
     errors = console_errors(page)
     form_status = page.locator("#runtime-settings").get_by_role("status")
     kanzlei = await factory.kanzlei()
-    admin = await factory.user(Role.ADMIN, kanzlei=kanzlei)
+    admin = await factory.user(Role.ADMIN, kanzlei=kanzlei, is_operator=True)
     sekretariat = await factory.user(Role.SEKRETARIAT, kanzlei=kanzlei)
     colleague = await (await new_context()).new_page()
     await log_in(colleague, sekretariat.email)

@@ -58,7 +58,7 @@ def console_errors(page: Page) -> list[str]:
 async def test_clicking_a_job_id_or_user_id_filters_by_it(
     page: Page, factory: Factory, log_writer: LogWriter, console_errors: list[str]
 ) -> None:
-    admin = await factory.user(Role.ADMIN)
+    admin = await factory.user(Role.ADMIN, is_operator=True)
     log_writer.write("Vorgang A gestartet", jobId="job-a", userId=4711)
     log_writer.write("Vorgang B gestartet", jobId="job-b", userId=4712)
     log_writer.write("Vorgang A fertig", jobId="job-a", userId=4712)
@@ -88,7 +88,7 @@ async def test_clicking_a_job_id_or_user_id_filters_by_it(
 async def test_auto_refresh_is_off_by_default_and_follows_the_toggle(
     page: Page, factory: Factory, log_writer: LogWriter, console_errors: list[str]
 ) -> None:
-    admin = await factory.user(Role.ADMIN)
+    admin = await factory.user(Role.ADMIN, is_operator=True)
     log_writer.write("erste Zeile")
     await log_in(page, admin.email)
     await page.goto(f"/admin/system?q={log_writer.marker}")

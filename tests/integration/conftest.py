@@ -24,3 +24,16 @@ async def admin_client(live_server: str, admin: User) -> AsyncIterator[httpx.Asy
     """An HTTP client against the live server with `admin`'s session."""
     async with logged_in(live_server, admin) as client:
         yield client
+
+
+@pytest.fixture
+async def operator(factory: Factory) -> User:
+    """The installation's operator (an ADMIN of a Kanzlei of its own with the operator flag)."""
+    return await factory.user(Role.ADMIN, is_operator=True)
+
+
+@pytest.fixture
+async def operator_client(live_server: str, operator: User) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client against the live server with the operator's session."""
+    async with logged_in(live_server, operator) as client:
+        yield client

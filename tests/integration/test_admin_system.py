@@ -32,7 +32,7 @@ from ailawyer.services import Services
 @asynccontextmanager
 async def admin_client(base_url: str, factory: Factory) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client logged in as a new ADMIN."""
-    admin = await factory.user(Role.ADMIN)
+    admin = await factory.user(Role.ADMIN, is_operator=True)
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
         assert (await login(client, admin.email)).status_code in (302, 303)
         yield client

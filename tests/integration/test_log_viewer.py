@@ -43,19 +43,19 @@ async def logs(http: httpx.AsyncClient, **params: str) -> str:
 
 
 async def test_lines_of_the_app_and_of_a_worker_appear_and_filter_by_level_and_source(
-    admin_client: httpx.AsyncClient,
-    admin: User,
+    operator_client: httpx.AsyncClient,
+    operator: User,
     services: Services,
     worker_process: AilawyerProcess,
 ) -> None:
     marker = uuid.uuid4().hex
-    assert (await admin_client.get(f"/nicht-da-{marker}")).status_code == 404
+    assert (await operator_client.get(f"/nicht-da-{marker}")).status_code == 404
     job_id = f"lv-{marker}"
-    payload = AdminTestPayload(duration_ms=0, steps=1, failure="always", user_id=admin.id)
+    payload = AdminTestPayload(duration_ms=0, steps=1, failure="always", user_id=operator.id)
     await services.jobs.enqueue("test", payload, job_id=job_id)
 
     async def job_failed_for_good() -> str | None:
-        page = await logs(admin_client, jobId=job_id)
+        page = await logs(operator_client, jobId=job_id)
         return page if "job failed for good" in page else None
 
     page = await wait_until(job_failed_for_good, within=30, interval=0.3, what="the job's lines")
@@ -64,26 +64,26 @@ async def test_lines_of_the_app_and_of_a_worker_appear_and_filter_by_level_and_s
     shown = entries(page)
     assert {process for _, process, _ in shown} == {"worker"}
     assert "job started" in page and "Fehlerdetails" in page and "AdminTestFailure" in page
-    errors = entries(await logs(admin_client, jobId=job_id, level="error"))
+    errors = entries(await logs(operator_client, jobId=job_id, level="error"))
     assert errors and {level for level, _, _ in errors} == {"error"}
-    assert entries(await logs(admin_client, jobId=job_id, source="app")) == []
-    by_logger = entries(await logs(admin_client, jobId=job_id, logger="ailawyer.worker"))
+    assert entries(await logs(operator_client, jobId=job_id, source="app")) == []
+    by_logger = entries(await logs(operator_client, jobId=job_id, logger="ailawyer.worker"))
     assert by_logger and all(">ailawyer.worker<" in inner for _, _, inner in by_logger)
-    assert entries(await logs(admin_client, jobId=job_id, logger="uvicorn")) == []
+    assert entries(await logs(operator_client, jobId=job_id, logger="uvicorn")) == []
     # Each id in a line links to the same view filtered by it.
     assert f'href="/admin/system?jobId={job_id}#protokoll"' in page
-    assert f'href="/admin/system?jobId={job_id}&amp;userId={admin.id}#protokoll"' in page
+    assert f'href="/admin/system?jobId={job_id}&amp;userId={operator.id}#protokoll"' in page
 
     # The app's request line for the unknown page.
-    app_lines = entries(await logs(admin_client, q=marker, source="app"))
+    app_lines = entries(await logs(operator_client, q=marker, source="app"))
     assert [process for _, process, _ in app_lines] == ["app"]
     assert f"/nicht-da-{marker}" in app_lines[0][2] and "404" in app_lines[0][2]
-    assert entries(await logs(admin_client, q=marker, source="app", level="warning")) == []
-    assert entries(await logs(admin_client, q=f"/nicht-da-{marker}", source="worker")) == []
+    assert entries(await logs(operator_client, q=marker, source="app", level="warning")) == []
+    assert entries(await logs(operator_client, q=f"/nicht-da-{marker}", source="worker")) == []
 
 
 async def test_garbage_and_markup_in_log_files_are_shown_as_escaped_text(
-    admin_client: httpx.AsyncClient, foreign_log_file: Path
+    operator_client: httpx.AsyncClient, foreign_log_file: Path
 ) -> None:
     marker = uuid.uuid4().hex
     write_log(
@@ -95,7 +95,7 @@ async def test_garbage_and_markup_in_log_files_are_shown_as_escaped_text(
         ],
     )
 
-    page = await admin_client.get("/admin/system", params={"q": marker})
+    page = await operator_client.get("/admin/system", params={"q": marker})
 
     assert page.status_code == 200
     assert "<script>alert" not in page.text and "<img src=x" not in page.text
@@ -110,22 +110,22 @@ async def test_garbage_and_markup_in_log_files_are_shown_as_escaped_text(
 
 
 async def test_a_filter_change_updates_the_address_and_auto_refresh_is_opt_in(
-    admin_client: httpx.AsyncClient,
+    operator_client: httpx.AsyncClient,
 ) -> None:
     headers = {"HX-Request": "true", "HX-Trigger": "log-filter"}
 
-    live = await admin_client.get(
+    live = await operator_client.get(
         "/admin/system/logs", params={"level": "warning", "live": "1"}, headers=headers
     )
-    still = await admin_client.get(
+    still = await operator_client.get(
         "/admin/system/logs", params={"level": "warning"}, headers=headers
     )
-    poll = await admin_client.get(
+    poll = await operator_client.get(
         "/admin/system/logs",
         params={"live": "1"},
         headers={"HX-Request": "true", "HX-Trigger": "log-entries"},
     )
-    page = await admin_client.get("/admin/system")
+    page = await operator_client.get("/admin/system")
 
     assert live.headers["HX-Replace-Url"] == "/admin/system?level=warning&live=1#protokoll"
     assert 'hx-trigger="every 5s"' in live.text and 'data-live="on"' in live.text
@@ -136,8 +136,8 @@ async def test_a_filter_change_updates_the_address_and_auto_refresh_is_opt_in(
     assert 'id="log-entries"' in page.text and 'data-live="off"' in page.text
 
 
-async def test_unknown_filter_values_mean_no_filter(admin_client: httpx.AsyncClient) -> None:
-    response = await admin_client.get(
+async def test_unknown_filter_values_mean_no_filter(operator_client: httpx.AsyncClient) -> None:
+    response = await operator_client.get(
         "/admin/system/logs", params={"level": "LAUT", "source": "../etc", "q": "x" * 5000}
     )
 

@@ -88,7 +88,7 @@ def test_a_filter_that_matches_nothing_stops_at_the_budget_and_says_so(big_log_d
 async def test_the_log_viewer_page_answers_quickly_over_http(
     big_log_dir: Path, settings: Settings, factory: Factory, tmp_path: Path
 ) -> None:
-    admin = await factory.user(Role.ADMIN)
+    admin = await factory.user(Role.ADMIN, is_operator=True)
     port = free_port()
     env = process_env(
         settings,

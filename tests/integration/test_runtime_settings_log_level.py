@@ -42,7 +42,7 @@ def debug_lines(settings: Settings, pid: int, since: int) -> list[dict[str, obje
 
 @asynccontextmanager
 async def admin(live_server: str, factory: Factory) -> AsyncIterator[httpx.AsyncClient]:
-    user = await factory.user(Role.ADMIN)
+    user = await factory.user(Role.ADMIN, is_operator=True)
     async with httpx.AsyncClient(base_url=live_server, timeout=10) as client:
         await login(client, user.email)
         client.headers["x-csrftoken"] = await csrf_token(client, "/admin/settings")
