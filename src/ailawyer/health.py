@@ -1,4 +1,9 @@
-"""Health of the services a process depends on, as `/api/health` reports it."""
+"""Health of the services a process depends on, as `/api/health` and the system page report it.
+
+`check_health` gives the operator's view: each failing service with its reason (an
+exception text, which may name a host, a port or a user). `public_report` is what anyone
+may see: states and latencies only.
+"""
 
 from __future__ import annotations
 
@@ -67,3 +72,16 @@ async def check_health(db: Database, redis: Redis, workers: ProcessRegistry) -> 
     else:
         status = "healthy"
     return {"status": status, "services": services, "checkedAt": time.time()}
+
+
+def public_report(report: dict[str, Any]) -> dict[str, Any]:
+    """`report` without the reasons: for `/api/health` (no login) and a Kanzlei's ADMIN.
+
+    A reason is an exception text such as "Error 111 connecting to 127.0.0.1:46379"; it
+    maps the installation for whoever asks. The operator's system page keeps it.
+    """
+    services = {
+        name: {key: value for key, value in service.items() if key != "detail"}
+        for name, service in report["services"].items()
+    }
+    return {**report, "services": services}

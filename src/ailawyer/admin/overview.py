@@ -11,13 +11,16 @@ from sqlalchemy import func, select
 from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import Akte, User
-from ailawyer.health import check_health
+from ailawyer.health import check_health, public_report
 
 
 @get("/", name="admin-index")
 async def admin_index(request: Request[Any, Any, Any], services: ServicesDep) -> Template:
     kanzlei_id = request.user.kanzlei_id
     report = await check_health(services.db, services.redis, services.workers)
+    if not request.user.is_operator:
+        # The reasons name hosts and ports of the installation: the operator's business.
+        report = public_report(report)
     async with services.db.session() as db:
         user_count = await db.scalar(
             select(func.count()).select_from(User).where(User.kanzlei_id == kanzlei_id)
