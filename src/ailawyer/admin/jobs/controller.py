@@ -19,9 +19,8 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from pydantic import ValidationError
@@ -44,6 +43,7 @@ from ailawyer.admin.jobs.explorer import (
 )
 from ailawyer.app.web.client_address import client_address
 from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.forms import FormData
 from ailawyer.app.web.templating import duration_de, number_de, render
 from ailawyer.domain.audit import AuditAction, AuditTarget, record_audit
 from ailawyer.jobs.counts import STATES, read_counts
@@ -52,7 +52,6 @@ from ailawyer.jobs.payloads import AdminTestPayload
 from ailawyer.jobs.registry import ADMIN_TEST
 from ailawyer.services import Services
 
-FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 BASE = "/admin/jobs"
 
 # Notices after an action (?hinweis=…&anzahl=…): (alert kind, German text).

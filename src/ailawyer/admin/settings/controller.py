@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
-from litestar.params import Body, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
 from sqlalchemy import select
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.app.web.client_address import client_address
 from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.forms import FormData
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import SystemSetting, User
 from ailawyer.domain.audit import AuditAction, AuditTarget, record_audit
@@ -33,7 +33,6 @@ from ailawyer.runtime_settings.service import Acknowledgement, SettingChange
 from ailawyer.services import Services
 
 PAGE_PATH = "/admin/settings"
-FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 @dataclass(frozen=True)
@@ -88,11 +87,7 @@ async def save_settings(
 ) -> Template | Redirect:
     """Validate all submitted values; store, audit and publish the changed ones."""
     runtime = services.runtime_settings
-    submitted = {
-        key: value.strip() if isinstance(value, str) else value
-        for key, value in data.items()
-        if key in runtime.registry
-    }
+    submitted = {key: value.strip() for key, value in data.items() if key in runtime.registry}
     if not submitted:
         raise ValidationException("Das Formular enthält keine Einstellung.")
     values, errors = runtime.check(submitted)

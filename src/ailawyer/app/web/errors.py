@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
+from ailawyer.app.web.forms import REFUSED_FORM_MESSAGE, is_refused_form
 from ailawyer.app.web.templating import render
 from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.logs import get_logger
@@ -72,6 +73,8 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     title, message = GERMAN_ERRORS.get(status, GERMAN_ERRORS[400 if status < 500 else 500])
     if status == 403 and "csrf" in str(exc.detail).lower():
         message = CSRF_MESSAGE
+    elif is_refused_form(exc):
+        message = REFUSED_FORM_MESSAGE
     page = render(request, "errors/error.html", status_code=status, title=title, message=message)
     if exc.headers:
         page.headers.update(exc.headers)

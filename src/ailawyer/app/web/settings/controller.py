@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post, put
-from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
@@ -14,6 +13,7 @@ from msgspec import Struct
 from ailawyer.app.sounds import SoundEvent
 from ailawyer.app.web.authentication import requires_login
 from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.forms import FormData
 from ailawyer.app.web.notifications.controller import sound_url
 from ailawyer.app.web.templating import render
 from ailawyer.notifications.preferences import (
@@ -65,7 +65,7 @@ class SettingsController(Controller):
         self,
         request: Request[Any, Any, Any],
         services: ServicesDep,
-        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+        data: FormData,
     ) -> Redirect:
         """Store the form; unchecked boxes are simply absent from it."""
         sounds = {event: data.get(f"sound-{event.value}") == "on" for event in SoundEvent}
