@@ -161,8 +161,10 @@ class RealtimeServer:
     async def _admit(self, sid: str, environ: dict[str, Any]) -> bool:
         """Authenticate the handshake and enter the user's rooms."""
         services = self._require_services()
+        # A (re)connect is the page's script, not a person: it must not keep an unattended
+        # tab's session alive (the page's own request already extended it).
         user = await load_current_user(
-            services, cookie_value(environ["asgi.scope"], SESSION_COOKIE)
+            services, cookie_value(environ["asgi.scope"], SESSION_COOKIE), touch=False
         )
         if user is None:
             raise Refused(REFUSED)

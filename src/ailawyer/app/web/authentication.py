@@ -9,7 +9,7 @@ from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from ailawyer.app.web.identity import CurrentUser
 from ailawyer.auth.sessions import SESSION_COOKIE
@@ -29,11 +29,32 @@ def cookie_value(scope: Scope | dict[str, Any], name: str) -> str | None:
     return None
 
 
-async def load_current_user(services: Services, token: str | None) -> CurrentUser | None:
-    """The active user of session `token`, or None (no, expired or ended session)."""
+# Requests our own scripts make without a person's doing (the admin pages' polls, refreshes
+# after a socket event, catch-ups after a reconnect) carry this header (htmx `hx-headers`,
+# static/js/api.js): they read the session without extending its idle lifetime, so an
+# unattended tab is signed out after the idle limit. A client that leaves it off only keeps
+# its own session alive, as any click would.
+BACKGROUND_HEADER = b"x-background"
+# Answers to a signed-in user hold client data: no browser or proxy cache may keep them
+# (a shared computer after logout). Static files are not behind this middleware.
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+def is_background_request(scope: Scope) -> bool:
+    """Whether a request says it was made by a script, not by a person (see BACKGROUND_HEADER)."""
+    return any(name == BACKGROUND_HEADER and value == b"1" for name, value in scope["headers"])
+
+
+async def load_current_user(
+    services: Services, token: str | None, *, touch: bool = True
+) -> CurrentUser | None:
+    """The active user of session `token`, or None (no, expired or ended session).
+
+    `touch`: extend the session's idle lifetime (a person's request) or only read it.
+    """
     if not token:
         return None
-    session = await services.sessions.load(token)
+    session = await services.sessions.load(token, touch=touch)
     if session is None:
         return None
     async with services.db.session() as db:
@@ -45,18 +66,39 @@ async def load_current_user(services: Services, token: str | None) -> CurrentUse
 
 
 class SessionAuthMiddleware(ASGIMiddleware):
-    """Sets `scope["user"]` to the CurrentUser or None; guards decide what that allows."""
+    """Sets `scope["user"]` to the CurrentUser or None; guards decide what that allows.
+
+    A person's request extends the session, a background one does not; every answer to a
+    signed-in user is `Cache-Control: no-store`.
+    """
 
     scopes = (ScopeType.HTTP,)
     exclude_path_pattern = ("^/static/",)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         services: Services = scope["litestar_app"].state.services
-        user = await load_current_user(services, cookie_value(scope, SESSION_COOKIE))
+        user = await load_current_user(
+            services,
+            cookie_value(scope, SESSION_COOKIE),
+            touch=not is_background_request(scope),
+        )
         scope["user"] = user
-        if user is not None:
-            bind_context(user_id=user.id)
-        await next_app(scope, receive, send)
+        if user is None:
+            await next_app(scope, receive, send)
+            return
+        bind_context(user_id=user.id)
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() != _NO_STORE[0]
+                ]
+                message = {**message, "headers": [*headers, _NO_STORE]}
+            await send(message)
+
+        await next_app(scope, receive, send_no_store)
 
 
 # Guards are coroutines: Litestar runs a plain function guard in a worker thread, a thread

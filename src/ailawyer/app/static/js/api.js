@@ -4,6 +4,10 @@
 import { leaveForLogin } from "./session.js";
 
 const TIMEOUT_MS = 10000;
+// Marks a request the script makes on its own (a refresh after a socket event, a catch-up
+// after a reconnect, a poll): it does not extend the session's idle lifetime, only a
+// person's requests do (ailawyer/app/web/authentication.py, BACKGROUND_HEADER).
+export const BACKGROUND = Object.freeze({ "X-Background": "1" });
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -17,8 +21,8 @@ export function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 }
 
-export async function api(path, { method = "GET", body } = {}) {
-  const headers = { Accept: "application/json" };
+export async function api(path, { method = "GET", body, background = false } = {}) {
+  const headers = { Accept: "application/json", ...(background ? BACKGROUND : {}) };
   if (method !== "GET") headers["x-csrftoken"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const controller = new AbortController();

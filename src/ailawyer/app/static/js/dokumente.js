@@ -2,7 +2,7 @@
 // status and progress from the Akte's room, and "Erneut versuchen" on failed rows. The
 // server renders every row; this module only asks for fresh rows and swaps them in.
 
-import { ApiError, api, csrfToken } from "./api.js";
+import { ApiError, BACKGROUND, api, csrfToken } from "./api.js";
 import * as realtime from "./realtime.js";
 import { leaveForLogin } from "./session.js";
 
@@ -13,8 +13,12 @@ const UPLOAD_FAILED = "Hochladen fehlgeschlagen. Bitte versuchen Sie es erneut."
 // Row refreshes run one after another per Dokument, so an older answer never wins.
 const rowQueues = new Map();
 
+// Row and list refreshes follow socket events, not a person: background requests.
 async function fetchHtml(url) {
-  const response = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+  const response = await fetch(url, {
+    headers: { Accept: "text/html", ...BACKGROUND },
+    credentials: "same-origin",
+  });
   if (response.status === 401) leaveForLogin("abgelaufen");
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   return response.text();

@@ -5,7 +5,7 @@
 // /admin/jobs/counts, every fragment fresh. Confirmations open in the page's <dialog>;
 // without this module their links open the same question as a page.
 
-import { api } from "../api.js";
+import { BACKGROUND, api } from "../api.js";
 import * as realtime from "../realtime.js";
 import { leaveForLogin } from "../session.js";
 
@@ -48,8 +48,12 @@ function patchCounts(queue, counts, paused) {
 
 const fragments = new Map(); // element id -> { running, again, last, timer }
 
+// Refreshes follow socket events, not a person: they leave the session's idle time alone.
 async function fetchFragment(url) {
-  const response = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+  const response = await fetch(url, {
+    headers: { Accept: "text/html", ...BACKGROUND },
+    credentials: "same-origin",
+  });
   if (response.status === 401) leaveForLogin("abgelaufen");
   return response;
 }
@@ -157,7 +161,7 @@ function onUpdate(update) {
 
 async function catchUp() {
   try {
-    const answer = await api("/admin/jobs/counts");
+    const answer = await api("/admin/jobs/counts", { background: true });
     for (const [queue, data] of Object.entries(answer?.queues ?? {})) {
       patchCounts(queue, data.counts, data.paused);
     }

@@ -107,7 +107,8 @@ function announce(notification) {
 }
 
 async function reload() {
-  const page = await api("/api/notifications");
+  // At page load (the page's own request extended the session) and after a reset.
+  const page = await api("/api/notifications", { background: true });
   items.clear();
   aheadOfCursor.clear();
   for (const notification of page.items) items.set(notification.id, notification);
@@ -137,7 +138,7 @@ const ready = retrying(reload);
 async function fetchMissed() {
   let page;
   try {
-    page = await api(`/api/notifications/after/${lastSeq}`);
+    page = await api(`/api/notifications/after/${lastSeq}`, { background: true });
   } catch (error) {
     if (error instanceof ApiError && error.status === 409) {
       await reload(); // too far behind, or the server was reset: start over
