@@ -43,7 +43,12 @@ def test_every_setting_has_german_words_and_a_valid_default(
 def test_categories_keep_the_declaration_order() -> None:
     categories = RUNTIME_SETTINGS.categories()
 
-    assert [name for name, _ in categories] == ["Hinweise", "System", "Hintergrundverarbeitung"]
+    assert [name for name, _ in categories] == [
+        "Hinweise",
+        "System",
+        "Hintergrundverarbeitung",
+        "Dokumente",
+    ]
     assert [d for _, group in categories for d in group] == list(RUNTIME_SETTINGS)
 
 

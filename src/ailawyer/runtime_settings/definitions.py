@@ -15,6 +15,7 @@ MAX_BANNER_LENGTH = 300
 CATEGORY_NOTICES = "Hinweise"
 CATEGORY_SYSTEM = "System"
 CATEGORY_JOBS = "Hintergrundverarbeitung"
+CATEGORY_UPLOADS = "Dokumente"
 
 _MAINTENANCE_BANNER = RuntimeSettingDefinition(
     key=keys.MAINTENANCE_BANNER,
@@ -74,11 +75,46 @@ def _concurrency(name: str, label: str, default: int) -> RuntimeSettingDefinitio
     )
 
 
+# Uploads: a rate per user (one person cannot fill the disk or the PDF workers in seconds)
+# and the storage of each Kanzlei (ailawyer.dokumente.upload decides both).
+_UPLOADS = [
+    RuntimeSettingDefinition(
+        key=keys.UPLOAD_FILES_PER_HOUR,
+        label="Hochladen: Dateien je Benutzer und Stunde",
+        description="So viele PDF-Dateien darf jeder Benutzer innerhalb einer Stunde "
+        "hochladen; danach wird das Hochladen bis zum Ablauf der Stunde abgelehnt.",
+        category=CATEGORY_UPLOADS,
+        value_type=Annotated[int, Field(ge=1, le=100_000)],
+        allowed="eine ganze Zahl von 1 bis 100.000",
+        default=lambda _settings: 200,
+    ),
+    RuntimeSettingDefinition(
+        key=keys.UPLOAD_MB_PER_HOUR,
+        label="Hochladen: Megabyte je Benutzer und Stunde",
+        description="So viele Megabyte darf jeder Benutzer innerhalb einer Stunde hochladen.",
+        category=CATEGORY_UPLOADS,
+        value_type=Annotated[int, Field(ge=1, le=1_000_000)],
+        allowed="eine ganze Zahl von 1 bis 1.000.000",
+        default=lambda _settings: 1000,
+    ),
+    RuntimeSettingDefinition(
+        key=keys.UPLOAD_KANZLEI_QUOTA_MB,
+        label="Speicherplatz je Kanzlei (Megabyte)",
+        description="So viel Platz dürfen die Dokumente einer Kanzlei zusammen belegen; "
+        "darüber hinaus wird das Hochladen abgelehnt. Gilt für jede Kanzlei einzeln.",
+        category=CATEGORY_UPLOADS,
+        value_type=Annotated[int, Field(ge=1, le=100_000_000)],
+        allowed="eine ganze Zahl von 1 bis 100.000.000",
+        default=lambda _settings: 20 * 1024,
+    ),
+]
+
 RUNTIME_SETTINGS = RuntimeSettingsRegistry(
     [
         _MAINTENANCE_BANNER,
         _LOG_LEVEL,
         *_RETENTION,
         *(_concurrency(q.name, q.label, q.default_concurrency) for q in QUEUES.values()),
+        *_UPLOADS,
     ]
 )

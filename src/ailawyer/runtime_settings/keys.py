@@ -9,6 +9,9 @@ LOG_LEVEL = "log.level"
 JOB_RETENTION_COMPLETED_SECONDS = "jobs.retention.completed_seconds"
 JOB_RETENTION_FAILED_SECONDS = "jobs.retention.failed_seconds"
 MAINTENANCE_BANNER = "ui.maintenance_banner"
+UPLOAD_FILES_PER_HOUR = "uploads.rate.files_per_hour"
+UPLOAD_MB_PER_HOUR = "uploads.rate.mb_per_hour"
+UPLOAD_KANZLEI_QUOTA_MB = "uploads.quota.kanzlei_mb"
 
 
 def job_concurrency(queue_name: str) -> str:

@@ -32,15 +32,20 @@ UNREADABLE = (
 async def _refused(
     request: Request[Any, Any, Any], services: Services, akte: Akte, refused: UploadRefused
 ) -> Response[Any]:
+    """The German message: as JSON for the page's script, else next to the upload form."""
+    headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else {}
     if wants_json(request):
         return Response(
             {"status_code": refused.status, "detail": refused.message},
             status_code=refused.status,
             media_type=MediaType.JSON,
+            headers=headers,
         )
-    return await render_akte_page(
+    page = await render_akte_page(
         request, services, akte, upload_error=refused.message, status_code=refused.status
     )
+    page.headers.update(headers)
+    return page
 
 
 @post("/akten/{akte_id:int}/dokumente", guards=[requires_login], name="dokumente-upload")
