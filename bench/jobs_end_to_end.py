@@ -104,7 +104,14 @@ async def create_dokumente(
             )
         ).all()
         await db.commit()
-    return [DokumentPayload(dokument_id=d, akte_id=a, user_id=u) for d, a, u in created]
+        akten = {akte_id for _, akte_id in owners}
+        kanzlei_of = dict(
+            (await db.execute(select(Akte.id, Akte.kanzlei_id).where(Akte.id.in_(akten)))).all()
+        )
+    return [
+        DokumentPayload(dokument_id=d, akte_id=a, user_id=u, kanzlei_id=kanzlei_of[a])
+        for d, a, u in created
+    ]
 
 
 async def enqueue_all(

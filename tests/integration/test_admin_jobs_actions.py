@@ -50,7 +50,7 @@ async def confirmation(client: httpx.AsyncClient, queue: str, **params: str) -> 
 
 
 async def test_retrying_a_failed_job_puts_it_back_to_waiting_and_is_audited(
-    admin_client: httpx.AsyncClient, services: Services, admin: User
+    operator_client: httpx.AsyncClient, services: Services, operator: User
 ) -> None:
     async with probe_queue(services, failed=1, completed=1) as probe:
         (failed,) = probe.ids["failed"]
@@ -58,10 +58,10 @@ async def test_retrying_a_failed_job_puts_it_back_to_waiting_and_is_audited(
         back = f"/admin/jobs/queues/{probe.name}?status=failed"
 
         retried = await post_form(
-            admin_client, f"/admin/jobs/queues/{probe.name}/jobs/{failed}/retry", {"zurueck": back}
+            operator_client, f"/admin/jobs/queues/{probe.name}/jobs/{failed}/retry", {"zurueck": back}
         )
         refused = await post_form(
-            admin_client, f"/admin/jobs/queues/{probe.name}/jobs/{completed}/retry"
+            operator_client, f"/admin/jobs/queues/{probe.name}/jobs/{completed}/retry"
         )
 
         assert notice(retried) == (f"/admin/jobs/queues/{probe.name}", "retried")
@@ -76,20 +76,20 @@ async def test_retrying_a_failed_job_puts_it_back_to_waiting_and_is_audited(
 
 
 async def test_removing_a_job_asks_first_and_spares_running_jobs(
-    admin_client: httpx.AsyncClient, services: Services
+    operator_client: httpx.AsyncClient, services: Services
 ) -> None:
     async with probe_queue(services, waiting=1, active=1) as probe:
         (waiting,) = probe.ids["waiting"]
         (active,) = probe.ids["active"]
-        count, _ = await confirmation(admin_client, probe.name, aktion="remove", job=waiting)
+        count, _ = await confirmation(operator_client, probe.name, aktion="remove", job=waiting)
 
         removed = await post_form(
-            admin_client,
+            operator_client,
             f"/admin/jobs/queues/{probe.name}/jobs/{waiting}/remove",
             {"zurueck": f"/admin/jobs/queues/{probe.name}/jobs/{waiting}"},
         )
         locked = await post_form(
-            admin_client, f"/admin/jobs/queues/{probe.name}/jobs/{active}/remove"
+            operator_client, f"/admin/jobs/queues/{probe.name}/jobs/{active}/remove"
         )
 
         assert count == 1
@@ -103,17 +103,17 @@ async def test_removing_a_job_asks_first_and_spares_running_jobs(
 
 
 async def test_promoting_starts_a_delayed_job_now(
-    admin_client: httpx.AsyncClient, services: Services
+    operator_client: httpx.AsyncClient, services: Services
 ) -> None:
     async with probe_queue(services, delayed=1, waiting=1) as probe:
         (delayed,) = probe.ids["delayed"]
         (waiting,) = probe.ids["waiting"]
 
         promoted = await post_form(
-            admin_client, f"/admin/jobs/queues/{probe.name}/jobs/{delayed}/promote"
+            operator_client, f"/admin/jobs/queues/{probe.name}/jobs/{delayed}/promote"
         )
         refused = await post_form(
-            admin_client, f"/admin/jobs/queues/{probe.name}/jobs/{waiting}/promote"
+            operator_client, f"/admin/jobs/queues/{probe.name}/jobs/{waiting}/promote"
         )
 
         assert notice(promoted)[1] == "promoted"
@@ -123,18 +123,18 @@ async def test_promoting_starts_a_delayed_job_now(
 
 
 async def test_pausing_and_resuming_a_queue_is_seen_by_every_worker_and_audited(
-    admin_client: httpx.AsyncClient, services: Services
+    operator_client: httpx.AsyncClient, services: Services
 ) -> None:
     async with probe_queue(services, waiting=1) as probe:
-        paused = await post_form(admin_client, f"/admin/jobs/queues/{probe.name}/pause")
-        counts = await admin_client.get(
+        paused = await post_form(operator_client, f"/admin/jobs/queues/{probe.name}/pause")
+        counts = await operator_client.get(
             "/admin/jobs/counts", headers={"Accept": "application/json"}
         )
         assert notice(paused)[1] == "paused"
         assert await services.jobs.queue(probe.name).isPaused()
         assert counts.json()["queues"][probe.name]["paused"] is True
 
-        resumed = await post_form(admin_client, f"/admin/jobs/queues/{probe.name}/resume")
+        resumed = await post_form(operator_client, f"/admin/jobs/queues/{probe.name}/resume")
         assert notice(resumed)[1] == "resumed"
         assert not await services.jobs.queue(probe.name).isPaused()
     assert [(a, t, i) for a, t, i, _ in await audit_entries(services)] == [
@@ -144,17 +144,17 @@ async def test_pausing_and_resuming_a_queue_is_seen_by_every_worker_and_audited(
 
 
 async def test_retry_all_retries_exactly_the_failed_jobs_its_confirmation_counted(
-    admin_client: httpx.AsyncClient, services: Services
+    operator_client: httpx.AsyncClient, services: Services
 ) -> None:
     async with probe_queue(services, failed=3) as probe:
         count, up_to = await confirmation(
-            admin_client, probe.name, aktion="retry-failed", status="failed"
+            operator_client, probe.name, aktion="retry-failed", status="failed"
         )
-        # Fails after the question was asked: not part of what the admin confirmed.
+        # Fails after the question was asked: not part of what the operator confirmed.
         (later,) = await finish(services, probe.name, [({"outcome": "fail", "n": 9}, {})])
 
         answer = await post_form(
-            admin_client,
+            operator_client,
             f"/admin/jobs/queues/{probe.name}/retry-failed",
             {"bis": up_to, "anzahl": count, "zurueck": f"/admin/jobs/queues/{probe.name}"},
         )
@@ -171,16 +171,16 @@ async def test_retry_all_retries_exactly_the_failed_jobs_its_confirmation_counte
 
 
 async def test_clean_removes_exactly_the_jobs_its_confirmation_counted(
-    admin_client: httpx.AsyncClient, services: Services
+    operator_client: httpx.AsyncClient, services: Services
 ) -> None:
     async with probe_queue(services, completed=4, failed=1) as probe:
         count, up_to = await confirmation(
-            admin_client, probe.name, aktion="clean", status="completed"
+            operator_client, probe.name, aktion="clean", status="completed"
         )
         (later,) = await finish(services, probe.name, [({"outcome": "complete", "n": 9}, {})])
 
         answer = await post_form(
-            admin_client,
+            operator_client,
             f"/admin/jobs/queues/{probe.name}/clean",
             {"status": "completed", "bis": up_to, "anzahl": count},
         )
@@ -196,11 +196,11 @@ async def test_clean_removes_exactly_the_jobs_its_confirmation_counted(
 
 
 async def test_a_confirmation_without_jobs_offers_nothing_to_confirm(
-    admin_client: httpx.AsyncClient, services: Services
+    operator_client: httpx.AsyncClient, services: Services
 ) -> None:
     async with probe_queue(services, completed=1) as probe:
-        count, _ = await confirmation(admin_client, probe.name, aktion="clean", status="failed")
-        page = await admin_client.get(
+        count, _ = await confirmation(operator_client, probe.name, aktion="clean", status="failed")
+        page = await operator_client.get(
             f"/admin/jobs/queues/{probe.name}/confirm",
             params={"aktion": "clean", "status": "active"},
         )
@@ -209,12 +209,12 @@ async def test_a_confirmation_without_jobs_offers_nothing_to_confirm(
 
 
 async def test_starting_a_test_job_enqueues_it_with_the_chosen_settings(
-    admin_client: httpx.AsyncClient, services: Services, admin: User
+    operator_client: httpx.AsyncClient, services: Services, operator: User
 ) -> None:
     await services.jobs.queue("test").pause()  # whatever worker runs: the job stays put
     try:
         answer = await post_form(
-            admin_client,
+            operator_client,
             "/admin/jobs/test-job",
             {"dauer": "2,5", "schritte": "4", "ergebnis": "always"},
         )
@@ -226,13 +226,13 @@ async def test_starting_a_test_job_enqueues_it_with_the_chosen_settings(
 
     assert (path.rsplit("/", 1)[0], hint) == ("/admin/jobs/queues/test/jobs", "test-started")
     assert job is not None
-    assert job.data == {"userId": admin.id, "durationMs": 2500, "steps": 4, "failure": "always"}
+    assert job.data == {"userId": operator.id, "durationMs": 2500, "steps": 4, "failure": "always"}
     assert [a for a, _, _, _ in await audit_entries(services)] == ["job.test_start"]
 
 
 async def test_retry_all_of_the_dokumente_queue_resets_each_dokument_first(
     live_server: str,
-    admin_client: httpx.AsyncClient,
+    operator_client: httpx.AsyncClient,
     services: Services,
     factory: Factory,
     worker_process: AilawyerProcess,
@@ -254,10 +254,10 @@ async def test_retry_all_of_the_dokumente_queue_resets_each_dokument_first(
     await queue.pause()  # hold the retried jobs, so their state right after can be seen
     try:
         count, up_to = await confirmation(
-            admin_client, "dokumente", aktion="retry-failed", status="failed"
+            operator_client, "dokumente", aktion="retry-failed", status="failed"
         )
         answer = await post_form(
-            admin_client, "/admin/jobs/queues/dokumente/retry-failed", {"bis": up_to}
+            operator_client, "/admin/jobs/queues/dokumente/retry-failed", {"bis": up_to}
         )
         assert (count, notice(answer)[1]) == (2, "retried-all")
         for dokument in failed:

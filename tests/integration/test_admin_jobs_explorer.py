@@ -34,13 +34,13 @@ async def newest_first(services: Services, queue: str, ids: list[str]) -> bool:
 
 
 async def test_the_overview_shows_every_state_count_of_every_queue(
-    admin_client: httpx.AsyncClient, services: Services
+    operator_client: httpx.AsyncClient, services: Services
 ) -> None:
     async with probe_queue(
         services, completed=3, failed=2, waiting=4, delayed=1, prioritized=2, active=1
     ) as probe:
-        page = await admin_client.get("/admin/jobs")
-        answer = await admin_client.get(
+        page = await operator_client.get("/admin/jobs")
+        answer = await operator_client.get(
             "/admin/jobs/counts", headers={"Accept": "application/json"}
         )
 
@@ -63,12 +63,12 @@ async def test_the_overview_shows_every_state_count_of_every_queue(
 
 
 async def test_a_state_lists_its_jobs_newest_first_a_page_at_a_time(
-    admin_client: httpx.AsyncClient, services: Services
+    operator_client: httpx.AsyncClient, services: Services
 ) -> None:
     async with probe_queue(services, completed=30) as probe:
-        first = await admin_client.get(f"/admin/jobs/queues/{probe.name}?status=completed")
-        second = await admin_client.get(f"/admin/jobs/queues/{probe.name}?status=completed&seite=2")
-        fragment = await admin_client.get(
+        first = await operator_client.get(f"/admin/jobs/queues/{probe.name}?status=completed")
+        second = await operator_client.get(f"/admin/jobs/queues/{probe.name}?status=completed&seite=2")
+        fragment = await operator_client.get(
             f"/admin/jobs/queues/{probe.name}/list?status=completed&seite=2"
         )
 
@@ -83,7 +83,7 @@ async def test_a_state_lists_its_jobs_newest_first_a_page_at_a_time(
 
 
 async def test_a_failed_job_shows_its_reason_each_attempts_stack_trace_and_its_log(
-    admin_client: httpx.AsyncClient, services: Services
+    operator_client: httpx.AsyncClient, services: Services
 ) -> None:
     queue = "probe-failing"
     (job_id,) = await finish(
@@ -92,7 +92,7 @@ async def test_a_failed_job_shows_its_reason_each_attempts_stack_trace_and_its_l
         [({"outcome": "fail", "n": 7, "logLines": 2}, {"attempts": 2, "backoff": 0})],
     )
 
-    page = await admin_client.get(f"/admin/jobs/queues/{queue}/jobs/{job_id}")
+    page = await operator_client.get(f"/admin/jobs/queues/{queue}/jobs/{job_id}")
 
     assert page.status_code == 200
     assert 'data-job-state="failed"' in page.text
@@ -108,13 +108,13 @@ async def test_a_failed_job_shows_its_reason_each_attempts_stack_trace_and_its_l
 
 
 async def test_job_data_is_shown_as_formatted_json_and_escaped(
-    admin_client: httpx.AsyncClient, services: Services
+    operator_client: httpx.AsyncClient, services: Services
 ) -> None:
     hostile = '<img src=x onerror="alert(1)">'
     job_id = await add(services, "probe-escaping", {"note": hostile, "akteId": 5})
 
-    page = await admin_client.get(f"/admin/jobs/queues/probe-escaping/jobs/{job_id}")
-    listing = await admin_client.get("/admin/jobs/queues/probe-escaping?status=waiting")
+    page = await operator_client.get(f"/admin/jobs/queues/probe-escaping/jobs/{job_id}")
+    listing = await operator_client.get("/admin/jobs/queues/probe-escaping?status=waiting")
 
     assert hostile not in page.text and hostile not in listing.text
     assert "&lt;img src=x onerror=" in page.text
@@ -122,28 +122,28 @@ async def test_job_data_is_shown_as_formatted_json_and_escaped(
     assert '{\n  "note": ' in page.text.replace("&#34;", '"')
 
 
-async def test_the_akte_and_user_are_named_only_within_the_admins_kanzlei(
-    admin_client: httpx.AsyncClient, services: Services, factory: Factory, admin: User
+async def test_the_akte_and_user_are_named_only_within_the_viewers_kanzlei(
+    operator_client: httpx.AsyncClient, services: Services, factory: Factory, operator: User
 ) -> None:
-    own = await factory.akte(admin.kanzlei_id)
+    own = await factory.akte(operator.kanzlei_id)
     foreign = await factory.akte((await factory.kanzlei()).id)
-    mine = await add(services, "probe-owners", {"akteId": own.id, "userId": admin.id})
+    mine = await add(services, "probe-owners", {"akteId": own.id, "userId": operator.id})
     theirs = await add(services, "probe-owners", {"akteId": foreign.id})
 
-    page = await admin_client.get("/admin/jobs/queues/probe-owners?status=waiting")
+    page = await operator_client.get("/admin/jobs/queues/probe-owners?status=waiting")
 
     rows = dict(
         re.findall(
             r'<tr data-job-id="([^"]+)".*?data-label="Akte / Benutzer">(.*?)</td>', page.text, re.S
         )
     )
-    assert own.aktenzeichen in rows[mine] and admin.name in rows[mine]
+    assert own.aktenzeichen in rows[mine] and operator.name in rows[mine]
     assert foreign.aktenzeichen not in page.text
     assert f"#{foreign.id}" in rows[theirs]
 
 
 async def test_search_finds_jobs_by_payload_text_field_value_id_and_name(
-    admin_client: httpx.AsyncClient, services: Services
+    operator_client: httpx.AsyncClient, services: Services
 ) -> None:
     queue = "probe-search"
     others = [({"n": n, "akteId": 1000 + n, "outcome": "complete"}, {}) for n in range(1, 40)]
@@ -152,7 +152,7 @@ async def test_search_finds_jobs_by_payload_text_field_value_id_and_name(
     twelve = await add(services, queue, {"n": 100, "akteId": 12})
 
     async def found(q: str) -> list[str]:
-        page = await admin_client.get(f"/admin/jobs/queues/{queue}", params={"q": q})
+        page = await operator_client.get(f"/admin/jobs/queues/{queue}", params={"q": q})
         assert page.status_code == 200
         return [job_id for job_id, _ in ROW.findall(page.text)]
 
@@ -190,9 +190,9 @@ async def test_search_inspects_a_bounded_number_of_jobs_and_resumes_where_it_sto
     assert few.next_cursor == SearchCursor("completed", 5) and len(few.rows) == 5
 
 
-async def test_an_unknown_queue_or_job_is_a_german_404(admin_client: httpx.AsyncClient) -> None:
+async def test_an_unknown_queue_or_job_is_a_german_404(operator_client: httpx.AsyncClient) -> None:
     for path in ("/admin/jobs/queues/gibt-es-nicht", "/admin/jobs/queues/test/jobs/nein"):
-        response = await admin_client.get(path)
+        response = await operator_client.get(path)
         assert response.status_code == 404
         assert "Nicht gefunden" in response.text
 

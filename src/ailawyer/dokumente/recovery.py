@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from ailawyer.db.models import Dokument, utcnow
+from ailawyer.db.models import Akte, Dokument, utcnow
 from ailawyer.dokumente.status import UNFINISHED
 from ailawyer.dokumente.upload import dokument_job_id
 from ailawyer.jobs.payloads import DokumentPayload
@@ -38,21 +38,25 @@ async def requeue_orphaned_dokumente(services: Services) -> list[int]:
     cutoff = utcnow() - timedelta(seconds=GRACE_SECONDS)
     async with services.db.session() as session:
         unfinished = (
-            await session.scalars(
-                select(Dokument)
+            await session.execute(
+                select(Dokument, Akte.kanzlei_id)
+                .join(Akte, Akte.id == Dokument.akte_id)
                 .where(Dokument.status.in_(UNFINISHED), Dokument.updated_at < cutoff)
                 .order_by(Dokument.id)
                 .limit(BATCH)
             )
         ).all()
     requeued = []
-    for dokument in unfinished:
+    for dokument, kanzlei_id in unfinished:
         # Rows from before job ids were stored with the Dokument have none.
         job_id = dokument.job_id or dokument_job_id(dokument.id)
         if await services.jobs.get_job(QUEUE, job_id) is not None:
             continue
         payload = DokumentPayload(
-            dokument_id=dokument.id, akte_id=dokument.akte_id, user_id=dokument.uploaded_by_id
+            dokument_id=dokument.id,
+            akte_id=dokument.akte_id,
+            user_id=dokument.uploaded_by_id,
+            kanzlei_id=kanzlei_id,
         )
         await services.jobs.enqueue(QUEUE, payload, job_id=job_id)
         requeued.append(dokument.id)

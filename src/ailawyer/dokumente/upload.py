@@ -110,7 +110,9 @@ async def accept_uploads(
         await rate.release(reservation)
         raise
     for index, dokument in enumerate(dokumente):
-        payload = DokumentPayload(dokument_id=dokument.id, akte_id=akte_id, user_id=user_id)
+        payload = DokumentPayload(
+            dokument_id=dokument.id, akte_id=akte_id, user_id=user_id, kanzlei_id=kanzlei_id
+        )
         try:
             job = await services.jobs.enqueue("dokumente", payload, job_id=dokument.job_id)
         except Exception as error:

@@ -7,12 +7,15 @@ bookkeeping, where nothing may block or raise (ARCHITECTURE.md).
 
 A flush, at most every FLUSH_INTERVAL_SECONDS per process, then
 - adds the collected metrics to Redis in one pipeline (`ailawyer.jobs.metrics`), and
-- sends one `jobs:update` per changed queue to the explorer's room: the queue's counts
-  (read fresh, O(1)), its pause flag, and up to MAX_JOBS_PER_UPDATE changed job ids.
+- sends one `jobs:update` per changed queue to the operator's explorer room: the queue's
+  counts (read fresh, O(1)), its pause flag, and up to MAX_JOBS_PER_UPDATE changed job ids;
+- and one per changed queue and Kanzlei to that Kanzlei's room, naming only its own jobs
+  and without counts: the queue's counts are every Kanzlei's, and a Kanzlei's own would
+  cost a scan of the queue per flush. Its page fetches them (`/admin/jobs/counts`, cached).
 
 So a queue finishing a thousand jobs a second costs the explorer two events a second
-per process, not a thousand. Delivery is best effort like every Socket.IO event: the
-page fetches the counts again after each reconnect.
+per process and room, not a thousand. Delivery is best effort like every Socket.IO
+event: the page fetches the counts again after each reconnect.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from bullmq import Job
 
-from ailawyer.jobs.counts import read_counts
+from ailawyer.jobs.counts import QueueCounts, read_counts
 from ailawyer.jobs.metrics import MetricsBuffer
 from ailawyer.logs import get_logger
 from ailawyer.realtime import events
@@ -77,44 +80,57 @@ class JobActivity:
         self.emitter = emitter
         self.metrics_prefix = metrics_prefix
         self.interval = interval
-        self._changes: dict[str, QueueChanges] = {}
+        # Per (queue, Kanzlei): None collects every change (the operator's room).
+        self._changes: dict[tuple[str, int | None], QueueChanges] = {}
         self._metrics = MetricsBuffer()
         self._task: asyncio.Task[None] | None = None
         self._last_flush = 0.0
 
     # --- called from listeners: synchronous, cheap, never raising ---------------------
 
-    def changed(self, queue: str, job_id: str | None = None, state: str | None = None) -> None:
-        """Note that `queue` changed (a job, if given, now in `state` if known)."""
+    def changed(
+        self,
+        queue: str,
+        job_id: str | None = None,
+        state: str | None = None,
+        kanzlei_id: int | None = None,
+    ) -> None:
+        """Note that `queue` changed (a job, if given, now in `state` if known), for the
+        operator's explorer and, for a change to Kanzlei `kanzlei_id`'s jobs, its ADMINs'."""
         try:
-            self._changes.setdefault(queue, QueueChanges()).add(job_id, state)
+            rooms = (None,) if kanzlei_id is None else (None, kanzlei_id)
+            for room in rooms:
+                self._changes.setdefault((queue, room), QueueChanges()).add(job_id, state)
             self._schedule()
         except Exception:
             log.exception("job change not noted", queue=queue)
 
-    def started(self, queue: str, job: Job) -> None:
+    def started(self, queue: str, job: Job, kanzlei_id: int | None = None) -> None:
         """A worker took `job`; its first attempt gives a wait-time sample."""
         try:
             if job.attemptsMade == 0 and job.processedOn:
                 # Due at creation plus its delay; a retry's wait includes the backoff we
                 # chose, so it says nothing about the queue and is not sampled.
                 waited = job.processedOn - (job.timestamp + (job.delay or 0))
-                self._metrics.sample(queue, "wait", job.processedOn / 1000, waited)
+                self._metrics.sample(queue, "wait", job.processedOn / 1000, waited, kanzlei_id)
         except Exception:
             log.exception("wait time not sampled", queue=queue)
-        self.changed(queue, str(job.id), "active")
+        self.changed(queue, str(job.id), "active", kanzlei_id)
 
-    def finished(self, queue: str, job: Job, state: str | None) -> None:
+    def finished(
+        self, queue: str, job: Job, state: str | None, kanzlei_id: int | None = None
+    ) -> None:
         """An attempt of `job` ended: "completed", "failed" (for good), or None (retry)."""
         now = time.time()
         try:
             if job.processedOn:
-                self._metrics.sample(queue, "run", now, now * 1000 - job.processedOn)
+                run_ms = now * 1000 - job.processedOn
+                self._metrics.sample(queue, "run", now, run_ms, kanzlei_id)
             if state is not None:
-                self._metrics.count(queue, state, now)
+                self._metrics.count(queue, state, now, kanzlei_id)
         except Exception:
             log.exception("job metrics not sampled", queue=queue)
-        self.changed(queue, str(job.id), state)
+        self.changed(queue, str(job.id), state, kanzlei_id)
 
     # --- flushing ---------------------------------------------------------------------
 
@@ -148,13 +164,16 @@ class JobActivity:
                     await pipe.execute()
             except Exception as error:
                 log.warning("job metrics not stored", error=repr(error))
-        target = self.emitter.to_job_explorer()
-        for queue, change in changes.items():
+        counts: dict[str, QueueCounts] = {}
+        for (queue, kanzlei_id), change in changes.items():
             try:
-                counts = await read_counts(self.jobs.queue(queue))
-                await target.emit(
-                    events.JOBS_UPDATE, {"queue": queue, **counts.to_json(), **change.to_json()}
-                )
+                if queue not in counts:
+                    counts[queue] = await read_counts(self.jobs.queue(queue))
+                if kanzlei_id is None:
+                    update = {"queue": queue, **counts[queue].to_json(), **change.to_json()}
+                else:
+                    update = {"queue": queue, "paused": counts[queue].paused, **change.to_json()}
+                await self.emitter.to_job_explorer(kanzlei_id).emit(events.JOBS_UPDATE, update)
             except Exception as error:
                 log.warning("job update not sent", queue=queue, error=repr(error))
 

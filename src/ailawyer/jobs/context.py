@@ -29,6 +29,8 @@ class JobContext:
     job: Job
     queue: str
     services: Services
+    # The Kanzlei the job belongs to (`ailawyer.jobs.access.job_owner`), for its live updates.
+    kanzlei_id: int | None = None
 
     @property
     def job_id(self) -> str:
@@ -54,7 +56,7 @@ class JobContext:
         except RedisError as error:
             log.warning("job progress not stored", error=str(error))
         # The explorer's job page shows the bar; updates are coalesced per flush interval.
-        self.services.job_activity.changed(self.queue, self.job_id, "active")
+        self.services.job_activity.changed(self.queue, self.job_id, "active", self.kanzlei_id)
 
     async def log(self, line: str) -> None:
         """Append a line to the job's log (shown in the job explorer); best effort too.

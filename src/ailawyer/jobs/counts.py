@@ -11,6 +11,15 @@ from bullmq import Queue
 
 # bullmq's state names, in the order a job usually passes them.
 STATES = ("waiting", "prioritized", "delayed", "active", "completed", "failed")
+# bullmq's API says "waiting" where its Redis key says "wait".
+_STATE_KEYS = {"waiting": "wait"}
+# The states bullmq keeps in a list (newest first); the others are sorted sets.
+LIST_STATES = frozenset({"waiting", "active"})
+
+
+def state_key(state: str) -> str:
+    """bullmq's key suffix of a state (`waiting` is stored as `wait`)."""
+    return _STATE_KEYS.get(state, state)
 
 
 @dataclass(frozen=True)

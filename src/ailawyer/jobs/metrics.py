@@ -11,6 +11,10 @@ worker's listeners), read by the job explorer. Keys (beside bullmq's, under our 
   due to the start of the first attempt) and "run" (start to end of one attempt), each
   `"<epoch seconds>:<milliseconds>"`, capped by LTRIM; p50/p95 are computed from them.
 
+A job of a Kanzlei is counted twice: in its queue's series (the operator's view) and in the
+series `<queue>:kanzlei:<id>` (its Kanzlei's ADMIN's view; `series`). Queue names never hold
+a colon (`JobQueues.discover`), so no queue's series can be taken for a Kanzlei's.
+
 Best effort: a lost write (Redis away, a killed worker's last buffer) costs a few
 samples, never a job.
 """
@@ -40,6 +44,15 @@ def _base(prefix: str, queue: str) -> str:
     return f"{prefix}:jobmetrics:{queue}"
 
 
+def series(queue: str, kanzlei_id: int | None) -> str:
+    """The metrics of a whole queue (`None`), or of one Kanzlei's jobs in it."""
+    return queue if kanzlei_id is None else f"{queue}:kanzlei:{kanzlei_id}"
+
+
+def _series_of_job(queue: str, kanzlei_id: int | None) -> tuple[str, ...]:
+    return (queue,) if kanzlei_id is None else (queue, series(queue, kanzlei_id))
+
+
 def counter_key(prefix: str, queue: str, outcome: str, minute: int) -> str:
     """The counter of `outcome`s of `queue` in epoch minute `minute`."""
     return f"{_base(prefix, queue)}:{outcome}:{minute}"
@@ -57,16 +70,20 @@ class MetricsBuffer:
     counts: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     samples: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
-    def count(self, queue: str, outcome: str, at: float) -> None:
-        """One job of `queue` ended with `outcome` at epoch seconds `at`."""
-        self.counts[(queue, outcome, int(at // 60))] += 1
+    def count(self, queue: str, outcome: str, at: float, kanzlei_id: int | None = None) -> None:
+        """One job of `queue` (and of Kanzlei `kanzlei_id`) ended with `outcome` at `at`."""
+        for name in _series_of_job(queue, kanzlei_id):
+            self.counts[(name, outcome, int(at // 60))] += 1
 
-    def sample(self, queue: str, kind: str, at: float, milliseconds: float) -> None:
+    def sample(
+        self, queue: str, kind: str, at: float, milliseconds: float, kanzlei_id: int | None = None
+    ) -> None:
         """One wait or run time; beyond SAMPLE_LIMIT per write only the newest are kept."""
-        entries = self.samples.setdefault((queue, kind), [])
-        entries.append(f"{int(at)}:{max(0, round(milliseconds))}")
-        if len(entries) > SAMPLE_LIMIT:
-            del entries[0]
+        for name in _series_of_job(queue, kanzlei_id):
+            entries = self.samples.setdefault((name, kind), [])
+            entries.append(f"{int(at)}:{max(0, round(milliseconds))}")
+            if len(entries) > SAMPLE_LIMIT:
+                del entries[0]
 
     def __bool__(self) -> bool:
         return bool(self.counts or self.samples)
@@ -147,25 +164,27 @@ class QueueMetrics:
 
 
 async def read_metrics(
-    redis: Redis, prefix: str, queues: Sequence[str], now: float
+    redis: Redis, prefix: str, queues: Sequence[str], now: float, kanzlei_id: int | None = None
 ) -> dict[str, QueueMetrics]:
     """The last hour (MINUTES counters, oldest first, ending with the current minute) and
-    the duration percentiles of every queue in `queues`, in two round trips."""
+    the duration percentiles of every queue in `queues` (only Kanzlei `kanzlei_id`'s jobs,
+    if given), in two round trips."""
     if not queues:
         return {}
     last = int(now // 60)
     minutes = range(last - MINUTES + 1, last + 1)
+    names = [series(queue, kanzlei_id) for queue in queues]
     keys = [
-        counter_key(prefix, queue, outcome, minute)
-        for queue in queues
+        counter_key(prefix, name, outcome, minute)
+        for name in names
         for outcome in OUTCOMES
         for minute in minutes
     ]
     async with redis.pipeline(transaction=False) as pipe:
         pipe.mget(keys)
-        for queue in queues:
+        for name in names:
             for kind in SAMPLE_KINDS:
-                pipe.lrange(samples_key(prefix, queue, kind), 0, SAMPLE_LIMIT - 1)
+                pipe.lrange(samples_key(prefix, name, kind), 0, SAMPLE_LIMIT - 1)
         counters, *samples = await pipe.execute()
     values = [int(value or 0) for value in counters]
     result = {}

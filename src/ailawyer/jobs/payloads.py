@@ -14,7 +14,7 @@ from pydantic.alias_generators import to_camel
 
 
 class JobPayload(BaseModel):
-    """Base of every payload; `user_id` and `akte_id` say whose job it is (retry, logs)."""
+    """Base of every payload; `kanzlei_id`, `user_id` and `akte_id` say whose job it is."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -24,6 +24,12 @@ class JobPayload(BaseModel):
         validate_by_alias=True,
     )
 
+    # The Kanzlei the job belongs to: set exactly for the queues declared to hold Kanzlei
+    # jobs (`QueueDefinition.kanzlei_jobs`, checked by `JobQueues.enqueue`). Its ADMIN sees
+    # the job in the explorer; a job without one is the installation's (operator only).
+    # Optional in the type only because jobs enqueued before it existed lack it
+    # (`ailawyer.jobs.access.resolve_owner` derives theirs from the Akte).
+    kanzlei_id: int | None = None
     # The user who caused the job: may retry it and gets its notifications.
     user_id: int | None = None
     # The Akte the job works on: retrying it requires access to that Akte.

@@ -11,6 +11,8 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from ailawyer.config import Settings
+from ailawyer.jobs.errors import InvalidPayloadError
+from ailawyer.jobs.kanzlei_counts import KanzleiCounts
 from ailawyer.jobs.options import bull_prefix, default_job_options
 from ailawyer.jobs.registry import QUEUES, QueueDefinition, get_queue_definition
 from ailawyer.logs import get_logger
@@ -41,8 +43,11 @@ class JobQueues:
         self.prefix = bull_prefix(settings)
         self._queues: dict[str, Queue] = {}
         self._discovered: tuple[float, list[str]] | None = None
-        # Told (queue, job id, state) after every enqueue; must not raise (the job exists).
-        self.enqueue_listeners: list[Callable[[str, str, str], None]] = []
+        # Each Kanzlei's counts, for its ADMIN's explorer (a scan, reused for a few seconds).
+        self.kanzlei_counts = KanzleiCounts(self)
+        # Told (queue, job id, state, Kanzlei) after every enqueue; must not raise (the job
+        # exists by then).
+        self.enqueue_listeners: list[Callable[[str, str, str, int | None], None]] = []
 
     def queue(self, name: str) -> Queue:
         """The bullmq Queue `name` (declared or not; the explorer also shows undeclared ones)."""
@@ -58,9 +63,19 @@ class JobQueues:
         job_id: str | None = None,
         delay_ms: int = 0,
     ) -> Job:
-        """Add a job after checking `payload` against the queue's type; returns the job."""
+        """Add a job after checking `payload` against the queue's type; returns the job.
+
+        A queue of Kanzlei jobs takes only payloads naming their Kanzlei, every other queue
+        none: what the explorer shows a Kanzlei's ADMIN is decided by that field.
+        """
         definition = get_queue_definition(queue_name, self.definitions)
-        data = definition.validate_payload(payload).to_job_data()
+        checked = definition.validate_payload(payload)
+        if definition.kanzlei_jobs != (checked.kanzlei_id is not None):
+            raise InvalidPayloadError(
+                f"queue {queue_name!r} takes "
+                + ("only jobs of a Kanzlei" if definition.kanzlei_jobs else "no Kanzlei's jobs")
+            )
+        data = checked.to_job_data()
         options: dict[str, Any] = default_job_options(self.settings)
         if job_id is not None:
             # bullmq ignores an add whose id exists: enqueueing the same id twice is safe.
@@ -70,7 +85,9 @@ class JobQueues:
         job = await self.queue(queue_name).add(definition.job_name, data, options)
         log.info("job enqueued", queue=queue_name, jobId=job.id, delayMs=delay_ms or None)
         for listener in self.enqueue_listeners:
-            listener(queue_name, str(job.id), "delayed" if delay_ms else "waiting")
+            listener(
+                queue_name, str(job.id), "delayed" if delay_ms else "waiting", checked.kanzlei_id
+            )
         return job
 
     async def get_job(self, queue_name: str, job_id: str) -> Job | None:

@@ -7,6 +7,7 @@ finds in Redis). Default job options are the same for every queue (`jobs.options
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -50,6 +51,12 @@ class QueueDefinition(Generic[P]):
     processor: Processor[P]
     default_concurrency: int
     job_name: str
+    # The ids this queue's jobs get (`ailawyer.jobs.job_ids` checks every id a URL names
+    # against it): bullmq's own counter ("17"), or the id the enqueuer chose.
+    job_ids: re.Pattern[str]
+    # Whether its jobs belong to a Kanzlei (payload `kanzleiId`, required on enqueue) and
+    # are shown to that Kanzlei's ADMIN; the other queues' jobs are the installation's.
+    kanzlei_jobs: bool = False
     on_final_failure: FailureHook[P] | None = None
     on_retry: RetryHook[P] | None = None
 
@@ -76,6 +83,9 @@ DOKUMENTE: QueueDefinition[DokumentPayload] = QueueDefinition(
     processor=process_dokument,
     default_concurrency=4,
     job_name="pdf-verarbeitung",
+    # ailawyer.dokumente.upload.dokument_job_id; ASCII digits only (`\d` also takes "²").
+    job_ids=re.compile(r"dokument-[0-9]{1,18}"),
+    kanzlei_jobs=True,
     on_final_failure=record_dokument_failure,
     on_retry=reset_dokument_for_retry,
 )
@@ -86,6 +96,8 @@ SYSTEM: QueueDefinition[SystemTaskPayload] = QueueDefinition(
     processor=run_system_task,
     default_concurrency=1,
     job_name="wartung",
+    # A scheduler's runs are "repeat:<scheduler id>:<time>" (bullmq's job_scheduler.py).
+    job_ids=re.compile(r"[0-9]{1,18}|repeat:[A-Za-z0-9_-]{1,100}:[0-9]{1,18}"),
 )
 ADMIN_TEST: QueueDefinition[AdminTestPayload] = QueueDefinition(
     name="test",
@@ -94,6 +106,7 @@ ADMIN_TEST: QueueDefinition[AdminTestPayload] = QueueDefinition(
     processor=run_admin_test,
     default_concurrency=2,
     job_name="testvorgang",
+    job_ids=re.compile(r"[0-9]{1,18}"),
 )
 
 QUEUES: Mapping[str, QueueDefinition[Any]] = {q.name: q for q in (DOKUMENTE, SYSTEM, ADMIN_TEST)}

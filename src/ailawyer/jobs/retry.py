@@ -5,20 +5,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bullmq import Job
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ailawyer.db.models import User
-from ailawyer.domain.access import Principal, get_akte_for_user
-from ailawyer.domain.roles import Role
+from ailawyer.jobs.access import (
+    JobPrincipal,
+    Verdict,
+    holds_kanzlei_jobs,
+    resolve_owner,
+    retry_verdict,
+)
 from ailawyer.jobs.errors import (
     InvalidPayloadError,
     JobAccessDeniedError,
     JobNotFoundError,
     JobNotRetryableError,
-    UnknownQueueError,
 )
-from ailawyer.jobs.payloads import JobPayload
-from ailawyer.jobs.registry import QUEUES, get_queue_definition
+from ailawyer.jobs.job_ids import is_job_id
+from ailawyer.jobs.registry import QUEUES
 from ailawyer.logs import get_logger
 
 if TYPE_CHECKING:
@@ -27,40 +29,27 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-async def may_retry(session: AsyncSession, user: Principal, payload: JobPayload) -> bool:
-    """The job's own user or an ADMIN of the same Kanzlei, and access to the job's Akte."""
-    if not user.aktiv or (user.id != payload.user_id and user.role is not Role.ADMIN):
-        return False
-    if payload.akte_id is not None:
-        return await get_akte_for_user(session, user, payload.akte_id) is not None
-    if payload.user_id is not None:
-        owner = await session.get(User, payload.user_id)
-        return owner is not None and owner.kanzlei_id == user.kanzlei_id
-    # A job of nobody in particular (maintenance): a matter for administrators.
-    return user.role is Role.ADMIN
-
-
-async def retry_job(services: Services, user: Principal, queue_name: str, job_id: str) -> Job:
+async def retry_job(services: Services, user: JobPrincipal, queue_name: str, job_id: str) -> Job:
     """Put a failed job back to waiting for `user`; raises the JobError that says why not.
 
-    Checked in this order so nobody learns more than they may: the job exists (404),
-    the user may act on it (403), it is failed (409).
+    Checked in this order so nobody learns more than they may: the job exists and is not
+    another Kanzlei's (404), the user may act on it (403, `jobs.access.retry_verdict`), it
+    is failed (409).
     """
-    try:
-        definition = get_queue_definition(queue_name)
-    except UnknownQueueError:
-        raise JobNotFoundError(queue_name) from None
+    if queue_name not in QUEUES or not is_job_id(queue_name, job_id):
+        raise JobNotFoundError(job_id)
     job = await services.jobs.get_job(queue_name, job_id)
     if job is None:
         raise JobNotFoundError(job_id)
-    try:
-        payload = definition.validate_payload(job.data)
-    except InvalidPayloadError:
-        raise JobNotFoundError(job_id) from None
     async with services.db.session() as session:
-        if not await may_retry(session, user, payload):
-            raise JobAccessDeniedError(job_id)
+        owner = await resolve_owner(session, queue_name, job.data)
+        verdict = await retry_verdict(session, user, owner)
+    if verdict is Verdict.HIDDEN:
+        raise JobNotFoundError(job_id)
+    if verdict is Verdict.FORBIDDEN:
+        raise JobAccessDeniedError(job_id)
     await requeue_failed_job(services, queue_name, job)
+    services.job_activity.changed(queue_name, job_id, "waiting", owner.kanzlei_id)
     log.info("job retried", queue=queue_name, jobId=job_id, byUserId=user.id)
     return job
 
@@ -69,10 +58,16 @@ async def requeue_failed_job(services: Services, queue_name: str, job: Job) -> N
     """Move a failed job back to waiting, after its queue's retry hook (e.g. Dokument reset).
 
     Raises JobNotRetryableError if it is not failed (any more). Who may do this is the
-    caller's decision: `retry_job` checks the job's user, the admin guard the explorer.
+    caller's decision (`ailawyer.jobs.access`). A Kanzlei job from before payloads named
+    their Kanzlei gets its `kanzleiId` now, so its Kanzlei's ADMIN finds it from then on.
     """
     if await job.getState() != "failed":
         raise JobNotRetryableError(job.id)
+    if holds_kanzlei_jobs(queue_name) and "kanzleiId" not in job.data:
+        async with services.db.session() as session:
+            owner = await resolve_owner(session, queue_name, job.data)
+        if owner.kanzlei_id is not None:
+            await job.updateData({**job.data, "kanzleiId": owner.kanzlei_id})
     definition = QUEUES.get(queue_name)
     # The domain state first: once the job waits again, a worker may start it at once and
     # must find the Dokument (or whatever the queue keeps) ready for another run.

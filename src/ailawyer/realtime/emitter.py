@@ -90,9 +90,9 @@ class Emitter:
         """All sockets of the users with `role` in one Kanzlei."""
         return EmitTarget(self._backend, role_room(kanzlei_id, role))
 
-    def to_job_explorer(self) -> EmitTarget:
-        """All sockets of ADMINs that have the job explorer open."""
-        return EmitTarget(self._backend, job_explorer_room())
+    def to_job_explorer(self, kanzlei_id: int | None) -> EmitTarget:
+        """Open job explorer pages: the operator's (`None`) or one Kanzlei's ADMINs'."""
+        return EmitTarget(self._backend, job_explorer_room(kanzlei_id))
 
     async def close(self) -> None:
         """Release the write-only manager's Redis connection (no-op when bound to a server)."""

@@ -24,10 +24,10 @@ def role_room(kanzlei_id: int, role: Role) -> str:
     return f"role:{kanzlei_id}:{Role(role).value}"
 
 
-def job_explorer_room() -> str:
-    """Sockets of ADMINs on the job explorer pages, joined after a role check.
-
-    Jobs and queues are shared by the whole installation (not per Kanzlei), so are their
-    live updates; the events carry queue names, job ids and counts, no Kanzlei data.
+def job_explorer_room(kanzlei_id: int | None) -> str:
+    """Sockets of the job explorer pages: the operator's (`None`: every job) or those of one
+    Kanzlei's ADMINs (its jobs only). Joined after `ailawyer.jobs.access.explorer_scope`;
+    an event about a Kanzlei's job goes to both rooms, one about the installation's only to
+    the operator's.
     """
-    return "admin:jobs"
+    return "admin:jobs" if kanzlei_id is None else f"admin:jobs:kanzlei:{kanzlei_id}"

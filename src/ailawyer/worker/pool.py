@@ -25,6 +25,7 @@ from bullmq.custom_errors import UnrecoverableError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from ailawyer.jobs.access import job_owner
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.errors import InvalidPayloadError
 from ailawyer.jobs.options import retention_options, worker_options
@@ -200,7 +201,7 @@ class WorkerPool:
     def _processor(self, definition: QueueDefinition[Any]) -> Callable[[Job, str], Awaitable[Any]]:
         async def process(job: Job, _token: str) -> Any:
             clear_context()
-            ctx = JobContext(job=job, queue=definition.name, services=self.services)
+            ctx = _context(job, definition, self.services)
             bind_context(job_id=ctx.job_id, queue=definition.name, attempt=ctx.attempt)
             payload: JobPayload | None = None
             started = time.monotonic()
@@ -235,16 +236,18 @@ class WorkerPool:
         name = runner.definition.name
         activity = self.services.job_activity
 
+        # Each job's events reach the explorer of its Kanzlei too (jobs/activity.py).
         def on_active(job: Job, _previous: str) -> None:
-            activity.started(name, job)
+            activity.started(name, job, job_owner(name, job.data).kanzlei_id)
 
         def on_completed(job: Job, _result: Any) -> None:
-            activity.finished(name, job, "completed")
+            activity.finished(name, job, "completed", job_owner(name, job.data).kanzlei_id)
 
         def on_failed(job: Job, error: Exception) -> None:
             # bullmq sets finishedOn only when the job moved to failed for good; an
             # attempt that will be retried went to delayed (or waiting) instead.
-            activity.finished(name, job, "failed" if job.finishedOn else None)
+            state = "failed" if job.finishedOn else None
+            activity.finished(name, job, state, job_owner(name, job.data).kanzlei_id)
             # A job that stalled more often than allowed is failed by bullmq itself,
             # without calling the processor: its failure handling starts here.
             if job.deferredFailure:
@@ -266,7 +269,7 @@ class WorkerPool:
         self, definition: QueueDefinition[Any], job: Job, error: Exception
     ) -> None:
         clear_context()
-        ctx = JobContext(job=job, queue=definition.name, services=self.services)
+        ctx = _context(job, definition, self.services)
         bind_context(job_id=ctx.job_id, queue=definition.name)
         try:
             payload: JobPayload | None = definition.validate_payload(job.data)
@@ -283,6 +286,11 @@ class WorkerPool:
         task = asyncio.ensure_future(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _context(job: Job, definition: QueueDefinition[Any], services: Services) -> JobContext:
+    kanzlei_id = job_owner(definition.name, job.data).kanzlei_id
+    return JobContext(job=job, queue=definition.name, services=services, kanzlei_id=kanzlei_id)
 
 
 async def _read_redis_capabilities(worker: Worker) -> None:

@@ -1,20 +1,27 @@
 """What an administrator can do to jobs and queues; every change goes through bullmq.
 
-Framework-free; the controller checks the role, asks for confirmations and writes the
-audit log. Each function raises ActionRefused with a reason the page explains in German.
-Bulk actions touch exactly the jobs the confirmation counted: those that finished (or,
-for the waiting states, were created) up to the moment the confirmation was shown.
-Every change is also noted for the live updates of other open explorer pages.
+Framework-free; the controller asks `ailawyer.jobs.access` who may, asks for
+confirmations and writes the audit log. Each function raises ActionRefused with a reason
+the page explains in German. Bulk actions touch exactly the jobs the confirmation counted:
+those that finished (or, for the waiting states, were created) up to the moment the
+confirmation was shown, and say how many of them were each Kanzlei's (for that Kanzlei's
+audit log). Every change is also noted for the live updates of other open explorer pages:
+the operator's, and those of the Kanzlei whose jobs changed.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bullmq import Job
 
-from ailawyer.admin.jobs.explorer import CLEANABLE_STATES, state_key
+from ailawyer.admin.jobs.explorer import CLEANABLE_STATES
+from ailawyer.jobs.access import holds_kanzlei_jobs, job_owner
+from ailawyer.jobs.counts import state_key
 from ailawyer.jobs.errors import JobNotRetryableError
+from ailawyer.jobs.kanzlei_counts import tally
 from ailawyer.jobs.payloads import AdminTestPayload
 from ailawyer.jobs.registry import ADMIN_TEST
 from ailawyer.jobs.retry import requeue_failed_job
@@ -40,26 +47,26 @@ class ActionRefused(Exception):
         self.reason = reason
 
 
-async def _job(services: Services, queue: str, job_id: str) -> Job:
-    job = await services.jobs.get_job(queue, job_id)
-    if job is None:
-        raise ActionRefused("not-found")
-    return job
+@dataclass(frozen=True)
+class BulkOutcome:
+    """How many jobs a bulk action touched, and how many of them were each Kanzlei's."""
+
+    count: int
+    by_kanzlei: Counter[int] = field(default_factory=Counter)
 
 
-async def retry_job(services: Services, queue: str, job_id: str) -> None:
+async def retry_job(services: Services, queue: str, job: Job, kanzlei_id: int | None) -> None:
     """Put one failed job back to waiting (after its queue's retry hook)."""
-    job = await _job(services, queue, job_id)
     try:
         await requeue_failed_job(services, queue, job)
     except JobNotRetryableError:
         raise ActionRefused("not-failed") from None
-    services.job_activity.changed(queue, job_id, "waiting")
+    services.job_activity.changed(queue, str(job.id), "waiting", kanzlei_id)
 
 
-async def remove_job(services: Services, queue: str, job_id: str) -> str:
+async def remove_job(services: Services, queue: str, job: Job, kanzlei_id: int | None) -> str:
     """Remove one job that is not running; returns the state it was in."""
-    await _job(services, queue, job_id)
+    job_id = str(job.id)
     state = await services.jobs.queue(queue).getJobState(job_id)
     result = await services.jobs.queue(queue).remove(job_id)
     if result == 0:
@@ -68,19 +75,18 @@ async def remove_job(services: Services, queue: str, job_id: str) -> str:
         # -8: the next run of a job scheduler (retention cleanup); removing it would stop
         # the schedule, which belongs to the worker.
         raise ActionRefused("scheduled")
-    services.job_activity.changed(queue, job_id, "removed")
+    services.job_activity.changed(queue, job_id, "removed", kanzlei_id)
     return str(state)
 
 
-async def promote_job(services: Services, queue: str, job_id: str) -> None:
+async def promote_job(services: Services, queue: str, job: Job, kanzlei_id: int | None) -> None:
     """Run a delayed job now instead of at its time."""
-    job = await _job(services, queue, job_id)
     try:
         await job.promote()
     except Exception as error:  # bullmq: "Job … is not in the delayed state"
-        log.info("promote refused by bullmq", queue=queue, jobId=job_id, error=str(error))
+        log.info("promote refused by bullmq", queue=queue, jobId=job.id, error=str(error))
         raise ActionRefused("not-delayed") from None
-    services.job_activity.changed(queue, job_id, "waiting")
+    services.job_activity.changed(queue, str(job.id), "waiting", kanzlei_id)
 
 
 async def set_paused(services: Services, queue: str, paused: bool) -> None:
@@ -108,32 +114,35 @@ async def count_affected(services: Services, queue: str, state: str, up_to_ms: i
     return int(await redis.zcard(key))
 
 
-async def retry_failed(services: Services, queue: str, up_to_ms: int) -> int:
-    """Retry every job that failed up to `up_to_ms`; returns how many went back to waiting."""
+async def retry_failed(services: Services, queue: str, up_to_ms: int) -> BulkOutcome:
+    """Retry every job that failed up to `up_to_ms`; says how many went back to waiting."""
     definition = services.jobs.definitions.get(queue)
-    if definition is not None and definition.on_retry is not None:
-        count = await _retry_one_by_one(services, queue, up_to_ms)
+    if holds_kanzlei_jobs(queue) or (definition is not None and definition.on_retry is not None):
+        outcome = await _retry_one_by_one(services, queue, up_to_ms)
     else:
+        # The installation's jobs only: bullmq moves them in batches, nobody's to count.
         before = await count_affected(services, queue, "failed", up_to_ms)
         await services.jobs.queue(queue).retryJobs(
             {"state": "failed", "count": RETRY_BATCH, "timestamp": up_to_ms}
         )
-        count = before - await count_affected(services, queue, "failed", up_to_ms)
-    services.job_activity.changed(queue)
-    return count
+        outcome = BulkOutcome(before - await count_affected(services, queue, "failed", up_to_ms))
+    _note_bulk_change(services, queue, outcome)
+    return outcome
 
 
-async def _retry_one_by_one(services: Services, queue: str, up_to_ms: int) -> int:
-    """Each job through `requeue_failed_job`, so the queue's retry hook runs for it."""
+async def _retry_one_by_one(services: Services, queue: str, up_to_ms: int) -> BulkOutcome:
+    """Each job through `requeue_failed_job`, so the queue's retry hook runs for it and
+    its Kanzlei is counted."""
     key = services.jobs.queue(queue).toKey("failed")
     retried = skipped = 0
+    by_kanzlei: Counter[int] = Counter()
     while True:
         # Retried jobs leave the set; those refused stay and are stepped over.
         ids = await services.jobs.redis.zrangebyscore(
             key, "-inf", up_to_ms, start=skipped, num=HOOKED_RETRY_BATCH
         )
         if not ids:
-            return retried
+            return BulkOutcome(retried, by_kanzlei)
         for job_id in ids:
             job = await services.jobs.get_job(queue, job_id)
             try:
@@ -144,15 +153,36 @@ async def _retry_one_by_one(services: Services, queue: str, up_to_ms: int) -> in
                 skipped += 1
             else:
                 retried += 1
+                kanzlei_id = job_owner(queue, job.data).kanzlei_id
+                if kanzlei_id is not None:
+                    by_kanzlei[kanzlei_id] += 1
 
 
-async def clean(services: Services, queue: str, state: str, up_to_ms: int) -> int:
-    """Remove the jobs of `state` up to `up_to_ms` (see `count_affected`); returns how many."""
+async def clean(services: Services, queue: str, state: str, up_to_ms: int) -> BulkOutcome:
+    """Remove the jobs of `state` up to `up_to_ms` (see `count_affected`); says how many.
+
+    Each Kanzlei's share is counted just before (a removed job's data is gone): a job
+    that finishes or is removed in between can make those shares differ by one from what
+    was removed.
+    """
     if state not in CLEANABLE_STATES:
         raise ActionRefused("invalid")
-    removed = await clean_state(services.jobs.queue(queue), state_key(state), up_to_ms)
+    bull_queue = services.jobs.queue(queue)
+    by_kanzlei: Counter[int] = Counter()
+    if holds_kanzlei_jobs(queue):
+        shares = await tally(services.jobs.redis, bull_queue, state, up_to_ms)
+        by_kanzlei.update({k: n for k, n in shares.items() if k is not None})
+    removed = await clean_state(bull_queue, state_key(state), up_to_ms)
+    outcome = BulkOutcome(removed, by_kanzlei)
+    _note_bulk_change(services, queue, outcome)
+    return outcome
+
+
+def _note_bulk_change(services: Services, queue: str, outcome: BulkOutcome) -> None:
+    """A change of many jobs: every open page of the queue, and of each Kanzlei touched."""
     services.job_activity.changed(queue)
-    return removed
+    for kanzlei_id in outcome.by_kanzlei:
+        services.job_activity.changed(queue, kanzlei_id=kanzlei_id)
 
 
 async def start_test_job(services: Services, payload: AdminTestPayload) -> Job:

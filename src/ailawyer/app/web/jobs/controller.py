@@ -30,7 +30,11 @@ async def retry_failed_job(
     queue: FromPath[str],
     job_id: FromPath[str],
 ) -> Response[Any]:
-    """Run a failed job again: its own user or an ADMIN; 403 others, 404 unknown, 409 not failed."""
+    """Run a failed job again, as `ailawyer.jobs.access.retry_verdict` allows.
+
+    404 for an unknown job, a malformed id and another Kanzlei's job; 403 for a job of the
+    caller's Kanzlei (or the installation's) that is not theirs to retry; 409 not failed.
+    """
     try:
         await retry_job(services, request.user, queue, job_id)
     except JobNotFoundError:

@@ -1,5 +1,7 @@
 // The job explorer's pages, kept current without polling: the page joins the explorer's
-// Socket.IO room (ADMINs only), patches counts in place from each `jobs:update`, and
+// Socket.IO room (the server picks it: the operator's, or the ADMIN's Kanzlei's), patches
+// counts in place from each `jobs:update` (a Kanzlei's updates carry none: its counts are
+// fetched from /admin/jobs/counts instead, at most every COUNTS_INTERVAL_MS), and
 // fetches the server-rendered fragment again ([data-jobs-refresh], same URL) when an
 // update concerns what it shows. After every (re)connect it catches up: counts from
 // /admin/jobs/counts, every fragment fresh. Confirmations open in the page's <dialog>;
@@ -12,6 +14,8 @@ import { leaveForLogin } from "../session.js";
 const ACK_TIMEOUT_MS = 5000;
 // Least time between two fetches of one fragment: a busy queue sends updates twice a second.
 const MIN_INTERVAL_MS = { "jobs-overview": 5000, "queue-body": 1000, "job-detail": 500 };
+// A Kanzlei's counts come from a scan the server reuses for 5 s: asking more often is no use.
+const COUNTS_INTERVAL_MS = 5000;
 const REMOVED = "Dieser Vorgang wurde inzwischen entfernt.";
 const LIVE_TEXT = {
   connecting: "Verbinde …",
@@ -151,15 +155,21 @@ function concerns(element, update) {
   return jobs.some((job) => job.state === null || job.state === element.dataset.state);
 }
 
-function onUpdate(update) {
-  if (!update?.queue) return;
-  patchCounts(update.queue, update.counts, update.paused);
-  for (const element of document.querySelectorAll("[data-jobs-refresh]")) {
-    if (concerns(element, update)) refresh(element.id);
-  }
+let countsTimer = null;
+let countsLast = 0;
+
+// Fetch every count again, at most once per COUNTS_INTERVAL_MS.
+function refreshCounts() {
+  if (countsTimer) return;
+  const wait = Math.max(0, countsLast + COUNTS_INTERVAL_MS - Date.now());
+  countsTimer = setTimeout(async () => {
+    countsTimer = null;
+    countsLast = Date.now();
+    await loadCounts();
+  }, wait);
 }
 
-async function catchUp() {
+async function loadCounts() {
   try {
     const answer = await api("/admin/jobs/counts", { background: true });
     for (const [queue, data] of Object.entries(answer?.queues ?? {})) {
@@ -168,6 +178,19 @@ async function catchUp() {
   } catch (error) {
     console.warn("Zähler nicht geladen:", error);
   }
+}
+
+function onUpdate(update) {
+  if (!update?.queue) return;
+  patchCounts(update.queue, update.counts, update.paused);
+  if (!update.counts) refreshCounts();
+  for (const element of document.querySelectorAll("[data-jobs-refresh]")) {
+    if (concerns(element, update)) refresh(element.id);
+  }
+}
+
+async function catchUp() {
+  await loadCounts();
   for (const element of document.querySelectorAll("[data-jobs-refresh]")) refresh(element.id);
 }
 

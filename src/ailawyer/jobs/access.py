@@ -1,0 +1,180 @@
+"""Who may see and act on a job: decided here and nowhere else (as `domain/access.py` for Akten).
+
+Every job route asks these functions: the retry API (`/api/jobs/…/retry`), every page and
+action of the job explorer (`admin/jobs`), and the Socket.IO join of its live room.
+
+- A job belongs to a Kanzlei when its queue holds Kanzlei jobs (`QueueDefinition.kanzlei_jobs`)
+  and its payload names the Kanzlei (`kanzleiId`). Every other job (the system queue, test
+  jobs, queues only found in Redis) belongs to the installation.
+- The operator ("Betreiber") sees and acts on every job and every queue.
+- A Kanzlei's ADMIN sees its own Kanzlei's jobs, in the queues of Kanzlei jobs, and may retry,
+  remove and promote them. Another Kanzlei's job answers as if it did not exist (404, like an
+  Akte); a job or queue of the installation, and every queue-level action (pause, resume,
+  clean a state, retry all failed, the test job), is refused (403).
+- The retry API also lets the job's own user retry it, with access to the job's Akte.
+
+Each question is one small function so the answers can be stated as a table (README "Who may
+do what"); none imports a web framework, so the app and the worker ask the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ailawyer.db.models import Akte, is_id
+from ailawyer.domain.access import Principal, get_akte_for_user
+from ailawyer.domain.roles import Role
+from ailawyer.jobs.registry import QUEUES, QueueDefinition
+
+
+class Verdict(Enum):
+    """The answer to "may this person see or do this to the job?"."""
+
+    ALLOWED = "allowed"
+    # Seen but not theirs to act on (403): the installation's jobs and queues, or a colleague's job.
+    FORBIDDEN = "forbidden"
+    # Another Kanzlei's: answered as if it did not exist (404), so its existence stays secret.
+    HIDDEN = "hidden"
+
+
+class JobPrincipal(Principal, Protocol):
+    """What job decisions need to know about a user (a User row or a session's user)."""
+
+    @property
+    def is_operator(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class JobScope:
+    """Whose jobs one person sees in the explorer: every job, or one Kanzlei's."""
+
+    kanzlei_id: int | None
+
+    @property
+    def everything(self) -> bool:
+        return self.kanzlei_id is None
+
+
+# The operator's scope.
+EVERY_JOB = JobScope(None)
+
+
+@dataclass(frozen=True)
+class JobOwner:
+    """Whom a job belongs to, read from its queue and payload."""
+
+    kanzlei_id: int | None
+    user_id: int | None
+    akte_id: int | None
+
+
+def is_operator(user: JobPrincipal) -> bool:
+    """The installation's operator (an active user with the flag)."""
+    return user.aktiv and user.is_operator
+
+
+def explorer_scope(user: JobPrincipal) -> JobScope | None:
+    """The jobs `user` sees in the explorer; None: no explorer at all (not an ADMIN)."""
+    if is_operator(user):
+        return EVERY_JOB
+    if user.aktiv and user.role is Role.ADMIN:
+        return JobScope(user.kanzlei_id)
+    return None
+
+
+def may_run_queue_actions(user: JobPrincipal) -> bool:
+    """Pause/resume, clean a state, retry all failed, start a test job: they act on every
+    Kanzlei's jobs at once, so only the operator may."""
+    return is_operator(user)
+
+
+def holds_kanzlei_jobs(
+    queue_name: str, definitions: Mapping[str, QueueDefinition[Any]] = QUEUES
+) -> bool:
+    """Whether a queue holds Kanzlei jobs (declared so); other queues hold the installation's."""
+    definition = definitions.get(queue_name)
+    return definition is not None and definition.kanzlei_jobs
+
+
+def queue_verdict(user: JobPrincipal, queue_name: str) -> Verdict:
+    """May `user` open a queue's pages (they show only the jobs of `explorer_scope`)?"""
+    scope = explorer_scope(user)
+    if scope is None:
+        return Verdict.FORBIDDEN
+    if scope.everything or holds_kanzlei_jobs(queue_name):
+        return Verdict.ALLOWED
+    return Verdict.FORBIDDEN
+
+
+def queues_in_scope(scope: JobScope, names: Iterable[str]) -> list[str]:
+    """The queues an explorer with `scope` lists."""
+    return [name for name in names if scope.everything or holds_kanzlei_jobs(name)]
+
+
+def job_owner(queue_name: str, data: Any) -> JobOwner:
+    """Whom a job belongs to, from its raw data (lenient: job data is anybody's JSON).
+
+    Only a queue of Kanzlei jobs can give a job a Kanzlei: a `kanzleiId` in another queue's
+    data (a test job, a foreign producer's) means nothing.
+    """
+    payload = data if isinstance(data, Mapping) else {}
+    kanzlei_id = _id(payload.get("kanzleiId")) if holds_kanzlei_jobs(queue_name) else None
+    return JobOwner(
+        kanzlei_id=kanzlei_id,
+        user_id=_id(payload.get("userId")),
+        akte_id=_id(payload.get("akteId")),
+    )
+
+
+async def resolve_owner(session: AsyncSession, queue_name: str, data: Any) -> JobOwner:
+    """`job_owner`, and for a Kanzlei job enqueued before payloads named their Kanzlei, the
+    Kanzlei of its Akte (jobs without either stay the installation's: operator only).
+
+    Such jobs age out (completed after a day, failed after a week); until then they are found
+    by id but not in a Kanzlei ADMIN's lists, which filter on the payload in Redis.
+    """
+    owner = job_owner(queue_name, data)
+    if owner.kanzlei_id is None and owner.akte_id is not None and holds_kanzlei_jobs(queue_name):
+        akte = await session.get(Akte, owner.akte_id)
+        if akte is not None:
+            return JobOwner(akte.kanzlei_id, owner.user_id, owner.akte_id)
+    return owner
+
+
+def job_verdict(user: JobPrincipal, owner: JobOwner) -> Verdict:
+    """May `user` see one job in the explorer, and retry, remove or promote it there?"""
+    if is_operator(user):
+        return Verdict.ALLOWED
+    if not user.aktiv:
+        return Verdict.HIDDEN
+    if owner.kanzlei_id is None:
+        return Verdict.FORBIDDEN  # the installation's job
+    if owner.kanzlei_id != user.kanzlei_id:
+        return Verdict.HIDDEN
+    return Verdict.ALLOWED if user.role is Role.ADMIN else Verdict.FORBIDDEN
+
+
+async def retry_verdict(session: AsyncSession, user: JobPrincipal, owner: JobOwner) -> Verdict:
+    """May `user` retry the job through the retry API (the notifications' button)?
+
+    Whoever may act on it in the explorer, and besides the job's own user while they may
+    see its Akte; every other member of the Kanzlei is refused (403).
+    """
+    verdict = job_verdict(user, owner)
+    if verdict is not Verdict.FORBIDDEN or owner.kanzlei_id is None:
+        return verdict
+    if user.id != owner.user_id:
+        return Verdict.FORBIDDEN
+    if owner.akte_id is not None and await get_akte_for_user(session, user, owner.akte_id) is None:
+        return Verdict.FORBIDDEN
+    return Verdict.ALLOWED
+
+
+def _id(value: Any) -> int | None:
+    """A positive integer id from job data (JSON true is no id)."""
+    return value if type(value) is int and is_id(value) else None
