@@ -1,5 +1,7 @@
-"""Live job updates for the explorer: only ADMIN sockets join its room; workers announce job
-changes there (coalesced per queue); the same hooks keep the metrics in Redis."""
+"""Live job updates for the explorer: only ADMIN sockets join a room of it, the operator's
+with every job, a Kanzlei ADMIN's with only its Kanzlei's jobs; workers announce job changes
+there (coalesced per queue and room); the same hooks keep the metrics in Redis, per queue
+and per Kanzlei."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from tests.support.factories import Factory
 from tests.support.jobs import running_pool, wait_for_state, wait_until
+from tests.support.personas import build_people, park_kanzlei_job, park_system_job
 from tests.support.processes import AilawyerProcess
 from tests.support.realtime import SocketClient, session_token
 from tests.support.worker_processes import wait_for_workers
@@ -51,7 +54,7 @@ async def test_only_admins_join_the_explorer_room(
     assert set(map(str, answers.values())) == {str({"ok": False, "error": "forbidden"})}
 
 
-async def test_a_worker_announces_a_job_from_start_to_end_to_admins_on_the_explorer(
+async def test_a_worker_announces_a_job_from_start_to_end_to_the_operators_explorer(
     live_server: str,
     services: Services,
     factory: Factory,
@@ -59,7 +62,8 @@ async def test_a_worker_announces_a_job_from_start_to_end_to_admins_on_the_explo
     worker_process: AilawyerProcess,
 ) -> None:
     await wait_for_workers(services, 1)
-    admin, _ = await joined(live_server, sockets, await factory.user(Role.ADMIN))
+    operator = await factory.user(Role.ADMIN, is_operator=True)
+    admin, _ = await joined(live_server, sockets, operator)
     # An admin who has not opened the explorer gets nothing.
     other = await sockets().connect(
         live_server, await session_token(live_server, (await factory.user(Role.ADMIN)).email)
@@ -93,7 +97,8 @@ async def test_many_job_changes_make_few_updates(
     worker_process: AilawyerProcess,
 ) -> None:
     await wait_for_workers(services, 1)
-    admin, _ = await joined(live_server, sockets, await factory.user(Role.ADMIN))
+    operator = await factory.user(Role.ADMIN, is_operator=True)
+    admin, _ = await joined(live_server, sockets, operator)
     started = time.monotonic()
     jobs = [await services.jobs.enqueue("test", QUICK) for _ in range(300)]
     for job in jobs:
@@ -140,10 +145,40 @@ async def test_changes_are_noted_without_waiting_and_sent_once_per_queue_and_flu
     sent = {data["queue"]: (event, data, room) for event, data, room in recorder.sent}
     assert set(sent) == {"test", "system"} and len(recorder.sent) == 2
     event, data, room = sent["test"]
-    assert (event, room) == (events.JOBS_UPDATE, job_explorer_room())
+    assert (event, room) == (events.JOBS_UPDATE, job_explorer_room(None))
     assert len(data["jobs"]) == MAX_JOBS_PER_UPDATE and data["more"] is True
     assert data["jobs"][0] == {"id": "0", "state": "completed"}
     assert sent["system"][1]["jobs"] == [] and sent["system"][1]["more"] is False
+
+
+def about(job_id: str) -> Callable[[Any], bool]:
+    return lambda update: any(job["id"] == job_id for job in update["jobs"])
+
+
+async def test_a_kanzleis_admins_hear_only_of_its_jobs_and_the_operator_of_every_job(
+    live_server: str, services: Services, factory: Factory, sockets: Callable[[], SocketClient]
+) -> None:
+    people = await build_people(factory, services)
+    operator, _ = await joined(live_server, sockets, people.operator)
+    admin_a, _ = await joined(live_server, sockets, people.admin_a)
+    admin_b, answer_b = await joined(live_server, sockets, people.admin_b)
+    kanzlei_job = await park_kanzlei_job(services, people)
+    system_job = await park_system_job(services)
+
+    for_a = await admin_a.wait_for(events.JOBS_UPDATE, about(kanzlei_job))
+    await operator.wait_for(events.JOBS_UPDATE, about(kanzlei_job))
+    await operator.wait_for(events.JOBS_UPDATE, about(system_job))
+    # Sent after those updates on the same channel: whatever B or A was sent has arrived.
+    for socket, user in ((admin_b, people.admin_b), (admin_a, people.admin_a)):
+        await services.emitter.to_user(user.id).emit("sentinel", {})
+        await socket.wait_for("sentinel")
+
+    assert answer_b == {"ok": True}
+    assert admin_b.received(events.JOBS_UPDATE) == []
+    assert not [u for u in admin_a.received(events.JOBS_UPDATE) if about(system_job)(u)]
+    # The queue's counts are every Kanzlei's: A's page fetches its own instead.
+    assert "counts" not in for_a and for_a["paused"] is False
+    assert for_a["jobs"] == [{"id": kanzlei_job, "state": "delayed"}]
 
 
 async def test_the_worker_keeps_per_minute_counts_and_wait_and_run_times(
@@ -175,3 +210,26 @@ async def test_the_worker_keeps_per_minute_counts_and_wait_and_run_times(
     assert (metrics.run.count, metrics.wait.count) == (3 + 4, 4)
     # The three good jobs sleep 50 ms; how much longer a run takes depends on the machine.
     assert metrics.run.p95 >= 50
+
+
+async def test_a_kanzleis_jobs_are_counted_for_the_queue_and_for_the_kanzlei(
+    isolated_services: Services,
+) -> None:
+    services = isolated_services
+    prefix = services.settings.redis_key_prefix
+    job = await services.jobs.enqueue("test", QUICK)
+    job.processedOn = round(time.time() * 1000) - 40
+    activity = JobActivity(services.jobs, Emitter(Recorder()), metrics_prefix=prefix)
+
+    activity.finished("dokumente", job, "completed", kanzlei_id=7)
+    activity.finished("dokumente", job, "failed")
+    await activity.close()
+
+    now = time.time()
+    whole = (await read_metrics(services.redis, prefix, ["dokumente"], now))["dokumente"]
+    seven = (await read_metrics(services.redis, prefix, ["dokumente"], now, 7))["dokumente"]
+    eight = (await read_metrics(services.redis, prefix, ["dokumente"], now, 8))["dokumente"]
+    assert (whole.completed_total, whole.failed_total) == (1, 1)
+    assert (seven.completed_total, seven.failed_total) == (1, 0)
+    assert seven.run is not None and seven.run.count == 1
+    assert (eight.completed_total, eight.failed_total, eight.run) == (0, 0, None)

@@ -1,6 +1,7 @@
-"""POST /api/jobs/<queue>/<id>/retry: the job's own user or an ADMIN of its Kanzlei.
+"""POST /api/jobs/<queue>/<id>/retry: the job's own user, an ADMIN of its Kanzlei, the operator.
 
-403 for everyone else, 404 for an unknown job, 409 for a job that is not failed.
+403 for everyone else of the Kanzlei, 404 for an unknown job, a malformed id and another
+Kanzlei's job (as for an Akte), 409 for a job that is not failed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ async def people(factory: Factory) -> dict[str, User]:
         "sekretariat": await factory.user(Role.SEKRETARIAT, kanzlei=kanzlei),
         "admin": await factory.user(Role.ADMIN, kanzlei=kanzlei),
         "fremder_admin": await factory.user(Role.ADMIN, kanzlei=other),
+        "betreiber": await factory.user(Role.ADMIN, kanzlei=other, is_operator=True),
     }
 
 
@@ -109,23 +111,8 @@ async def test_the_uploader_retries_and_the_dokument_waits_again(
     assert titles.count("PDF-Verarbeitung fehlgeschlagen. Erneut versuchen?") == 2
 
 
-async def test_an_admin_of_the_kanzlei_may_retry_any_job_of_it(
-    client: httpx.AsyncClient,
-    live_server: str,
-    services: Services,
-    akte: Akte,
-    people: dict[str, User],
-    worker_ready: None,
-) -> None:
-    dokument = await failed_dokument(live_server, services, akte, people["anwalt"])
-
-    response = await retry(client, people["admin"], f"/api/jobs/dokumente/{dokument.job_id}/retry")
-
-    assert response.status_code == 200
-
-
-@pytest.mark.parametrize("person", ["sekretariat", "fremder_admin"])
-async def test_anyone_else_gets_403(
+@pytest.mark.parametrize("person", ["admin", "betreiber"])
+async def test_an_admin_of_the_kanzlei_and_the_operator_may_retry_any_job_of_it(
     client: httpx.AsyncClient,
     live_server: str,
     services: Services,
@@ -138,8 +125,45 @@ async def test_anyone_else_gets_403(
 
     response = await retry(client, people[person], f"/api/jobs/dokumente/{dokument.job_id}/retry")
 
+    assert response.status_code == 200
+
+
+async def test_a_colleague_who_did_not_upload_it_gets_403(
+    client: httpx.AsyncClient,
+    live_server: str,
+    services: Services,
+    akte: Akte,
+    people: dict[str, User],
+    worker_ready: None,
+) -> None:
+    dokument = await failed_dokument(live_server, services, akte, people["anwalt"])
+
+    response = await retry(
+        client, people["sekretariat"], f"/api/jobs/dokumente/{dokument.job_id}/retry"
+    )
+
     assert response.status_code == 403
     assert response.json()["detail"] == "Sie dürfen diesen Vorgang nicht erneut starten."
+    assert await services.jobs.queue("dokumente").getJobState(dokument.job_id or "") == "failed"
+
+
+async def test_an_admin_of_another_kanzlei_gets_404_as_if_it_did_not_exist(
+    client: httpx.AsyncClient,
+    live_server: str,
+    services: Services,
+    akte: Akte,
+    people: dict[str, User],
+    worker_ready: None,
+) -> None:
+    dokument = await failed_dokument(live_server, services, akte, people["anwalt"])
+
+    response = await retry(
+        client, people["fremder_admin"], f"/api/jobs/dokumente/{dokument.job_id}/retry"
+    )
+    unknown = await retry(client, None, "/api/jobs/dokumente/dokument-999999/retry")
+
+    assert response.status_code == unknown.status_code == 404
+    assert response.json() == unknown.json()
     assert await services.jobs.queue("dokumente").getJobState(dokument.job_id or "") == "failed"
 
 

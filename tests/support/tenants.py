@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from tests.support.factories import Factory
 
 from ailawyer.db.models import Akte, Dokument, DokumentStatus, Kanzlei, User
+from ailawyer.dokumente.upload import dokument_job_id
 from ailawyer.domain.roles import Role
 from ailawyer.jobs.payloads import DokumentPayload
 from ailawyer.notifications.types import JOB_COMPLETED
@@ -94,7 +95,10 @@ async def build_tenant(factory: Factory, services: Services, label: str) -> Tena
     )
     job = await services.jobs.enqueue(
         "dokumente",
-        DokumentPayload(dokument_id=dokument.id, akte_id=akte.id, user_id=anwalt.id),
+        DokumentPayload(
+            dokument_id=dokument.id, akte_id=akte.id, user_id=anwalt.id, kanzlei_id=kanzlei.id
+        ),
+        job_id=dokument_job_id(dokument.id),
         delay_ms=PARKED_MS,
     )
     return Tenant(
