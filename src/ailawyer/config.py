@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=25, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
+    # Failed logins per client address across all e-mails (ailawyer.auth.login_limit).
+    login_address_max_failures: int = Field(default=30, ge=1)
+    login_address_window_minutes: int = Field(default=15, ge=1)
     redis_key_prefix: str = "ailawyer"
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     shutdown_grace_seconds: float = Field(default=25.0, ge=0)

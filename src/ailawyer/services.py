@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from ailawyer.auth.login_limit import LoginLimiter
+from ailawyer.auth.login_limit import Limit, LoginLimiter
 from ailawyer.auth.sessions import SessionStore
 from ailawyer.config import ConfigurationError, Settings
 from ailawyer.db.session import Database
@@ -68,8 +68,11 @@ class Services:
             login_limiter=LoginLimiter(
                 redis,
                 prefix=prefix,
-                max_failures=settings.login_max_failures,
-                window_seconds=settings.login_window_minutes * 60,
+                account=Limit(settings.login_max_failures, settings.login_window_minutes * 60),
+                address=Limit(
+                    settings.login_address_max_failures,
+                    settings.login_address_window_minutes * 60,
+                ),
             ),
             workers=ProcessRegistry(
                 redis,

@@ -78,30 +78,35 @@ class AuthController(Controller):
 
         if not email or not data.password:
             return page("Bitte geben Sie E-Mail-Adresse und Passwort ein.", 400)
-        retry_after = await services.login_limiter.retry_after(email, ip)
-        if retry_after is not None:
-            minutes = max(1, round(retry_after / 60))
-            log.warning("login blocked by limit", ip=ip)
+        # The try is reserved before the slow password check, so parallel requests cannot
+        # all pass a limit that only counts failures once they are known.
+        refusal = await services.login_limiter.reserve(email, ip)
+        if refusal is not None:
+            minutes = max(1, round(refusal.retry_after / 60))
+            log.warning("login blocked by limit", ip=ip, limit=refusal.limit)
             response = page(
                 "Zu viele fehlgeschlagene Anmeldeversuche. "
                 f"Bitte versuchen Sie es in {minutes} Minute{'n' if minutes != 1 else ''} erneut.",
                 429,
             )
-            response.headers["Retry-After"] = str(retry_after)
+            response.headers["Retry-After"] = str(refusal.retry_after)
             return response
 
         async with services.db.session() as db:
             user = await get_user_by_email(db, email)
-            valid = verify_password(user.password_hash if user else None, data.password)
+            # Ends the read transaction, so its pooled connection is not held while the
+            # password is checked: a burst of logins waiting for the hashing pool would
+            # otherwise take every connection (and /api/health's with them).
+            await db.commit()
+            valid = await verify_password(user.password_hash if user else None, data.password)
             if user is None or not valid or not user.aktiv:
-                await services.login_limiter.record_failure(email, ip)
                 log.info("login failed", ip=ip)
                 return page(WRONG_CREDENTIALS, 401)
             user.last_login_at = datetime.now(UTC)
             await db.commit()
             user_id = user.id
 
-        await services.login_limiter.reset(email, ip)
+        await services.login_limiter.succeeded(email, ip)
         token = await services.sessions.create(
             user_id, ip=ip, user_agent=request.headers.get("user-agent")
         )
