@@ -62,16 +62,21 @@ class BenchSystem:
     services: Services
     processes: list[AilawyerProcess] = field(default_factory=list)
 
-    def start(self, args: list[str], name: str) -> AilawyerProcess:
-        """An `ailawyer` process (output in `<work>/<name>.out`), stopped on leaving."""
-        process = AilawyerProcess(args, process_env(self.settings), self.work / f"{name}.out")
+    def start(self, args: list[str], name: str, **env: str) -> AilawyerProcess:
+        """An `ailawyer` process (output in `<work>/<name>.out`), stopped on leaving.
+
+        `env`: variables on top of the settings', e.g. a limit a benchmark lifts.
+        """
+        process = AilawyerProcess(
+            args, process_env(self.settings, **env), self.work / f"{name}.out"
+        )
         self.processes.append(process)
         return process
 
-    def serve(self) -> tuple[AilawyerProcess, int]:
+    def serve(self, **env: str) -> tuple[AilawyerProcess, int]:
         """`ailawyer serve` on a free port, once it answers; returns it and the port."""
         port = free_port()
-        app = self.start(["serve", "--port", str(port)], f"serve-{port}")
+        app = self.start(["serve", "--port", str(port)], f"serve-{port}", **env)
         wait_for_http(f"http://127.0.0.1:{port}/api/health", process=app)
         return app, port
 
