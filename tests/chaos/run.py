@@ -74,6 +74,9 @@ async def create_people(services: Services, count: int) -> list[Person]:
                     "password_hash": "-",
                     "role": role,
                     "aktiv": True,
+                    # One firm, as `ailawyer demo` sets it up: its ADMINs also run the
+                    # machine, so they may start the test jobs of the load.
+                    "is_operator": role is Role.ADMIN,
                     "notification_seq": 0,
                 }
                 for n, role in enumerate(roles)

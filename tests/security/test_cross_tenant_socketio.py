@@ -26,9 +26,9 @@ PROBE = "probe"
 SENTINEL = "sentinel"
 # Connection bookkeeping, not requests a client makes.
 LIFECYCLE = frozenset({"connect", "disconnect"})
-# Joining the job explorer's room is an ADMIN's right in every Kanzlei: jobs belong to the
-# installation and its events carry ids and counts only (realtime/rooms.py).
-INSTALLATION_WIDE = frozenset({events.JOBS_JOIN})
+# Every Kanzlei's ADMIN may join the job explorer's room, but the server puts the socket in
+# its own Kanzlei's room (jobs/access.explorer_scope): the victim's job events stay apart.
+OWN_ROOM_ONLY = frozenset({events.JOBS_JOIN})
 
 
 def client_events(settings: Settings) -> list[str]:
@@ -68,9 +68,12 @@ async def settle(services: Services, people: dict[SocketClient, User]) -> None:
 
 
 async def emit_to_everything_of(services: Services, victim: Tenant) -> None:
-    """A probe to the victim's Akte, to each of its users and to each role of its Kanzlei."""
+    """A probe to the victim's Akte, to each of its users, to each role of its Kanzlei, and
+    to its ADMINs' job explorer and the operator's."""
     emitter = services.emitter
     await emitter.to_akte(victim.akte.id).emit(PROBE, {"room": "akte", "secret": victim.secret})
+    await emitter.to_job_explorer(victim.kanzlei.id).emit(PROBE, {"room": "jobs"})
+    await emitter.to_job_explorer(None).emit(PROBE, {"room": "all jobs"})
     for role, user in victim.users.items():
         await emitter.to_user(user.id).emit(PROBE, {"room": f"user:{role.value}"})
     for role in ROLES:
@@ -100,7 +103,7 @@ async def test_no_client_event_opens_another_kanzleis_or_users_rooms(
                 answer = await socket.call(event, payload)
                 sent += 1
                 granted = isinstance(answer, dict) and answer.get("ok") is True
-                deliberate = event in INSTALLATION_WIDE and who == Role.ADMIN.value
+                deliberate = event in OWN_ROOM_ONLY and who == Role.ADMIN.value
                 if event.endswith(":join") and granted and not deliberate:
                     problems.append(f"{who} {event} {payload!r} -> {answer!r}")
         assert socket.connected, f"{who}'s socket was dropped by a crafted payload"

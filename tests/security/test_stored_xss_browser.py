@@ -121,7 +121,8 @@ async def stored(
     """Payloads in every field: names, Akte, file name, notification, setting, job, log line."""
     marker = uuid.uuid4().hex[:10]
     kanzlei = await factory.kanzlei(payload("kanzlei"))
-    admin = await factory.user(Role.ADMIN, kanzlei=kanzlei, name=payload("name"))
+    # The operator: the explorer pages of its own queues and the system page are theirs.
+    admin = await factory.user(Role.ADMIN, kanzlei=kanzlei, name=payload("name"), is_operator=True)
     async with services.db.session() as db:
         akte = Akte(
             kanzlei_id=kanzlei.id, aktenzeichen=short_payload("az"), kurzrubrum=payload("rubrum")
