@@ -64,7 +64,12 @@ async def test_a_pdf_is_stored_recorded_as_pending_and_enqueued_with_ids_only(
     assert "Müller" not in row.storage_key
     job = await services.jobs.get_job("dokumente", row.job_id or "")
     assert job is not None
-    assert job.data == {"dokumentId": row.id, "akteId": akte.id, "userId": anwalt.id}
+    assert job.data == {
+        "dokumentId": row.id,
+        "akteId": akte.id,
+        "userId": anwalt.id,
+        "kanzleiId": akte.kanzlei_id,
+    }
 
 
 async def test_several_pdfs_can_be_uploaded_at_once(
