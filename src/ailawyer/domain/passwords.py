@@ -27,8 +27,9 @@ MIN_PASSWORD_LENGTH = 10
 VERIFY_THREADS = 1
 # Hashing runs at a lower CPU priority than the event loop's thread (Linux: niceness is
 # per thread and argon2's lane threads inherit it), so pages and /api/health stay fast
-# while logins wait for the CPU (bench/login_burst.py, bench/RESULTS.md).
-VERIFY_NICENESS = 10
+# while logins wait for the CPU. 5 rather than 10: at 10 a busy machine (workers reading
+# PDFs beside the app) starved logins for tens of seconds (bench/RESULTS.md).
+VERIFY_NICENESS = 5
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
