@@ -27,8 +27,8 @@ MIN_PASSWORD_LENGTH = 10
 VERIFY_THREADS = 1
 # Hashing runs at a lower CPU priority than the event loop's thread (Linux: niceness is
 # per thread and argon2's lane threads inherit it), so pages and /api/health stay fast
-# while logins wait for the CPU. 5 rather than 10: at 10 a busy machine (workers reading
-# PDFs beside the app) starved logins for tens of seconds (bench/RESULTS.md).
+# while logins wait for the CPU. 5 rather than 10: at 10, other busy processes at normal
+# priority (workers beside the app) starved logins for tens of seconds (bench/RESULTS.md).
 VERIFY_NICENESS = 5
 
 _pool: ThreadPoolExecutor | None = None
@@ -55,9 +55,10 @@ def _verify_pool() -> ThreadPoolExecutor:
 
 
 def _forget_pool_in_child() -> None:
-    global _pool
-    # The parent's threads do not exist in a forked child.
+    global _pool, _pool_lock
+    # The parent's threads do not exist in a forked child, and its lock may be held.
     _pool = None
+    _pool_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_pool_in_child)
