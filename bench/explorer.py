@@ -1,10 +1,13 @@
 """Job explorer latency for a queue with 100,000 completed jobs: counts, list pages, search.
 
 The `dokumente` queue is filled through bullmq itself (addBulk, then a no-op bullmq Worker
-completes every job), with the payload real jobs carry ({dokumentId, akteId, userId}; one
-Akte per 500 jobs). No other worker runs. Then each query runs N times after a warm-up,
-called in the process (`direct`) and over HTTP against `ailawyer serve` logged in as an
-admin (session, Redis, database for the Akte/user names, template rendering included).
+completes every job), with the ids and payloads real jobs carry (`dokument-<n>`;
+{kanzleiId, dokumentId, akteId, userId}; one Akte per 500 jobs, the Akten spread over
+KANZLEIEN Kanzleien). No other worker runs. Then each query runs N times after a warm-up,
+called in the process (`direct`) and over HTTP against `ailawyer serve` logged in as the
+operator (every job) or as the ADMIN of Kanzlei 1 (its tenth of the jobs: counts from the
+per-Kanzlei census, lists and searches filtered in Lua) — session, Redis, database for the
+Akte/user names and template rendering included.
 
 Run from the repository root:
     uv run python -m bench.explorer [--jobs 100000] [--requests 30] [--workdir DIR] [--keep]
@@ -35,7 +38,9 @@ from tests.support.processes import AilawyerProcess, wait_for_http
 
 from ailawyer.admin.jobs.explorer import (
     PER_PAGE,
+    SEARCH_RESULTS,
     SEARCH_SECONDS,
+    SEARCH_STATES,
     JobSearch,
     SearchCursor,
     SearchQuery,
@@ -46,10 +51,12 @@ from ailawyer.admin.jobs.explorer import (
 from ailawyer.config import Environment, Settings
 from ailawyer.db.migrate import upgrade
 from ailawyer.db.session import Database
+from ailawyer.dokumente.upload import dokument_job_id
 from ailawyer.domain.roles import Role
 from ailawyer.domain.users import create_user
 from ailawyer.embedded_redis import RedisServer
 from ailawyer.jobs.counts import read_counts
+from ailawyer.jobs.kanzlei_counts import KanzleiCounts
 from ailawyer.jobs.queues import JobQueues
 from ailawyer.redis_client import create_redis
 
@@ -57,6 +64,10 @@ QUEUE = "dokumente"
 PREFIX = "bench"
 PASSWORD = "bench-passwort-42"
 JOBS_PER_AKTE = 500
+KANZLEIEN = 10
+# The ADMIN's Kanzlei (the first one the bench creates) and one that has no jobs at all.
+KANZLEI = 1
+NO_JOBS_KANZLEI = 999
 BULK = 1000
 Call = Callable[[], Awaitable[Any]]
 
@@ -73,8 +84,13 @@ async def fill(queues: JobQueues, total: int) -> float:
             [
                 {
                     "name": "pdf-verarbeitung",
-                    "data": {"dokumentId": n, "akteId": n // JOBS_PER_AKTE + 1, "userId": 7},
-                    "opts": {"attempts": 1},
+                    "data": {
+                        "kanzleiId": (n // JOBS_PER_AKTE) % KANZLEIEN + 1,
+                        "dokumentId": n,
+                        "akteId": n // JOBS_PER_AKTE + 1,
+                        "userId": 7,
+                    },
+                    "opts": {"attempts": 1, "jobId": dokument_job_id(n)},
                 }
                 for n in range(first + 1, min(first + BULK, total) + 1)
             ]
@@ -159,17 +175,24 @@ async def log_in(client: httpx.AsyncClient, email: str) -> None:
     assert response.status_code in (302, 303), response.status_code
 
 
-async def create_admin(database_url: str, email: str) -> None:
+async def create_admins(database_url: str, kanzlei_admin: str, operator: str) -> None:
+    """The ADMIN of Kanzlei 1 (made first: id 1) and the operator, in a Kanzlei of its own."""
     database = Database(database_url)
     async with database.session() as session:
-        await create_user(
-            session,
-            email=email,
-            name="Bench",
-            role=Role.ADMIN,
-            password=PASSWORD,
-            kanzlei_name="Bench",
-        )
+        for email, kanzlei, is_operator in (
+            (kanzlei_admin, "Bench", False),
+            (operator, "Betrieb", True),
+        ):
+            await create_user(
+                session,
+                email=email,
+                name="Bench",
+                role=Role.ADMIN,
+                password=PASSWORD,
+                kanzlei_name=kanzlei,
+                is_operator=is_operator,
+            )
+            await session.flush()
         await session.commit()
     await database.dispose()
 
@@ -181,8 +204,9 @@ async def run(args: argparse.Namespace) -> None:
     redis_server.start()
     database_url = f"sqlite+aiosqlite:///{(workdir / 'data' / 'ailawyer.sqlite3').resolve()}"
     await asyncio.to_thread(upgrade, database_url)
-    email = f"bench{int(time.time())}@bench.example"
-    await create_admin(database_url, email)
+    stamp = int(time.time())
+    email, kanzlei_email = f"bench{stamp}@bench.example", f"kanzlei{stamp}@bench.example"
+    await create_admins(database_url, kanzlei_email, email)
     settings = Settings(
         _env_file=None,
         environment=Environment.DEVELOPMENT,
@@ -197,7 +221,7 @@ async def run(args: argparse.Namespace) -> None:
         filled = await fill(queues, args.jobs)
         queue = queues.queue(QUEUE)
         counts = await read_counts(queue)
-        middle = str(args.jobs // 2)
+        middle = dokument_job_id(args.jobs // 2)
         keys, memory = await redis.dbsize(), (await redis.info("memory"))["used_memory"]
         print(
             f"{counts.counts['completed']:,} completed jobs"
@@ -214,6 +238,18 @@ async def run(args: argparse.Namespace) -> None:
         ) -> Call:
             query = SearchQuery.parse(text)
             return lambda: search.search(queue, counts, query, cursor=cursor, seconds=seconds)
+
+        def kanzlei_list(kanzlei_id: int, query: SearchQuery, states: tuple[str, ...]) -> Call:
+            return lambda: search.search(
+                queue,
+                counts,
+                query,
+                states=states,
+                kanzlei_id=kanzlei_id,
+                limit=PER_PAGE if len(states) == 1 else SEARCH_RESULTS,
+            )
+
+        uncached = KanzleiCounts(queues, seconds=0)
 
         # (name, direct call or None, HTTP path or None, slow: fewer requests)
         cases: list[tuple[str, Call | None, str | None, bool]] = [
@@ -266,21 +302,70 @@ async def run(args: argparse.Namespace) -> None:
             ("page: queue, first page of completed", None, f"{base}?status=completed", False),
             ("page: one job", None, f"{base}/jobs/{middle}", False),
         ]
+        # As the ADMIN of Kanzlei 1 (a tenth of the jobs); the census is what its counts cost.
+        kanzlei_cases: list[tuple[str, Call | None, str | None, bool]] = [
+            (
+                "Kanzlei counts: census of the queue (every job read, all Kanzleien at once)",
+                lambda: uncached.census(QUEUE),
+                None,
+                True,
+            ),
+            (
+                "Kanzlei counts while the census is reused (`/admin/jobs/counts`)",
+                lambda: queues.kanzlei_counts.counts(QUEUE, KANZLEI),
+                "/admin/jobs/counts",
+                False,
+            ),
+            (
+                "Kanzlei list: first page of completed",
+                kanzlei_list(KANZLEI, SearchQuery.every_job(), ("completed",)),
+                f"{base}/list?status=completed",
+                False,
+            ),
+            (
+                "Kanzlei list: first page, a Kanzlei without jobs (time limit)",
+                kanzlei_list(NO_JOBS_KANZLEI, SearchQuery.every_job(), ("completed",)),
+                None,
+                True,
+            ),
+            (
+                "Kanzlei search: field value akteId=1 (500 matches)",
+                kanzlei_list(KANZLEI, SearchQuery.parse("akteId=1"), SEARCH_STATES),
+                f"{base}/list?q=akteId%3D1",
+                False,
+            ),
+            (
+                "Kanzlei search: text found nowhere",
+                kanzlei_list(KANZLEI, SearchQuery.parse("gibt-es-nicht"), SEARCH_STATES),
+                f"{base}/list?q=gibt-es-nicht",
+                True,
+            ),
+            ("Kanzlei page: /admin/jobs", None, "/admin/jobs", False),
+            ("Kanzlei page: one job", None, f"{base}/jobs/{dokument_job_id(1)}", False),
+        ]
         port = free_port()
         server = start_server(workdir, redis_server.url, port)
         rows = []
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        url = f"http://127.0.0.1:{port}"
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=60) as client,
+            httpx.AsyncClient(base_url=url, timeout=60) as kanzlei_client,
+        ):
             await log_in(client, email)
+            await log_in(kanzlei_client, kanzlei_email)
 
-            def getter(path: str) -> Call:
+            def getter(http: httpx.AsyncClient, path: str) -> Call:
                 async def get() -> None:
                     accept = "application/json" if path.endswith("counts") else "text/html"
-                    response = await client.get(path, headers={"Accept": accept})
+                    response = await http.get(path, headers={"Accept": accept})
                     assert response.status_code == 200, (path, response.status_code)
 
                 return get
 
-            for name, call, path, slow in cases:
+            for who, name, call, path, slow in [
+                *[(client, *case) for case in cases],
+                *[(kanzlei_client, *case) for case in kanzlei_cases],
+            ]:
                 requests = args.search_requests if slow else args.requests
                 detail, direct_cell, http_cell = "", "– | –", "– | –"
                 if call is not None:
@@ -289,7 +374,7 @@ async def run(args: argparse.Namespace) -> None:
                         detail = f"{len(result.rows)} shown, {result.scanned:,} read"
                     direct_cell = summary(await measure(requests, call))
                 if path is not None:
-                    http_cell = summary(await measure(requests, getter(path)))
+                    http_cell = summary(await measure(requests, getter(who, path)))
                 rows.append(f"| {name} | {detail} | {requests} | {direct_cell} | {http_cell} |")
         redis_cost = await redis_time_per_job(redis, searching)
     finally:

@@ -31,13 +31,14 @@ from tests.support.worker_processes import wait_for_workers
 from ailawyer.db.models import Akte, AuditLog, DokumentStatus, Kanzlei, User
 from ailawyer.dokumente.upload import dokument_job_id
 from ailawyer.domain.roles import Role
+from ailawyer.jobs.kanzlei_counts import CENSUS_SECONDS
 from ailawyer.jobs.payloads import DokumentPayload
 from ailawyer.services import Services
 
 ROW = re.compile(r'<tr data-job-id="([^"]+)"')
 QUEUE_CARD = re.compile(r'data-queue="([^"]+)" aria-labelledby="queue-')
-# The census a Kanzlei's counts come from is reused for up to 5 s by the app process.
-CENSUS_WITHIN = 10.0
+# The census a Kanzlei's counts come from is reused for a while by the app process.
+CENSUS_WITHIN = CENSUS_SECONDS + 10.0
 JOB_PAGE = "/admin/jobs/queues/dokumente/jobs/{job}"
 
 

@@ -34,7 +34,7 @@ KANZLEI_PATTERN = '"kanzleiId":%s*(%d+)'
 # Jobs one Lua call reads (a few milliseconds of Redis time; others get their turn between).
 CHUNK = 1000
 # How long one census of a queue is reused by a process.
-CENSUS_SECONDS = 5.0
+CENSUS_SECONDS = 10.0
 
 # Read-only, without the Redis 7 `#!lua flags=no-writes` line (the embedded fallback Redis
 # is 6.2). One slice of a state: a list (LRANGE), a sorted set newest first (ZREVRANGE), or a

@@ -14,8 +14,8 @@ import { leaveForLogin } from "../session.js";
 const ACK_TIMEOUT_MS = 5000;
 // Least time between two fetches of one fragment: a busy queue sends updates twice a second.
 const MIN_INTERVAL_MS = { "jobs-overview": 5000, "queue-body": 1000, "job-detail": 500 };
-// A Kanzlei's counts come from a scan the server reuses for 5 s: asking more often is no use.
-const COUNTS_INTERVAL_MS = 5000;
+// A Kanzlei's counts come from a scan the server reuses for 10 s (jobs/kanzlei_counts.py).
+const COUNTS_INTERVAL_MS = 10000;
 const REMOVED = "Dieser Vorgang wurde inzwischen entfernt.";
 const LIVE_TEXT = {
   connecting: "Verbinde …",
