@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +12,8 @@ import pytest
 from tests.support.factories import Factory
 from tests.support.realtime import SocketClient, session_token
 
-from ailawyer.db.models import Kanzlei, User
+from ailawyer.app.realtime.server import ACCESS_RECHECK_SECONDS
+from ailawyer.db.models import Akte, Kanzlei, User
 from ailawyer.domain.roles import Role
 from ailawyer.realtime import events
 from ailawyer.services import Services
@@ -151,3 +155,128 @@ async def test_leaving_an_akte_room_stops_its_events(
     await settle(services, {socket: firm["anwalt"]})
 
     assert probes(socket) == []
+
+
+async def settled(services: Services, socket: SocketClient, user: User, number: int) -> None:
+    """Like `settle`, for one socket and repeatedly: sentinel `number` arrives after every
+    event sent before it."""
+    await services.emitter.to_user(user.id).emit(SENTINEL, {"n": number})
+    await socket.wait_for(SENTINEL, lambda data: data == {"n": number})
+
+
+async def wait_until_cut_off(
+    services: Services, akte_id: int, socket: SocketClient, user: User, witness: SocketClient
+) -> None:
+    """Send numbered probes to an Akte's room until `socket` (of `user`) stops getting them;
+    `witness`, still entitled, gets each, so every probe did go out."""
+    deadline = time.monotonic() + ACCESS_RECHECK_SECONDS + 3
+    for number in itertools.count():
+        await services.emitter.to_akte(akte_id).emit(PROBE, {"n": number})
+        await witness.wait_for(PROBE, lambda data, n=number: data == {"n": n})
+        await settled(services, socket, user, number)
+        if {"n": number} not in probes(socket):
+            return
+        assert time.monotonic() < deadline, "the socket stayed in the Akte's room"
+        await asyncio.sleep(0.2)
+
+
+async def set_akte(services: Services, akte_id: int, **values: Any) -> None:
+    async with services.db.session() as db:
+        akte = await db.get(Akte, akte_id)
+        assert akte is not None
+        for name, value in values.items():
+            setattr(akte, name, value)
+        await db.commit()
+
+
+async def set_user(services: Services, user_id: int, **values: Any) -> None:
+    async with services.db.session() as db:
+        user = await db.get(User, user_id)
+        assert user is not None
+        for name, value in values.items():
+            setattr(user, name, value)
+        await db.commit()
+
+
+@pytest.mark.parametrize("change", ["akte reassigned", "role changed"])
+async def test_a_socket_leaves_the_room_of_an_akte_its_user_lost(
+    live_server: str,
+    services: Services,
+    factory: Factory,
+    firm: dict[str, Any],
+    sockets: Callable[[], SocketClient],
+    change: str,
+) -> None:
+    kanzlei = firm["kanzlei"]
+    # Access as the anwalt of the Akte, or Kanzlei-wide as SEKRETARIAT.
+    user = firm["kollegin"] if change == "akte reassigned" else firm["sekretariat"]
+    akte = await factory.akte(kanzlei, anwalt=firm["kollegin"], sachbearbeiter=firm["anwalt"])
+    socket = await connected(live_server, sockets, user)
+    witness = await connected(live_server, sockets, firm["anwalt"])
+    assert await socket.call(events.AKTE_JOIN, akte.id) == {"ok": True}
+    assert await witness.call(events.AKTE_JOIN, akte.id) == {"ok": True}
+
+    if change == "akte reassigned":
+        await set_akte(services, akte.id, anwalt_id=None)
+    else:
+        await set_user(services, user.id, role=Role.ANWALT)
+    started = time.monotonic()
+    await wait_until_cut_off(services, akte.id, socket, user, witness)
+
+    assert time.monotonic() - started < ACCESS_RECHECK_SECONDS + 2
+    # Only the room is gone: the socket stays connected, and may not join again.
+    assert socket.connected
+    assert await socket.call(events.AKTE_JOIN, akte.id) == {"ok": False, "error": "forbidden"}
+
+
+async def test_a_socket_follows_its_users_new_role(
+    live_server: str,
+    services: Services,
+    firm: dict[str, Any],
+    sockets: Callable[[], SocketClient],
+) -> None:
+    kanzlei: Kanzlei = firm["kanzlei"]
+    user = firm["sekretariat"]
+    socket = await connected(live_server, sockets, user)
+
+    await set_user(services, user.id, role=Role.ANWALT)
+    deadline = time.monotonic() + ACCESS_RECHECK_SECONDS + 3
+    for number in itertools.count():
+        await services.emitter.to_role(kanzlei.id, Role.ANWALT).emit(PROBE, {"n": number})
+        await services.emitter.to_role(kanzlei.id, Role.SEKRETARIAT).emit(PROBE, {"old": number})
+        await settled(services, socket, user, number)
+        if {"n": number} in probes(socket):
+            break
+        assert time.monotonic() < deadline, "the socket did not follow the new role"
+        await asyncio.sleep(0.2)
+
+    assert {"old": number} not in probes(socket)
+
+
+async def test_a_demoted_admin_leaves_the_job_explorer_room(
+    live_server: str,
+    services: Services,
+    factory: Factory,
+    firm: dict[str, Any],
+    sockets: Callable[[], SocketClient],
+) -> None:
+    kanzlei: Kanzlei = firm["kanzlei"]
+    admin = await factory.user(Role.ADMIN, kanzlei=kanzlei)
+    colleague = await factory.user(Role.ADMIN, kanzlei=kanzlei)
+    socket = await connected(live_server, sockets, admin)
+    witness = await connected(live_server, sockets, colleague)
+    assert await socket.call(events.JOBS_JOIN, {}) == {"ok": True}
+    assert await witness.call(events.JOBS_JOIN, {}) == {"ok": True}
+
+    await set_user(services, admin.id, role=Role.ANWALT)
+    deadline = time.monotonic() + ACCESS_RECHECK_SECONDS + 3
+    for number in itertools.count():
+        await services.emitter.to_job_explorer(kanzlei.id).emit(PROBE, {"n": number})
+        await witness.wait_for(PROBE, lambda data, n=number: data == {"n": n})
+        await settled(services, socket, admin, number)
+        if {"n": number} not in probes(socket):
+            break
+        assert time.monotonic() < deadline, "the demoted ADMIN still hears the explorer"
+        await asyncio.sleep(0.2)
+
+    assert socket.connected

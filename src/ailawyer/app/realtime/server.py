@@ -11,13 +11,19 @@
 - Rooms (names in ailawyer.realtime.rooms): `user:{id}` and `role:{kanzlei}:{ROLE}` on
   connect; `akte:{id}` on request, after the one Akte access check; the job explorer's
   room on request: the operator's (every job) or a Kanzlei ADMIN's (its jobs only).
+  Every ACCESS_RECHECK_SECONDS the rules are asked again for every socket (room_access.py):
+  a socket leaves an Akte's room when its user lost the Akte, the explorer's room when it
+  lost that explorer, and follows a changed role.
 - Sessions: a socket is cut when its session ends, whichever process ends it
   (see session_guard.py).
+- Unadmitted connections: an Engine.IO connection without an admitted Socket.IO session
+  is closed CONNECT_DEADLINE_SECONDS after it opened (or after its session was cut).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +33,7 @@ from litestar.types import ASGIApp
 from socketio.exceptions import ConnectionRefusedError as Refused
 
 from ailawyer.app.realtime.manager import RealtimeRedisManager
+from ailawyer.app.realtime.room_access import Standing, current_standing
 from ailawyer.app.realtime.session_guard import SessionGuard
 from ailawyer.app.web.authentication import cookie_value, load_current_user
 from ailawyer.auth.sessions import SESSION_COOKIE
@@ -54,6 +61,16 @@ HANDSHAKE_CONCURRENCY = 32
 MAX_AKTE_ROOMS = 8
 # Clients only send small control events; a big frame is abuse.
 MAX_MESSAGE_BYTES = 16 * 1024
+# An Engine.IO connection must have an admitted Socket.IO session this long after it
+# opened, else it is closed: without this, anonymous clients held WebSockets open for as
+# long as they liked by answering pings (50 stayed 40 s+). The browser sends its CONNECT
+# right after the WebSocket opens; a handshake still running (waiting for its turn
+# among HANDSHAKE_CONCURRENCY after a restart) is never cut.
+CONNECT_DEADLINE_SECONDS = 10.0
+DEADLINE_SWEEP_SECONDS = 0.5
+# How long a socket may stay in a room its user lost access to (an Akte reassigned, a role
+# changed). One pass costs two queries for all sockets of the process.
+ACCESS_RECHECK_SECONDS = 5.0
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -61,7 +78,9 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 class _Connection:
     user_id: int
     session_key: str
+    role_room: str | None
     akten: set[int] = field(default_factory=set)
+    explorer_room: str | None = None
     # Set when the session ended while the connect handler was still running.
     ended: bool = False
 
@@ -104,6 +123,11 @@ class RealtimeServer:
             engineio_logger=socketio_logger(),
         )
         self._connections: dict[str, _Connection] = {}
+        # Socket.IO sids whose connect handler runs, and when each Engine.IO connection
+        # (by its sid) must have an admitted session.
+        self._admitting: set[str] = set()
+        self._deadlines: dict[str, float] = {}
+        self._tasks: list[asyncio.Task[None]] = []
         self._handshakes = asyncio.Semaphore(HANDSHAKE_CONCURRENCY)
         self._services: Services | None = None
         self._guard: SessionGuard | None = None
@@ -112,6 +136,10 @@ class RealtimeServer:
         self.sio.on(events.AKTE_JOIN, self._on_akte_join)
         self.sio.on(events.AKTE_LEAVE, self._on_akte_leave)
         self.sio.on(events.JOBS_JOIN, self._on_jobs_join)
+        # python-socketio hears of each new Engine.IO connection through this handler;
+        # ours wraps it to start the connection's deadline.
+        self._socketio_on_engineio_connect = self.sio.eio.handlers["connect"]
+        self.sio.eio.on("connect", self._on_engineio_connect)
 
     def asgi_app(self, web_app: ASGIApp) -> ASGIApp:
         """One ASGI app: /socket.io/ to Socket.IO, everything else (and lifespan) to `web_app`."""
@@ -122,6 +150,10 @@ class RealtimeServer:
         self._services = services
         self._guard = SessionGuard(services.sessions, self._cut)
         self._guard.start()
+        self._tasks = [
+            asyncio.create_task(self._close_unadmitted(), name="socket-connect-deadlines"),
+            asyncio.create_task(self._recheck_rooms(), name="socket-room-access"),
+        ]
         # python-socketio subscribes to Redis at the first connection; subscribing now
         # means no socket ever exists while its process is not yet listening.
         self.sio.manager_initialized = True
@@ -131,6 +163,10 @@ class RealtimeServer:
         """Stop the background tasks (the web server closes the sockets themselves)."""
         if self._guard is not None:
             await self._guard.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         listener = getattr(self.sio.manager, "thread", None)
         if listener is not None:
             listener.cancel()
@@ -147,16 +183,19 @@ class RealtimeServer:
         )
 
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> bool:
-        async with self._handshakes:
-            try:
+        self._admitting.add(sid)
+        try:
+            async with self._handshakes:
                 return await self._admit(sid, environ)
-            except Refused:
-                raise
-            except Exception:
-                # Without an answer the client would wait for ever; this one it retries.
-                log.exception("socket handshake failed")
-                self._forget(sid)
-                raise Refused(UNAVAILABLE) from None
+        except Refused:
+            raise
+        except Exception:
+            # Without an answer the client would wait for ever; this one it retries.
+            log.exception("socket handshake failed")
+            self._forget(sid)
+            raise Refused(UNAVAILABLE) from None
+        finally:
+            self._admitting.discard(sid)
 
     async def _admit(self, sid: str, environ: dict[str, Any]) -> bool:
         """Authenticate the handshake and enter the user's rooms."""
@@ -173,11 +212,11 @@ class RealtimeServer:
         ttl = await services.sessions.remaining_seconds(user.session_key)
         if ttl is None:
             raise Refused(REFUSED)
-        connection = _Connection(user.id, user.session_key)
+        connection = _Connection(user.id, user.session_key, role_room(user.kanzlei_id, user.role))
         self._connections[sid] = connection
         self._require_guard().add(user.session_key, sid, ttl)
         await self.sio.enter_room(sid, user_room(user.id))
-        await self.sio.enter_room(sid, role_room(user.kanzlei_id, user.role))
+        await self.sio.enter_room(sid, connection.role_room)
         if connection.ended:
             self._forget(sid)
             raise Refused(REFUSED)
@@ -185,6 +224,11 @@ class RealtimeServer:
         return True
 
     async def _on_disconnect(self, sid: str, reason: str) -> None:
+        # The Engine.IO connection may stay open (a client that ignores the cut, or one that
+        # left the namespace): it gets a new deadline like a fresh one.
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
+        if eio_sid is not None:
+            self._deadlines[eio_sid] = time.monotonic() + CONNECT_DEADLINE_SECONDS
         self._forget(sid)
 
     def _forget(self, sid: str) -> None:
@@ -204,6 +248,42 @@ class RealtimeServer:
         await self.sio.emit(events.SESSION_ENDED, {"reason": reason}, to=sid, ignore_queue=True)
         await self.sio.disconnect(sid, ignore_queue=True)
         return True
+
+    # --- connections without a session -----------------------------------------------
+
+    async def _on_engineio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        answer = await self._socketio_on_engineio_connect(eio_sid, environ)
+        self._deadlines[eio_sid] = time.monotonic() + CONNECT_DEADLINE_SECONDS
+        return answer
+
+    async def _close_unadmitted(self) -> None:
+        """Close Engine.IO connections that have no admitted session by their deadline."""
+        while True:
+            await asyncio.sleep(DEADLINE_SWEEP_SECONDS)
+            now = time.monotonic()
+            due = [eio_sid for eio_sid, at in self._deadlines.items() if at <= now]
+            for eio_sid in due:
+                sid = self.sio.manager.sid_from_eio_sid(eio_sid, NAMESPACE)
+                if sid in self._admitting:
+                    continue  # the client did its part; the handshake decides
+                del self._deadlines[eio_sid]
+                if sid in self._connections:
+                    continue
+                try:
+                    await self._close_engineio(eio_sid)
+                except Exception:
+                    log.exception("could not close an unadmitted connection")
+
+    async def _close_engineio(self, eio_sid: str) -> None:
+        """Close an Engine.IO connection and its WebSocket (no-op if it is gone)."""
+        socket = self.sio.eio.sockets.get(eio_sid)
+        await self.sio.eio.disconnect(eio_sid)
+        if socket is not None:
+            # python-engineio (4.15) only sends a CLOSE packet; its writer keeps the
+            # WebSocket open until the client goes or ping_interval + ping_timeout (45 s)
+            # pass, and a client that ignores CLOSE holds it that long. An empty
+            # message ends the writer, which closes the WebSocket now.
+            socket.queue.put_nowait(None)
 
     async def _resync_everyone(self) -> None:
         """After a Redis gap: events and control messages may be lost; recover both."""
@@ -240,6 +320,46 @@ class RealtimeServer:
         connection.akten.add(akte_id)
         return {"ok": True}
 
+    # --- access that changes while a socket stays ------------------------------------
+
+    async def _recheck_rooms(self) -> None:
+        """Ask the access rules again for every socket; move those whose answer changed."""
+        while True:
+            await asyncio.sleep(ACCESS_RECHECK_SECONDS)
+            sockets = {
+                sid: (connection.user_id, frozenset(connection.akten))
+                for sid, connection in self._connections.items()
+            }
+            if not sockets:
+                continue
+            try:
+                async with self._require_services().db.session() as db:
+                    standings = await current_standing(db, sockets)
+                for sid, standing in standings.items():
+                    await self._follow(sid, standing)
+            except Exception as error:
+                # Database away: keep the rooms until a later pass can ask.
+                log.warning("room access re-check failed; will retry", error=repr(error))
+
+    async def _follow(self, sid: str, standing: Standing) -> None:
+        connection = self._connections.get(sid)
+        if connection is None:  # disconnected meanwhile
+            return
+        for akte_id in standing.forbidden_akten & connection.akten:
+            await self.sio.leave_room(sid, akte_room(akte_id))
+            connection.akten.discard(akte_id)
+            log.info("left akte room: access lost", userId=connection.user_id, akteId=akte_id)
+        if connection.explorer_room not in (None, standing.explorer_room):
+            await self.sio.leave_room(sid, connection.explorer_room)
+            connection.explorer_room = None
+            log.info("left job explorer room: access lost", userId=connection.user_id)
+        if connection.role_room != standing.role_room:
+            if connection.role_room is not None:
+                await self.sio.leave_room(sid, connection.role_room)
+            if standing.role_room is not None:
+                await self.sio.enter_room(sid, standing.role_room)
+            connection.role_room = standing.role_room
+
     async def _on_akte_leave(self, sid: str, akte_id: Any = None) -> dict[str, Any]:
         connection = self._connections.get(sid)
         if connection is None or type(akte_id) is not int:
@@ -266,7 +386,8 @@ class RealtimeServer:
         if sid not in self._connections:  # disconnected while we asked the database
             return {"ok": False, "error": "not_connected"}
         # Left with the socket: an explorer page's socket closes when the page does.
-        await self.sio.enter_room(sid, job_explorer_room(scope.kanzlei_id))
+        connection.explorer_room = job_explorer_room(scope.kanzlei_id)
+        await self.sio.enter_room(sid, connection.explorer_room)
         return {"ok": True}
 
     def _require_services(self) -> Services:

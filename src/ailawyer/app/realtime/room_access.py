@@ -1,0 +1,103 @@
+"""Which rooms a connected socket's user belongs in now, as the database says.
+
+A socket enters rooms after a check: its role room at connect, an Akte's room and the job
+explorer's on request. Access changes while a socket stays connected: an Akte gets another
+anwalt or sachbearbeiter, a role changes, the operator flag is revoked. The socket server
+asks this module for all sockets of its process in one pass (a few queries for all of
+them) and moves those whose answer changed. The rules themselves are asked, never copied:
+`domain/access.py` for Akten, `jobs/access.py` for the explorer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
+
+from ailawyer.db.models import Akte, User
+from ailawyer.domain.access import can_access_akte
+from ailawyer.domain.roles import Role
+from ailawyer.jobs.access import explorer_scope
+from ailawyer.realtime.rooms import job_explorer_room, role_room
+
+# Ids per IN list: SQLite refuses more than 999 parameters in older builds.
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _UserNow:
+    """The columns the access rules read, without the joined Kanzlei of a User entity."""
+
+    id: int
+    kanzlei_id: int
+    role: Role
+    aktiv: bool
+    is_operator: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where one socket's user belongs now."""
+
+    # None: the user is gone or deactivated (its session guard disconnects it meanwhile).
+    role_room: str | None
+    # The explorer room its user would be admitted to now; None: no explorer at all.
+    explorer_room: str | None
+    # Of the Akten whose rooms the socket is in, those its user may no longer see.
+    forbidden_akten: frozenset[int]
+
+
+async def current_standing(
+    db: AsyncSession, sockets: Mapping[str, tuple[int, frozenset[int]]]
+) -> dict[str, Standing]:
+    """For each socket id (its user's id, the Akten whose rooms it is in): its standing now."""
+    users = await _users(db, {user_id for user_id, _ in sockets.values()})
+    akten = await _akten(db, {akte_id for _, ids in sockets.values() for akte_id in ids})
+    standings = {}
+    for sid, (user_id, akte_ids) in sockets.items():
+        user = users.get(user_id)
+        scope = explorer_scope(user) if user is not None else None
+        standings[sid] = Standing(
+            role_room=role_room(user.kanzlei_id, user.role)
+            if user is not None and user.aktiv
+            else None,
+            explorer_room=job_explorer_room(scope.kanzlei_id) if scope is not None else None,
+            forbidden_akten=frozenset(
+                akte_id
+                for akte_id in akte_ids
+                if user is None
+                or (akte := akten.get(akte_id)) is None
+                or not can_access_akte(user, akte)
+            ),
+        )
+    return standings
+
+
+async def _users(db: AsyncSession, ids: Iterable[int]) -> dict[int, _UserNow]:
+    found: dict[int, _UserNow] = {}
+    for chunk in _chunks(ids):
+        rows = await db.execute(
+            select(User.id, User.kanzlei_id, User.role, User.aktiv, User.is_operator).where(
+                User.id.in_(chunk)
+            )
+        )
+        for row in rows:
+            found[row.id] = _UserNow(row.id, row.kanzlei_id, row.role, row.aktiv, row.is_operator)
+    return found
+
+
+async def _akten(db: AsyncSession, ids: Iterable[int]) -> dict[int, Akte]:
+    found: dict[int, Akte] = {}
+    for chunk in _chunks(ids):
+        # Only the Akte's own columns: the rule reads no relationship.
+        query = select(Akte).where(Akte.id.in_(chunk)).options(lazyload("*"))
+        found.update((akte.id, akte) for akte in await db.scalars(query))
+    return found
+
+
+def _chunks(ids: Iterable[int]) -> list[list[int]]:
+    ordered = sorted(set(ids))
+    return [ordered[start : start + _CHUNK] for start in range(0, len(ordered), _CHUNK)]
