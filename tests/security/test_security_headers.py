@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.support.http import logged_in
+from tests.support.http import csrf_token, logged_in
 from tests.support.route_table import fill, http_routes
 from tests.support.security_headers import response_header_problems
 from tests.support.tenants import Tenant
@@ -43,6 +43,38 @@ async def test_every_get_route_of_the_app_sends_the_security_headers(
 
     assert problems == [], "\n".join(problems)
     assert len(paths) > 30, "the route table looks too small"
+
+
+async def test_every_answer_to_a_signed_in_user_is_no_store_and_static_files_still_cache(
+    live_server: str, attacker: Tenant
+) -> None:
+    routes = [route for route in http_routes() if "GET" in route.methods]
+    paths = [fill(route, own_values(attacker)) for route in routes]
+    answers: dict[str, str | None] = {}
+
+    async with logged_in(live_server, attacker.users[Role.ADMIN]) as admin:
+        for path in paths:
+            # Pages, htmx fragments and JSON alike; 403/404 answers to this user as well.
+            headers = {"HX-Request": "true"} if "/admin/" in path else {}
+            response = await admin.get(path, headers=headers)
+            answers[f"GET {path} ({response.status_code})"] = response.headers.get("cache-control")
+        token = await csrf_token(admin)
+        write = await admin.post("/api/notifications/read-all", headers={"x-csrftoken": token})
+        answers[f"POST /api/notifications/read-all ({write.status_code})"] = write.headers.get(
+            "cache-control"
+        )
+        logout = await admin.post("/abmelden", data={"_csrf_token": token})
+        answers[f"POST /abmelden ({logout.status_code})"] = logout.headers.get("cache-control")
+
+    static = {answer: value for answer, value in answers.items() if " /static/" in answer}
+    wrong = {
+        answer: value
+        for answer, value in answers.items()
+        if answer not in static and value != "no-store"
+    }
+    assert wrong == {}
+    assert static and all("no-store" not in (value or "") for value in static.values())
+    assert any("/api/" in answer for answer in answers) and len(answers) > 30
 
 
 @pytest.mark.parametrize(
