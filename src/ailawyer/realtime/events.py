@@ -18,9 +18,10 @@ AKTE_LEAVE = "akte:leave"
 DOKUMENT_STATUS = "dokument:status"  # {"dokumentId", "akteId", "status"}
 DOKUMENT_PROGRESS = "dokument:progress"  # {"dokumentId", "akteId", "progress": 0..100}
 
-# The job explorer (room admin:jobs, ADMIN only). Client -> server, acknowledged like above:
+# The job explorer (rooms.job_explorer_room: the operator's with every job, a Kanzlei ADMIN's
+# with its own jobs). Client -> server, acknowledged like above; the server picks the room:
 JOBS_JOIN = "jobs:join"
 # Server -> explorer pages, at most a few per second and queue:
 # {"queue", "counts": {state: n}, "paused": bool, "jobs": [{"id", "state"|null}], "more": bool}
-# ("more": further jobs changed than are listed).
+# ("more": further jobs changed than are listed; a Kanzlei's room gets no "counts").
 JOBS_UPDATE = "jobs:update"
