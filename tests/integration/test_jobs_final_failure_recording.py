@@ -24,8 +24,8 @@ from ailawyer.db.models import Dokument, DokumentStatus, Notification
 from ailawyer.dokumente.upload import IncomingFile, accept_uploads
 from ailawyer.domain.roles import Role
 from ailawyer.jobs.context import JobContext
-from ailawyer.jobs.payloads import AdminTestPayload, DokumentPayload
-from ailawyer.jobs.registry import ADMIN_TEST, DOKUMENTE
+from ailawyer.jobs.payloads import AdminTestPayload, DokumentPayload, SystemTaskPayload
+from ailawyer.jobs.registry import ADMIN_TEST, DOKUMENTE, SYSTEM
 from ailawyer.notifications.types import JOB_FAILED, JOB_FAILED_ADMIN
 from ailawyer.services import Services
 from ailawyer.worker import failures
@@ -48,23 +48,23 @@ async def _of_type(services: Services, kind: str) -> list[Notification]:
         )
 
 
-async def test_a_test_job_tells_the_admins_once_after_the_database_came_back(
+async def test_a_test_job_tells_the_operator_once_after_the_database_came_back(
     isolated_services: Services, factory: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    admin = await factory.user(Role.ADMIN)
+    admin = await factory.user(Role.ADMIN, is_operator=True)
     payload = AdminTestPayload(user_id=admin.id, failure="always")
     job = await isolated_services.jobs.enqueue("test", payload)
     ctx = JobContext(job=job, queue="test", services=isolated_services)
-    real_stage_role = isolated_services.notifications.stage_role
+    real_stage_user = isolated_services.notifications.stage_user
     tries: list[int] = []
 
-    async def stage_role_while_restarting(*args: object, **kwargs: object) -> object:
+    async def stage_user_while_restarting(*args: object, **kwargs: object) -> object:
         tries.append(1)
         if len(tries) < 3:
             raise DatabaseRestarting("connection refused")
-        return await real_stage_role(*args, **kwargs)  # type: ignore[arg-type]
+        return await real_stage_user(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(isolated_services.notifications, "stage_role", stage_role_while_restarting)
+    monkeypatch.setattr(isolated_services.notifications, "stage_user", stage_user_while_restarting)
     await failures.handle_final_failure(ADMIN_TEST, ctx, payload, "Boom", "Traceback …")
     # The same final failure again (the run repeated after its worker died): nobody is told twice.
     await failures.handle_final_failure(ADMIN_TEST, ctx, payload, "Boom", "Traceback …")
@@ -73,6 +73,22 @@ async def test_a_test_job_tells_the_admins_once_after_the_database_came_back(
     assert [n.user_id for n in await _of_type(isolated_services, JOB_FAILED_ADMIN.key)] == [
         admin.id
     ]
+
+
+async def test_a_job_of_the_installation_tells_the_operators_and_no_kanzleis_admin(
+    isolated_services: Services, factory: Factory
+) -> None:
+    operator = await factory.user(Role.ADMIN, is_operator=True)
+    kanzlei_admin = await factory.user(Role.ADMIN)
+    payload = SystemTaskPayload(task="retention-cleanup")
+    job = await isolated_services.jobs.enqueue("system", payload)
+    ctx = JobContext(job=job, queue="system", services=isolated_services)
+
+    await failures.handle_final_failure(SYSTEM, ctx, payload, "RedisError", "Traceback …")
+
+    told = [n.user_id for n in await _of_type(isolated_services, JOB_FAILED_ADMIN.key)]
+    assert told == [operator.id]
+    assert kanzlei_admin.id not in told
 
 
 async def test_a_failed_dokument_and_every_notice_are_recorded_together(

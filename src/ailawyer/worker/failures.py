@@ -1,4 +1,8 @@
-"""What happens when a job has failed for good: the queue's record and the admins' notice."""
+"""What happens when a job has failed for good: the queue's record and the admins' notice.
+
+The full error goes to whoever administers the job (`ailawyer.jobs.access`): a Kanzlei's
+job to that Kanzlei's ADMINs, a job of the installation (system, test jobs) to the operators.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from ailawyer.db.models import Akte, Kanzlei, Notification, Severity, User
+from ailawyer.db.models import Notification, Severity, User
 from ailawyer.domain.roles import Role
+from ailawyer.jobs.access import resolve_owner
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.payloads import JobPayload
 from ailawyer.logs import get_logger
@@ -27,19 +32,6 @@ log = get_logger(__name__)
 MAX_DETAIL_CHARS = 8000
 # Pauses between tries to record a final failure: about a minute, a database restart.
 RECORD_RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0)
-
-
-async def _kanzleien_of(session: AsyncSession, payload: JobPayload | None) -> list[int]:
-    """The Kanzleien whose admins hear about a job: its Akte's, its user's, else all."""
-    if payload is not None and payload.akte_id is not None:
-        akte = await session.get(Akte, payload.akte_id)
-        if akte is not None:
-            return [akte.kanzlei_id]
-    if payload is not None and payload.user_id is not None:
-        user = await session.get(User, payload.user_id)
-        if user is not None:
-            return [user.kanzlei_id]
-    return list((await session.scalars(select(Kanzlei.id))).all())
 
 
 async def handle_final_failure(
@@ -69,19 +61,26 @@ async def handle_final_failure(
     data = {"queue": definition.name, "jobId": ctx.job_id, "error": summary}
 
     async def admins(session: AsyncSession) -> list[Notification]:
-        rows: list[Notification] = []
-        for kanzlei_id in await _kanzleien_of(session, payload):
-            rows += await services.notifications.stage_role(
-                session,
-                kanzlei_id,
-                Role.ADMIN,
-                type=JOB_FAILED_ADMIN,
-                title=title,
-                message=message,
-                severity=Severity.ERROR,
-                data=data,
+        notice: dict[str, Any] = {
+            "type": JOB_FAILED_ADMIN,
+            "title": title,
+            "message": message,
+            "severity": Severity.ERROR,
+            "data": data,
+        }
+        owner = await resolve_owner(session, definition.name, ctx.job.data)
+        if owner.kanzlei_id is not None:
+            return await services.notifications.stage_role(
+                session, owner.kanzlei_id, Role.ADMIN, **notice
             )
-        return rows
+        # The installation's job: its errors are no Kanzlei's business.
+        operators = await session.scalars(
+            select(User.id).where(User.is_operator, User.aktiv).order_by(User.id)
+        )
+        return [
+            await services.notifications.stage_user(session, user_id, **notice)
+            for user_id in operators.all()
+        ]
 
     for delay in (0.0, *RECORD_RETRY_DELAYS_SECONDS):
         await asyncio.sleep(delay)
