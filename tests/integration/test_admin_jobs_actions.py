@@ -58,7 +58,9 @@ async def test_retrying_a_failed_job_puts_it_back_to_waiting_and_is_audited(
         back = f"/admin/jobs/queues/{probe.name}?status=failed"
 
         retried = await post_form(
-            operator_client, f"/admin/jobs/queues/{probe.name}/jobs/{failed}/retry", {"zurueck": back}
+            operator_client,
+            f"/admin/jobs/queues/{probe.name}/jobs/{failed}/retry",
+            {"zurueck": back},
         )
         refused = await post_form(
             operator_client, f"/admin/jobs/queues/{probe.name}/jobs/{completed}/retry"

@@ -67,7 +67,9 @@ async def test_a_state_lists_its_jobs_newest_first_a_page_at_a_time(
 ) -> None:
     async with probe_queue(services, completed=30) as probe:
         first = await operator_client.get(f"/admin/jobs/queues/{probe.name}?status=completed")
-        second = await operator_client.get(f"/admin/jobs/queues/{probe.name}?status=completed&seite=2")
+        second = await operator_client.get(
+            f"/admin/jobs/queues/{probe.name}?status=completed&seite=2"
+        )
         fragment = await operator_client.get(
             f"/admin/jobs/queues/{probe.name}/list?status=completed&seite=2"
         )
