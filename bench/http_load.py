@@ -9,13 +9,28 @@ local server as the tests use it), one `ailawyer worker` (so /api/health reports
 ANWALT with 12 Akten and 60 notifications is the user; wrk sends that session's cookie
 (and a CSRF cookie, as a browser would after its first page) with every request.
 
+The anchor (issue 14): with one app process, bench/http_anchor.py — a minimal Litestar
+app on the same stack doing the same reads — runs as its own uvicorn process against the
+same database and Redis, and its page and JSON are measured right after our dashboard
+and notification list, with the same connections and duration; the ratios ours/anchor
+close the output.
+
 Two app processes: wrk can only talk to one address, so two wrk processes run at the
 same time, one per app port, each with half the connections (what a round-robin load
 balancer would do, without a balancer's own cost). Requests per second are their sum;
 p50/p99 are the higher of the two.
 
-`--py-spy PATH` also samples the one app process during each endpoint's run and prints
-where its time goes (see bench/profile.py). Results: stdout and bench/out/http_load.json.
+Every row also counts the bench database's transactions per request (PostgreSQL's
+`pg_stat_database` before and after the run). Rolled back: every read-only session
+(SQLAlchemy ends a session that did not commit with ROLLBACK) and every pool pre-ping
+(SQLAlchemy's asyncpg ping runs `;` in a transaction it rolls back), so a session with
+pre-ping counts 2. Committed: writes, and pings on autocommit connections. PostgreSQL
+publishes a busy backend's counts about once a second, so these are good to about ±5 %
+with 20 s rows.
+
+`--py-spy PATH` also samples the one app process (and the anchor) during each endpoint's
+run and prints where its time goes (see bench/profile.py). Results: stdout and
+bench/out/http_load.json.
 """
 
 from __future__ import annotations
@@ -28,13 +43,17 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 from bench import profile
-from bench.system import bench_system
-from tests.support.processes import AilawyerProcess
+from bench.system import POSTGRES_ADMIN_URL, BenchSystem, bench_system
+from tests.support.ports import free_port
+from tests.support.processes import wait_for_http
 
 from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.db.models import Akte, Kanzlei, User
@@ -47,6 +66,11 @@ ENDPOINTS = {
     "dashboard (logged in)": "/",
     "notification list API": "/api/notifications",
     "/api/health": "/api/health",
+}
+# Our endpoint → the anchor's peer (bench/http_anchor.py serves both under the same paths).
+ANCHOR_PEERS = {
+    "dashboard (logged in)": "anchor: page",
+    "notification list API": "anchor: notification JSON",
 }
 AKTEN = 12
 NOTIFICATIONS = 60
@@ -66,14 +90,26 @@ class Row:
     p50_ms: float
     p99_ms: float
     errors: int  # socket errors and non-2xx answers together
+    body_bytes: int = 0  # of one answer
     load: str = ""  # the machine's 1-minute load average before → after
+    # Database transactions per request: rolled back (sessions and pre-pings), committed.
+    rollbacks_per_request: float = 0.0
+    commits_per_request: float = 0.0
 
     def line(self) -> str:
         return (
             f"| {self.endpoint} | {self.apps} | {self.connections} | {self.requests:,} "
             f"| {self.requests_per_second:,.0f} | {self.p50_ms:.1f} | {self.p99_ms:.1f} "
-            f"| {self.errors} | {self.load} |"
+            f"| {self.errors} | {self.body_bytes:,} | {self.rollbacks_per_request:.1f} "
+            f"| {self.commits_per_request:.1f} | {self.load} |"
         )
+
+
+HEADER = (
+    "| endpoint | app processes | connections | requests | req/s | p50 ms | p99 ms | errors "
+    "| body bytes | DB rollbacks/req | DB commits/req | load |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def _ms(value: str) -> float:
@@ -110,17 +146,26 @@ def wrk(url: str, connections: int, seconds: float, cookie: str) -> subprocess.P
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def warm_up(path: str, ports: list[int], cookie: str) -> int:
+    """Check that every port answers 200, then a short wrk run; returns one answer's size.
+
+    wrk counts a redirect (e.g. to the login page) as success: the check comes first.
+    """
+    size = 0
+    for port in ports:
+        answer = httpx.get(f"http://127.0.0.1:{port}{path}", headers={"Cookie": cookie}, timeout=10)
+        if answer.status_code != 200:
+            raise RuntimeError(f"{path} on port {port} answered {answer.status_code}, not 200")
+        size = len(answer.content)
+    for process in [wrk(f"http://127.0.0.1:{p}{path}", 4, WARMUP_SECONDS, cookie) for p in ports]:
+        process.communicate(timeout=WARMUP_SECONDS + 30)
+    return size
+
+
 def measure(
     endpoint: str, path: str, ports: list[int], connections: int, seconds: float, cookie: str
 ) -> Row:
     """One wrk per app port at the same time; the sums and the worse tail."""
-    for port in ports:
-        # wrk counts a redirect (e.g. to the login page) as success: check the answer first.
-        answer = httpx.get(f"http://127.0.0.1:{port}{path}", headers={"Cookie": cookie}, timeout=10)
-        if answer.status_code != 200:
-            raise RuntimeError(f"{path} answered {answer.status_code}, not 200")
-    for process in [wrk(f"http://127.0.0.1:{p}{path}", 4, WARMUP_SECONDS, cookie) for p in ports]:
-        process.communicate(timeout=WARMUP_SECONDS + 30)
     each = max(1, connections // len(ports))
     running = [wrk(f"http://127.0.0.1:{p}{path}", each, seconds, cookie) for p in ports]
     results = [parse_wrk(p.communicate(timeout=seconds + 60)[0]) for p in running]
@@ -135,6 +180,20 @@ def measure(
         p99_ms=max(r["p99"] for r in results),
         errors=sum(int(r["errors"]) for r in results),
     )
+
+
+async def transactions(database: str) -> tuple[int, int]:
+    """(rolled back, committed) transactions of `database` so far, as PostgreSQL counts them."""
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        row = await admin.fetchrow(
+            "SELECT xact_rollback, xact_commit FROM pg_stat_database WHERE datname = $1",
+            database,
+        )
+    finally:
+        await admin.close()
+    assert row is not None, database
+    return int(row["xact_rollback"]), int(row["xact_commit"])
 
 
 async def prepare(services: Services) -> str:
@@ -178,39 +237,126 @@ def csrf_cookie(base_url: str) -> str:
     return f"csrftoken={response.cookies['csrftoken']}"
 
 
-async def main(seconds: float, connections: int, py_spy: Path | None) -> list[Row]:
+@contextmanager
+def anchor(system: BenchSystem) -> Iterator[tuple[int, int]]:
+    """bench/http_anchor.py on a free port against the system's database and Redis.
+
+    Yields (pid, port); output in `<work>/anchor.out`.
+    """
+    settings = system.settings
+    port = free_port()
+    output = system.work / "anchor.out"
+    command = [
+        sys.executable, "-m", "bench.http_anchor", "--port", str(port),
+        "--database-url", settings.effective_database_url,
+        "--redis-url", str(settings.redis_url),
+        "--redis-prefix", settings.redis_key_prefix,
+        "--idle-seconds", str(settings.session_idle_minutes * 60),
+        "--absolute-seconds", str(settings.session_absolute_hours * 3600),
+    ]  # fmt: skip
+    with output.open("ab") as log:
+        process = subprocess.Popen(
+            command, cwd=REPOSITORY, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            try:
+                wait_for_http(f"http://127.0.0.1:{port}/")  # 401 without a cookie
+            except TimeoutError as error:
+                raise RuntimeError(f"the anchor did not start:\n{output.read_text()}") from error
+            yield process.pid, port
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+async def run_row(
+    system: BenchSystem,
+    endpoint: str,
+    path: str,
+    ports: list[int],
+    arguments: argparse.Namespace,
+    cookie: str,
+    sampled: tuple[int, str] | None = None,
+) -> Row:
+    """Measure one row; `sampled`: (pid, file name) for py-spy, when asked for."""
+    sampler = stacks = None
+    database = system.settings.effective_database_url.rsplit("/", 1)[1]
+    body_bytes = await asyncio.to_thread(warm_up, path, ports, cookie)
+    if arguments.py_spy is not None and sampled is not None:
+        stacks = REPOSITORY / "bench" / "out" / f"profile-http-{sampled[1]}.raw"
+        sampler = profile.record(arguments.py_spy, sampled[0], arguments.seconds, stacks)
+    load_before = os.getloadavg()[0]
+    before = await transactions(database)
+    row = await asyncio.to_thread(
+        measure, endpoint, path, ports, arguments.connections, arguments.seconds, cookie
+    )
+    after = await transactions(database)
+    row.body_bytes = body_bytes
+    row.load = f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"
+    row.rollbacks_per_request = (after[0] - before[0]) / row.requests
+    row.commits_per_request = (after[1] - before[1]) / row.requests
+    print(row.line(), flush=True)
+    if sampler is not None and stacks is not None:
+        sampler.wait(timeout=60)
+        summary = profile.summarize(stacks)
+        stacks.with_suffix(".txt").write_text(summary + "\n")
+        print(summary, flush=True)
+    await asyncio.sleep(2)
+    return row
+
+
+async def main(arguments: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
     async with bench_system("ailawyer-http-bench-") as system:
         session_cookie = await prepare(system.services)
         system.start(["worker"], "worker")
-        apps: list[AilawyerProcess] = []
+        apps: list[int] = []
         ports: list[int] = []
-        for count in (1, 2):
+        for count in arguments.apps:
             while len(apps) < count:
                 app, port = system.serve()
-                apps.append(app)
+                apps.append(app.pid)
                 ports.append(port)
             cookie = f"{session_cookie}; {csrf_cookie(f'http://127.0.0.1:{ports[0]}')}"
-            for endpoint, path in ENDPOINTS.items():
-                sampler = None
-                name = path.strip("/").replace("/", "-") or "dashboard"
-                stacks = REPOSITORY / "bench" / "out" / f"profile-http-{name}.raw"
-                if py_spy is not None and count == 1:
-                    sampler = profile.record(py_spy, apps[0].pid, seconds, stacks)
-                load_before = os.getloadavg()[0]
-                row = await asyncio.to_thread(
-                    measure, endpoint, path, ports, connections, seconds, cookie
-                )
-                row.load = f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"
-                rows.append(row)
-                print(row.line(), flush=True)
-                if sampler is not None:
-                    sampler.wait(timeout=60)
-                    summary = profile.summarize(stacks)
-                    stacks.with_suffix(".txt").write_text(summary + "\n")
-                    print(summary, flush=True)
-                await asyncio.sleep(2)
+            if count > 1:
+                for endpoint, path in ENDPOINTS.items():
+                    rows.append(await run_row(system, endpoint, path, ports, arguments, cookie))
+                continue
+            # One app process: sampled with py-spy if asked, each pair next to its anchor row.
+            with anchor(system) as (anchor_pid, anchor_port):
+                for endpoint, path in ENDPOINTS.items():
+                    name = path.strip("/").replace("/", "-") or "dashboard"
+                    sampled = (apps[0], name)
+                    rows.append(
+                        await run_row(system, endpoint, path, ports, arguments, cookie, sampled)
+                    )
+                    if endpoint in ANCHOR_PEERS:
+                        peer, sampled = ANCHOR_PEERS[endpoint], (anchor_pid, f"anchor-{name}")
+                        rows.append(
+                            await run_row(
+                                system, peer, path, [anchor_port], arguments, cookie, sampled
+                            )
+                        )
     return rows
+
+
+def ratios(rows: list[Row]) -> list[str]:
+    """ "ours / anchor" lines for every pair measured with one app process."""
+    by_name = {row.endpoint: row for row in rows if row.apps == 1}
+    lines = []
+    for ours, peer in ANCHOR_PEERS.items():
+        if ours in by_name and peer in by_name:
+            mine, theirs = by_name[ours], by_name[peer]
+            lines.append(
+                f"{ours} / {peer}: {mine.requests_per_second:,.0f} / "
+                f"{theirs.requests_per_second:,.0f} req/s = "
+                f"{mine.requests_per_second / theirs.requests_per_second:.2f}x"
+            )
+    return lines
 
 
 if __name__ == "__main__":
@@ -218,16 +364,20 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20.0, help="per endpoint and setup")
     parser.add_argument("--connections", type=int, default=32, help="in total")
     parser.add_argument("--py-spy", type=Path, default=None, help="path of a py-spy binary")
+    parser.add_argument(
+        "--apps",
+        type=lambda text: sorted({int(n) for n in text.split(",")}),
+        default=[1, 2],
+        help="app process counts to measure, e.g. 1 (the anchor runs with 1); default 1,2",
+    )
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk (or `make bench-tools` as root)")
-    outcome = asyncio.run(main(arguments.seconds, arguments.connections, arguments.py_spy))
-    print(
-        "| endpoint | app processes | connections | requests | req/s | p50 ms | p99 ms "
-        "| errors | load |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+    outcome = asyncio.run(main(arguments))
+    print(HEADER)
     for row in outcome:
         print(row.line())
+    for line in ratios(outcome):
+        print(line)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps([asdict(row) for row in outcome], indent=2) + "\n")
