@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException
@@ -49,14 +49,24 @@ def wants_json(request: Request[Any, Any, Any]) -> bool:
     )
 
 
-def login_redirect(request: Request[Any, Any, Any]) -> Redirect:
-    """To the login page, back to `target` afterwards; says so if a session just ran out."""
+def login_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
+    """To the login page, back to `target` afterwards; says so if a session just ran out.
+
+    An htmx request (a poll, a fragment) would follow a plain redirect inside its XHR and
+    swap the login page into the fragment: it gets `HX-Redirect` instead, so the whole page
+    goes to the login, and back to the page (not the fragment) afterwards.
+    """
     target = request.url.path
     if request.url.query:
         target += f"?{request.url.query}"
+    current_page = urlsplit(request.headers.get("hx-current-url", ""))
+    if request.headers.get("hx-request") and current_page.path.startswith("/"):
+        target = current_page.path + (f"?{current_page.query}" if current_page.query else "")
     location = f"/anmelden?next={quote(target, safe='/')}"
     if SESSION_COOKIE in request.cookies:
         location += "&hinweis=abgelaufen"
+    if request.headers.get("hx-request"):
+        return Response(b"", status_code=204, headers={"HX-Redirect": location})
     return Redirect(location)
 
 
