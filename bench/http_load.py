@@ -52,6 +52,7 @@ import asyncpg
 import httpx
 from bench import profile
 from bench.system import POSTGRES_ADMIN_URL, BenchSystem, bench_system
+from tests.support.notifications import notify
 from tests.support.ports import free_port
 from tests.support.processes import wait_for_http
 
@@ -224,8 +225,13 @@ async def prepare(services: Services) -> str:
             )
         await db.commit()
     for number in range(NOTIFICATIONS):
-        await services.notifications.notify_user(
-            user.id, type="info", title=f"Dokument {number} verarbeitet", message="Bench"
+        await notify(
+            services.db,
+            services.notifications,
+            user.id,
+            type="info",
+            title=f"Dokument {number} verarbeitet",
+            message="Bench",
         )
     token = await services.sessions.create(user.id, ip=None, user_agent="wrk")
     return f"{SESSION_COOKIE}={token}"

@@ -7,10 +7,10 @@ database and memory helpers): starts an embedded Redis, a fresh PostgreSQL datab
 one `ailawyer serve`, connects `--clients` clients (one user and session each; the first
 `--members` users have the role SACHBEARBEITER, the rest ANWALT), and reads the app
 process's RSS before and after. Then a producer in a process of its own (as the worker
-would) calls `NotificationService.notify_role` for SACHBEARBEITER `--notifications`
+would) notifies the SACHBEARBEITER (`NotificationService.stage_role`) `--notifications`
 times, `--interval` seconds apart: each call stores one row per member in one
-transaction and emits one event per member. Latency per recipient = from just before
-`notify_role` to the frame parsed by that member's client (CLOCK_MONOTONIC on both sides).
+transaction and emits one event per member after its commit. Latency per recipient = from
+just before the call to the frame parsed by that member's client (CLOCK_MONOTONIC on both sides).
 
 `--py-spy PATH` samples the app process during the fan-out (bench/profile.py).
 Results: stdout and bench/out/realtime_fanout.json.
@@ -41,6 +41,7 @@ from bench.realtime_latency import (
 from bench.system import bench_system
 from sqlalchemy import select, update
 from tests.conftest import process_env
+from tests.support.notifications import notify_role
 
 from ailawyer.config import get_settings
 from ailawyer.db.models import User
@@ -76,10 +77,15 @@ async def produce(count: int, interval: float, kanzlei_id: int) -> None:
     try:
         for number in range(count):
             t0 = time.monotonic_ns()
-            await services.notifications.notify_role(
-                kanzlei_id, ROLE, type="info", title="Rundschreiben",
+            await notify_role(
+                services.db,
+                services.notifications,
+                kanzlei_id,
+                ROLE,
+                type="info",
+                title="Rundschreiben",
                 data={"bench": number, "t0": t0},
-            )  # fmt: skip
+            )
             calls.append((time.monotonic_ns() - t0) / 1e6)
             await asyncio.sleep(max(0.0, interval - calls[-1] / 1000))
     finally:

@@ -11,7 +11,7 @@ then for each tier of connected clients:
 2. runs bench/realtime_producer.py in a process of its own: `--rate` notifications per
    second for `--seconds`, each to a random connected user, created with the notification
    service and its write-only emitter, exactly as the worker does;
-3. records, per notification, the time from just before `notify_user` in the producer to
+3. records, per notification, the time from just before creating it in the producer to
    the frame parsed in the client (both read CLOCK_MONOTONIC), and counts any not received;
 4. repeats 2-3 with `--mode emit` (the same event through the emitter, no database), which
    shows how much of the latency is the real-time path and how much the commit.

@@ -3,10 +3,11 @@
     python -m bench.realtime_producer --users users.json --rate 100 --seconds 30
 
 Run by bench/realtime_latency.py with the app's environment (DATABASE_URL, REDIS_URL).
-Each notification carries the moment just before `notify_user` was called (CLOCK_MONOTONIC,
-which every process on the machine shares) in `data.t0`, so the receiving client can tell
-the whole latency: database write and commit, Redis, app process, WebSocket, parse.
-Prints one JSON line: how many were created and how long `notify_user` itself took.
+Each notification carries the moment just before it was created (CLOCK_MONOTONIC, which
+every process on the machine shares) in `data.t0`, so the receiving client can tell the
+whole latency: database write and commit, Redis, app process, WebSocket, parse.
+Prints one JSON line: how many were created and how long creating one took (transaction,
+commit, emit: `tests.support.notifications.notify`).
 
 `--mode emit` skips the database: it sends the same event straight through the emitter,
 which isolates the real-time path (Redis, app process, WebSocket) from the commit.
@@ -20,6 +21,8 @@ import json
 import random
 import time
 from pathlib import Path
+
+from tests.support.notifications import notify
 
 from ailawyer.config import get_settings
 from ailawyer.realtime import events
@@ -40,8 +43,13 @@ async def produce(user_ids: list[int], rate: float, seconds: float, mode: str) -
                     events.NOTIFICATION, {"data": {"bench": number, "t0": t0}}
                 )
             else:
-                await services.notifications.notify_user(
-                    user_id, type="info", title="Messung", data={"bench": number, "t0": t0}
+                await notify(
+                    services.db,
+                    services.notifications,
+                    user_id,
+                    type="info",
+                    title="Messung",
+                    data={"bench": number, "t0": t0},
                 )
         except Exception:
             failures += 1

@@ -13,6 +13,7 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from tests.conftest import process_env
 from tests.e2e.conftest import TIMEOUT_MS, log_in
 from tests.support.factories import Factory
+from tests.support.notifications import notify
 from tests.support.realtime import AppServer
 
 from ailawyer.config import Settings
@@ -116,8 +117,13 @@ async def test_a_notification_shows_a_toast_for_about_five_seconds_and_counts_on
     user = await factory.user(Role.ANWALT)
     page = await signed_in(await new_context(), user, errors)
 
-    await services.notifications.notify_user(
-        user.id, type="job.completed", title="Dokument verarbeitet", message="12 Seiten erkannt."
+    await notify(
+        services.db,
+        services.notifications,
+        user.id,
+        type="job.completed",
+        title="Dokument verarbeitet",
+        message="12 Seiten erkannt.",
     )
 
     toast = toasts(page).filter(has_text="Dokument verarbeitet")
@@ -137,7 +143,7 @@ async def test_hovering_a_toast_keeps_it_until_the_pointer_leaves(
 ) -> None:
     user = await factory.user(Role.ANWALT)
     page = await signed_in(await new_context(), user, errors)
-    await services.notifications.notify_user(user.id, type="info", title="Bitte lesen")
+    await notify(services.db, services.notifications, user.id, type="info", title="Bitte lesen")
     toast = toasts(page).filter(has_text="Bitte lesen")
     await expect(toast).to_be_visible()
 
@@ -155,8 +161,13 @@ async def test_the_center_lists_it_and_a_click_opens_the_link_and_marks_it_read(
     user = await factory.user(Role.ANWALT)
     akte = await factory.akte(user.kanzlei_id, anwalt=user, kurzrubrum="Müller ./. Schmidt")
     page = await signed_in(await new_context(), user, errors)
-    created = await services.notifications.notify_user(
-        user.id, type="info", title="Neues Dokument in der Akte", link=f"/akten/{akte.id}"
+    created = await notify(
+        services.db,
+        services.notifications,
+        user.id,
+        type="info",
+        title="Neues Dokument in der Akte",
+        link=f"/akten/{akte.id}",
     )
     await expect(page.locator("#notification-count")).to_have_text("1")
 
@@ -180,7 +191,7 @@ async def test_the_bell_counts_past_99_and_the_center_says_how_long_ago(
 ) -> None:
     user = await factory.user(Role.ANWALT)
     created = [
-        await services.notifications.notify_user(user.id, type="info", title=f"Nr. {n}")
+        await notify(services.db, services.notifications, user.id, type="info", title=f"Nr. {n}")
         for n in range(100)
     ]
     async with services.db.session() as db:
@@ -224,7 +235,9 @@ async def test_read_all_in_one_tab_clears_the_badge_in_the_other(
     await second.goto("/")
     await ready(second)
     for number in range(3):
-        await services.notifications.notify_user(user.id, type="info", title=f"Nr. {number}")
+        await notify(
+            services.db, services.notifications, user.id, type="info", title=f"Nr. {number}"
+        )
     for tab in (first, second):
         await expect(tab.locator("#notification-count")).to_have_text("3")
 
@@ -250,8 +263,13 @@ async def test_a_script_in_a_message_is_shown_as_text(
     page = await signed_in(await new_context(), user, errors)
     message = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>fett</b>'
 
-    await services.notifications.notify_user(
-        user.id, type="info", title="<i>Titel</i>", message=message
+    await notify(
+        services.db,
+        services.notifications,
+        user.id,
+        type="info",
+        title="<i>Titel</i>",
+        message=message,
     )
 
     toast = toasts(page).filter(has_text="<i>Titel</i>")
@@ -269,7 +287,9 @@ async def test_a_failed_job_shows_its_retry_button_in_toast_and_center(
     user = await factory.user(Role.SACHBEARBEITER)
     page = await signed_in(await new_context(), user, errors)
 
-    await services.notifications.notify_user(
+    await notify(
+        services.db,
+        services.notifications,
         user.id,
         type="job.failed",
         title="PDF-Verarbeitung fehlgeschlagen",
@@ -291,14 +311,18 @@ async def test_an_action_button_calls_its_endpoint_and_reports_failure_in_german
 ) -> None:
     user = await factory.user(Role.ANWALT)
     page = await signed_in(await new_context(), user, errors)
-    await services.notifications.notify_user(user.id, type="info", title="Alt")
-    await services.notifications.notify_user(
+    await notify(services.db, services.notifications, user.id, type="info", title="Alt")
+    await notify(
+        services.db,
+        services.notifications,
         user.id,
         type="info",
         title="Alles erledigt?",
         action={"label": "Alle gelesen", "url": "/api/notifications/read-all", "method": "POST"},
     )
-    await services.notifications.notify_user(
+    await notify(
+        services.db,
+        services.notifications,
         user.id,
         type="info",
         title="Geht nicht",
@@ -349,7 +373,9 @@ async def test_the_permission_question_comes_once_and_hidden_tabs_get_system_not
     await expect(question).to_be_hidden()
 
     await page.evaluate("window.__setHidden(true)")
-    await services.notifications.notify_user(
+    await notify(
+        services.db,
+        services.notifications,
         user.id,
         type="info",
         title="Frist läuft ab",
@@ -376,7 +402,7 @@ async def test_a_visible_tab_gets_no_system_notification(
     page = await signed_in(context, user, errors)
     await page.get_by_role("button", name="Aktivieren").click()
 
-    await services.notifications.notify_user(user.id, type="info", title="Sichtbar")
+    await notify(services.db, services.notifications, user.id, type="info", title="Sichtbar")
 
     await expect(toasts(page).filter(has_text="Sichtbar")).to_be_visible()
     assert await page.evaluate("window.__systemNotifications.length") == 0
@@ -394,8 +420,8 @@ async def test_sounds_play_only_for_the_events_chosen_in_the_settings(
     await expect(page.get_by_text("Ihre Einstellungen wurden gespeichert.")).to_be_visible()
     await ready(page)
 
-    await services.notifications.notify_user(user.id, type="job.completed", title="Fertig")
-    await services.notifications.notify_user(user.id, type="job.failed", title="Fehler")
+    await notify(services.db, services.notifications, user.id, type="job.completed", title="Fertig")
+    await notify(services.db, services.notifications, user.id, type="job.failed", title="Fehler")
 
     await expect(toasts(page)).to_have_count(2)
     # Sounds start a moment later (one tab claims each, via the Web Locks API).
@@ -461,18 +487,18 @@ async def test_notifications_missed_while_the_server_was_away_appear_once_after_
     context.set_default_timeout(TIMEOUT_MS)
     try:
         page = await signed_in(context, user, errors)
-        await services.notifications.notify_user(user.id, type="info", title="Vorher")
+        await notify(services.db, services.notifications, user.id, type="info", title="Vorher")
         await expect(page.locator("#notification-count")).to_have_text("1")
 
         own_app.stop()
         await expect(page.locator("#notification-root[data-connection=offline]")).to_have_count(1)
         for title in ("Verpasst 1", "Verpasst 2"):
-            await services.notifications.notify_user(user.id, type="info", title=title)
+            await notify(services.db, services.notifications, user.id, type="info", title=title)
         own_app.start()
 
         await expect(page.locator("#notification-count")).to_have_text("3", timeout=20_000)
         await expect(toasts(page).filter(has_text="Verpasst")).to_have_count(2)
-        await services.notifications.notify_user(user.id, type="info", title="Danach")
+        await notify(services.db, services.notifications, user.id, type="info", title="Danach")
         await expect(page.locator("#notification-count")).to_have_text("4")
         await page.locator("#notification-bell").click()
         titles = await page.locator(".notification-item__title").all_inner_texts()

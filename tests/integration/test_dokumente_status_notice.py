@@ -9,14 +9,14 @@ finding the Dokument done, told nobody.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 from tests.support.dokumente import notifications_of
 from tests.support.factories import Factory
 
-from ailawyer.db.models import Dokument, DokumentStatus, Notification
+from ailawyer.db.models import Dokument, DokumentStatus
 from ailawyer.dokumente import status
 from ailawyer.dokumente.pdf import ExtractedPdf
 from ailawyer.domain.roles import Role
+from ailawyer.realtime import outbox
 from ailawyer.services import Services
 
 EXTRACTED = ExtractedPdf(page_count=1, text="Seite 1")
@@ -44,16 +44,16 @@ async def _dokument(services: Services, factory: Factory) -> tuple[Dokument, int
     return dokument, anwalt.id
 
 
-def _notice(services: Services, user_id: int, *, fail: bool) -> status.Notice:
-    async def stage(session: AsyncSession) -> list[Notification]:
-        row = await services.notifications.stage_user(
-            session, user_id, type="job.completed", title="Dokument verarbeitet"
-        )
-        if fail:
-            raise DatabaseGone
-        return [row]
-
-    return stage
+async def _complete_and_notify(services: Services, dokument: Dokument, user_id: int) -> bool:
+    """What the processor does: the change and the notice it owes, in one transaction."""
+    async with services.db.session() as session:
+        completed = await status.mark_completed(session, services.emitter, dokument, EXTRACTED)
+        if completed:
+            await services.notifications.stage_user(
+                session, user_id, type="job.completed", title="Dokument verarbeitet"
+            )
+        await outbox.commit(session)
+    return completed
 
 
 async def test_a_failed_notice_leaves_the_dokument_unfinished(
@@ -61,9 +61,12 @@ async def test_a_failed_notice_leaves_the_dokument_unfinished(
 ) -> None:
     dokument, user_id = await _dokument(services, factory)
     with pytest.raises(DatabaseGone):
-        await status.mark_completed(
-            services, dokument, EXTRACTED, notify=_notice(services, user_id, fail=True)
-        )
+        async with services.db.session() as session:
+            await status.mark_completed(session, services.emitter, dokument, EXTRACTED)
+            await services.notifications.stage_user(
+                session, user_id, type="job.completed", title="Dokument verarbeitet"
+            )
+            raise DatabaseGone
     async with services.db.session() as session:
         stored = await session.get(Dokument, dokument.id)
     assert stored is not None and stored.status is DokumentStatus.IN_BEARBEITUNG
@@ -74,9 +77,8 @@ async def test_the_run_that_completes_the_dokument_creates_its_notice_once(
     services: Services, factory: Factory
 ) -> None:
     dokument, user_id = await _dokument(services, factory)
-    notice = _notice(services, user_id, fail=False)
-    first = await status.mark_completed(services, dokument, EXTRACTED, notify=notice)
+    first = await _complete_and_notify(services, dokument, user_id)
     # A second run of the same job (after a stall) changes nothing and tells nobody.
-    second = await status.mark_completed(services, dokument, EXTRACTED, notify=notice)
+    second = await _complete_and_notify(services, dokument, user_id)
     assert (first, second) == (True, False)
     assert [n.title for n in await notifications_of(services, user_id)] == ["Dokument verarbeitet"]

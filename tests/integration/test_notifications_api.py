@@ -8,6 +8,7 @@ import httpx
 import pytest
 from tests.support.factories import Factory
 from tests.support.http import csrf_token, login
+from tests.support.notifications import notify
 from tests.support.realtime import SocketClient
 
 from ailawyer.auth.sessions import SESSION_COOKIE
@@ -29,7 +30,7 @@ async def test_the_list_is_newest_first_at_most_50_and_without_dismissed(
 ) -> None:
     user, csrf = await signed_in(client, factory)
     created = [
-        await services.notifications.notify_user(user.id, type="info", title=f"Nr. {n}")
+        await notify(services.db, services.notifications, user.id, type="info", title=f"Nr. {n}")
         for n in range(1, 53)
     ]
     await client.post(f"/api/notifications/{created[-1].id}/dismiss", headers=csrf)
@@ -59,7 +60,7 @@ async def test_reading_and_dismissing_update_every_tab_of_the_user(
     token = client.cookies[SESSION_COOKIE]
     tabs = [await sockets().connect(live_server, token) for _ in range(2)]
     first, second, third = [
-        await services.notifications.notify_user(user.id, type="info", title=title)
+        await notify(services.db, services.notifications, user.id, type="info", title=title)
         for title in ("Eins", "Zwei", "Drei")
     ]
 
@@ -92,13 +93,13 @@ async def test_reading_again_is_harmless_and_announced_once(
 ) -> None:
     user, csrf = await signed_in(client, factory)
     tab = await sockets().connect(live_server, client.cookies[SESSION_COOKIE])
-    created = await services.notifications.notify_user(user.id, type="info", title="Eins")
+    created = await notify(services.db, services.notifications, user.id, type="info", title="Eins")
     await tab.wait_for(events.NOTIFICATION)
 
     responses = [
         await client.post(f"/api/notifications/{created.id}/read", headers=csrf) for _ in range(2)
     ]
-    await services.notifications.notify_user(user.id, type="info", title="Zwei")
+    await notify(services.db, services.notifications, user.id, type="info", title="Zwei")
     await tab.wait_for(events.NOTIFICATION, lambda data: data["title"] == "Zwei")
 
     assert [r.status_code for r in responses] == [200, 200]
@@ -111,7 +112,9 @@ async def test_another_users_notification_cannot_be_touched(
 ) -> None:
     _, csrf = await signed_in(client, factory)
     stranger = await factory.user(Role.ANWALT)
-    theirs = await services.notifications.notify_user(stranger.id, type="info", title="Privat")
+    theirs = await notify(
+        services.db, services.notifications, stranger.id, type="info", title="Privat"
+    )
 
     response = await client.post(f"/api/notifications/{theirs.id}/{action}", headers=csrf)
 
@@ -124,7 +127,7 @@ async def test_writes_need_the_csrf_token(
     client: httpx.AsyncClient, services: Services, factory: Factory
 ) -> None:
     user, _ = await signed_in(client, factory)
-    created = await services.notifications.notify_user(user.id, type="info", title="Eins")
+    created = await notify(services.db, services.notifications, user.id, type="info", title="Eins")
 
     response = await client.post(f"/api/notifications/{created.id}/read")
 

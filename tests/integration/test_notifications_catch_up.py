@@ -17,15 +17,16 @@ import pytest
 from tests.conftest import process_env
 from tests.support.factories import Factory
 from tests.support.http import login
+from tests.support.notifications import notify
 from tests.support.realtime import AppServer, SocketClient, session_token
 
 from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.config import Settings
 from ailawyer.domain.roles import Role
 from ailawyer.embedded_redis import RedisServer
-from ailawyer.notifications.service import EMIT_TIMEOUT_SECONDS, NotificationService
+from ailawyer.notifications.service import NotificationService
 from ailawyer.realtime import events
-from ailawyer.realtime.emitter import Emitter, socketio_channel
+from ailawyer.realtime.emitter import EMIT_TIMEOUT_SECONDS, Emitter, socketio_channel
 from ailawyer.redis_client import create_redis
 from ailawyer.services import Services
 
@@ -94,6 +95,7 @@ async def test_notifications_created_while_disconnected_appear_exactly_once_afte
     settings: Settings,
     own_redis: RedisServer,
     own_app: AppServer,
+    services: Services,
     notifications: NotificationService,
     factory: Factory,
     sockets: Callable[[], SocketClient],
@@ -102,23 +104,23 @@ async def test_notifications_created_while_disconnected_appear_exactly_once_afte
     token = await session_token(own_app.url, user.email)
     inbox = Inbox()
     first = await sockets().connect(own_app.url, token)
-    await notifications.notify_user(user.id, type="info", title="Eins")
+    await notify(services.db, notifications, user.id, type="info", title="Eins")
     inbox.add(await first.wait_for(events.NOTIFICATION))
     inbox.last_seq = 1
 
     await first.close()
-    await notifications.notify_user(user.id, type="info", title="Zwei")
+    await notify(services.db, notifications, user.id, type="info", title="Zwei")
     own_redis.stop()
     started = time.monotonic()
-    await notifications.notify_user(user.id, type="info", title="Drei, Redis ist weg")
+    await notify(services.db, notifications, user.id, type="info", title="Drei, Redis ist weg")
     assert time.monotonic() - started < EMIT_TIMEOUT_SECONDS + 1, "a dead Redis must not block"
     own_redis.start()
-    await notifications.notify_user(user.id, type="info", title="Vier")
+    await notify(services.db, notifications, user.id, type="info", title="Vier")
 
     # The session outlived the restart (AOF); the same tab reconnects.
     second = await sockets().connect(own_app.url, token)
     await wait_until_subscribed(own_redis.url, socketio_channel(settings.redis_key_prefix))
-    await notifications.notify_user(user.id, type="info", title="Fünf, live")
+    await notify(services.db, notifications, user.id, type="info", title="Fünf, live")
     async with httpx.AsyncClient(base_url=own_app.url, timeout=10) as http:
         http.cookies.set(SESSION_COOKIE, token)
         await inbox.catch_up(http)
@@ -141,6 +143,7 @@ async def test_connected_clients_are_told_to_catch_up_when_redis_returns(
     settings: Settings,
     own_redis: RedisServer,
     own_app: AppServer,
+    services: Services,
     notifications: NotificationService,
     factory: Factory,
     sockets: Callable[[], SocketClient],
@@ -150,7 +153,9 @@ async def test_connected_clients_are_told_to_catch_up_when_redis_returns(
     socket = await sockets().connect(own_app.url, token)
 
     own_redis.stop()
-    missed = await notifications.notify_user(user.id, type="info", title="Während der Pause")
+    missed = await notify(
+        services.db, notifications, user.id, type="info", title="Während der Pause"
+    )
     own_redis.start()
 
     # The socket stayed up; its app process noticed the gap in its subscription.
@@ -169,7 +174,7 @@ async def test_a_cursor_the_server_cannot_serve_is_answered_with_409(
 ) -> None:
     user = await factory.user(Role.ANWALT)
     await login(client, user.email)
-    await services.notifications.notify_user(user.id, type="info", title="Eins")
+    await notify(services.db, services.notifications, user.id, type="info", title="Eins")
 
     ahead = await client.get("/api/notifications/after/7")
     async with services.db.session() as db:
@@ -189,7 +194,7 @@ async def test_catch_up_lists_everything_after_the_cursor_except_dismissed(
     user = await factory.user(Role.ANWALT)
     await login(client, user.email)
     created = [
-        await services.notifications.notify_user(user.id, type="info", title=f"Nr. {n}")
+        await notify(services.db, services.notifications, user.id, type="info", title=f"Nr. {n}")
         for n in range(1, 6)
     ]
     await services.notifications.dismiss(user.id, created[4].id)

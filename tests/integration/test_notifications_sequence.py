@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from tests.support.factories import Factory
+from tests.support.notifications import notify, notify_role
 
 from ailawyer.config import Settings
 from ailawyer.db.migrate import upgrade
@@ -63,7 +64,10 @@ async def test_concurrent_notifications_for_one_user_get_unique_increasing_seqs(
     user = await factory.user(Role.ANWALT)
 
     created = await asyncio.gather(
-        *(service.notify_user(user.id, type="info", title=f"Nr. {n}") for n in range(CONCURRENT))
+        *(
+            notify(database, service, user.id, type="info", title=f"Nr. {n}")
+            for n in range(CONCURRENT)
+        )
     )
 
     assert sorted(n.seq for n in created) == list(range(1, CONCURRENT + 1))
@@ -79,8 +83,16 @@ async def test_role_and_single_notifications_at_once_keep_each_users_seqs_unique
     admins = [await factory.user(Role.ADMIN, kanzlei=kanzlei) for _ in range(3)]
 
     await asyncio.gather(
-        *(service.notify_admins(kanzlei.id, type="system.alert", title="Alle") for _ in range(10)),
-        *(service.notify_user(admins[0].id, type="info", title="Nur eine") for _ in range(10)),
+        *(
+            notify_role(
+                database, service, kanzlei.id, Role.ADMIN, type="system.alert", title="Alle"
+            )
+            for _ in range(10)
+        ),
+        *(
+            notify(database, service, admins[0].id, type="info", title="Nur eine")
+            for _ in range(10)
+        ),
     )
 
     assert await seqs_in_insert_order(database, admins[0].id) == list(range(1, 21))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from tests.support.factories import Factory
+from tests.support.notifications import notify, notify_role
 
 from ailawyer.db.models import Severity
 from ailawyer.domain.roles import Role
@@ -21,8 +22,11 @@ async def test_notify_role_reaches_the_active_users_of_that_role_in_that_kanzlei
     await factory.user(Role.ADMIN, kanzlei=other)
     await factory.user(Role.ANWALT, kanzlei=kanzlei)
 
-    created = await services.notifications.notify_admins(
+    created = await notify_role(
+        services.db,
+        services.notifications,
         kanzlei.id,
+        Role.ADMIN,
         type="job.failed.admin",
         title="Verarbeitung endgültig fehlgeschlagen",
         message="ValueError: kaputt",
@@ -38,7 +42,9 @@ async def test_a_notification_keeps_its_action_sound_and_plain_text(
 ) -> None:
     user = await factory.user(Role.SACHBEARBEITER)
 
-    created = await services.notifications.notify_user(
+    created = await notify(
+        services.db,
+        services.notifications,
         user.id,
         type="job.failed",
         title="PDF-Verarbeitung fehlgeschlagen",
@@ -74,10 +80,10 @@ async def test_it_refuses_undeclared_types_and_links_off_the_site(
     arguments = {"type": "info", "title": "Hinweis", **change}
 
     with pytest.raises(problem):
-        await services.notifications.notify_user(user.id, **arguments)
+        await notify(services.db, services.notifications, user.id, **arguments)
     assert (await services.notifications.recent(user.id)).items == []
 
 
 async def test_notifying_an_unknown_user_fails_without_a_trace(services: Services) -> None:
     with pytest.raises(LookupError):
-        await services.notifications.notify_user(4711, type="info", title="Niemand")
+        await notify(services.db, services.notifications, 4711, type="info", title="Niemand")

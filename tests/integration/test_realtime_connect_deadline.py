@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import websockets
 from tests.support.factories import Factory
+from tests.support.notifications import notify
 from tests.support.realtime import SocketClient, session_token
 
 from ailawyer.app.realtime.server import CONNECT_DEADLINE_SECONDS
@@ -90,5 +91,5 @@ async def test_websockets_without_a_session_are_closed_and_an_admitted_one_stays
         )
     # Opened before all of them, so past its own deadline: still connected and served.
     assert admitted.connected
-    await services.notifications.notify_user(user.id, type="info", title="Noch da?")
+    await notify(services.db, services.notifications, user.id, type="info", title="Noch da?")
     await admitted.wait_for(events.NOTIFICATION)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.conftest import process_env
 from tests.support.factories import Factory
+from tests.support.notifications import notify
 from tests.support.realtime import SocketClient, session_token
 
 from ailawyer.config import Settings
@@ -57,7 +58,7 @@ async def test_a_notification_created_in_another_process_reaches_only_its_user(
     assert received["title"] == "Dokument verarbeitet"
     assert received["seq"] == 1
     # The colleague's socket hears of its own notification, never of the other one.
-    await services.notifications.notify_user(colleague.id, type="info", title="Für Sie")
+    await notify(services.db, services.notifications, colleague.id, type="info", title="Für Sie")
     mine = await colleague_socket.wait_for(events.NOTIFICATION)
     assert mine["title"] == "Für Sie"
     assert [n["title"] for n in colleague_socket.received(events.NOTIFICATION)] == ["Für Sie"]

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import process_env
 from tests.support.factories import Factory
 from tests.support.http import csrf_token
+from tests.support.notifications import notify
 from tests.support.realtime import AppServer, SocketClient, eventually, session_token
 
 from ailawyer.app.realtime.session_guard import RECHECK_SECONDS
@@ -74,7 +75,7 @@ async def test_logout_cuts_only_the_sockets_of_that_session(
     await log_out(live_server, office)
 
     await eventually(lambda: not office_socket.connected, 2.0, "the office socket to go")
-    await services.notifications.notify_user(user.id, type="info", title="Noch da?")
+    await notify(services.db, services.notifications, user.id, type="info", title="Noch da?")
     await laptop_socket.wait_for(events.NOTIFICATION)
     assert laptop_socket.connected
 

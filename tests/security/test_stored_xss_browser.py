@@ -25,6 +25,7 @@ from tests.support.factories import Factory
 from tests.support.http import csrf_token, logged_in
 from tests.support.jobs import wait_for_state
 from tests.support.log_files import log_line
+from tests.support.notifications import notify
 from tests.support.pdfs import numbered_pdf
 from tests.support.processes import AilawyerProcess
 from tests.support.runtime_settings import wait_until_applied
@@ -141,8 +142,13 @@ async def stored(
         )
         assert saved.status_code in (200, 303), saved.text[:500]
     await wait_until_applied(services)
-    await services.notifications.notify_user(
-        admin.id, type=JOB_COMPLETED, title=payload("titel"), message=payload("nachricht")
+    await notify(
+        services.db,
+        services.notifications,
+        admin.id,
+        type=JOB_COMPLETED,
+        title=payload("titel"),
+        message=payload("nachricht"),
     )
     # No slash (it would split the explorer's URL), and no worker: bullmq names its Redis
     # connection after the queue, and Redis refuses spaces in connection names.
@@ -234,8 +240,13 @@ async def test_every_stored_payload_is_shown_as_text_and_never_runs(
     await page.goto("/")
     await page.locator("#notification-bell").click()
     await check(page, stored, ["titel", "nachricht", "datei"], {})
-    await services.notifications.notify_user(
-        stored.admin.id, type=JOB_COMPLETED, title=payload("toast"), message=payload("toasttext")
+    await notify(
+        services.db,
+        services.notifications,
+        stored.admin.id,
+        type=JOB_COMPLETED,
+        title=payload("toast"),
+        message=payload("toasttext"),
     )
     await expect(page.locator("#toast-stack .toast")).to_contain_text(shown("toast"))
     await check(page, stored, ["toast", "toasttext"], {})

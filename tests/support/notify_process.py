@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from tests.support.notifications import notify
+
 from ailawyer.config import get_settings
 from ailawyer.domain.roles import Role
 from ailawyer.services import Services
@@ -23,8 +25,12 @@ async def main(arguments: argparse.Namespace) -> None:
                 "probe", {"title": arguments.title}
             )
         else:
-            await services.notifications.notify_user(
-                arguments.user_id, type="info", title=arguments.title
+            await notify(
+                services.db,
+                services.notifications,
+                arguments.user_id,
+                type="info",
+                title=arguments.title,
             )
     finally:
         await services.close()

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from tests.support.factories import Factory
+from tests.support.notifications import notify
 
 from ailawyer.db.models import Akte, Dokument, DokumentStatus, Kanzlei, User
 from ailawyer.dokumente.upload import dokument_job_id
@@ -60,8 +61,13 @@ async def build_people(factory: Factory, services: Services) -> People:
     admin_b = await factory.user(Role.ADMIN, kanzlei=kanzlei_b)
     akte_a = await factory.akte(kanzlei_a, sachbearbeiter=sachbearbeiter_a)
     dokument_a = await add_dokument(services, akte_a, sachbearbeiter_a)
-    notification = await services.notifications.notify_user(
-        sachbearbeiter_a.id, type=JOB_COMPLETED, title="Fertig", link=f"/akten/{akte_a.id}"
+    notification = await notify(
+        services.db,
+        services.notifications,
+        sachbearbeiter_a.id,
+        type=JOB_COMPLETED,
+        title="Fertig",
+        link=f"/akten/{akte_a.id}",
     )
     return People(
         operator=operator,

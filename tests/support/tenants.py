@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from tests.support.factories import Factory
+from tests.support.notifications import notify
 
 from ailawyer.db.models import Akte, Dokument, DokumentStatus, Kanzlei, User
 from ailawyer.dokumente.upload import dokument_job_id
@@ -86,7 +87,9 @@ async def build_tenant(factory: Factory, services: Services, label: str) -> Tena
         )
         session.add(dokument)
         await session.commit()
-    notification = await services.notifications.notify_user(
+    notification = await notify(
+        services.db,
+        services.notifications,
         anwalt.id,
         type=JOB_COMPLETED,
         title=f"Nachricht {secret}",

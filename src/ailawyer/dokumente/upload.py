@@ -132,7 +132,7 @@ async def accept_uploads(
             "dokument uploaded", dokumentId=dokument.id, jobId=job.id, sizeBytes=dokument.size_bytes
         )
         await announce(
-            services,
+            services.emitter,
             akte_id,
             events.DOKUMENT_STATUS,
             {"dokumentId": dokument.id, "status": DokumentStatus.AUSSTEHEND.value},

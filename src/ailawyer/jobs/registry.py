@@ -17,7 +17,6 @@ from pydantic import BaseModel, ValidationError
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.errors import InvalidPayloadError, UnknownQueueError
 from ailawyer.jobs.payloads import AdminTestPayload, DokumentPayload, JobPayload, SystemTaskPayload
-from ailawyer.notifications.service import Notice
 from ailawyer.worker.processors.admin_test import run_admin_test
 from ailawyer.worker.processors.dokumente import (
     process_dokument,
@@ -27,16 +26,18 @@ from ailawyer.worker.processors.dokumente import (
 from ailawyer.worker.processors.system import run_system_task
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from ailawyer.services import Services
 
 P = TypeVar("P", bound=JobPayload)
 
 Processor = Callable[[JobContext, P], Awaitable[Any]]
-# Called once a job has failed for good, with the full error text and the administrators'
-# notice, which it stages in the transaction that records the failure (so a crash cannot
-# record the failure and lose the notice). Returns False when the failure was already
-# recorded (a run repeated after a stall), so nobody is told twice.
-FailureHook = Callable[[JobContext, P, str, Notice], Awaitable[bool]]
+# Called once a job has failed for good, with the full error text, to record the failure in
+# the given transaction; the administrators' notice is staged in the same one, so a crash
+# cannot record the failure and lose the notice (`worker.failures`). Returns False when the
+# failure was already recorded (a run repeated after a stall), so nobody is told twice.
+FailureHook = Callable[[JobContext, P, str, "AsyncSession"], Awaitable[bool]]
 # Called by the retry API before a failed job goes back to waiting.
 RetryHook = Callable[["Services", P], Awaitable[None]]
 

@@ -6,7 +6,9 @@ Invariants the browser's catch-up relies on:
    commit, so seqs of one user are gapless and commit in increasing order: whoever can
    read seq N can also read every seq below it.
 2. The event goes out only after the commit, so a client that receives it can always
-   fetch the row, and nothing is announced that a rollback takes back.
+   fetch the row, and nothing is announced that a rollback takes back: `stage_user` and
+   `stage_role` add the rows to the caller's transaction and stage their events on it
+   (`ailawyer.realtime.outbox`); the caller's `outbox.commit` writes and then sends them.
 3. The socket is best effort. A client that was away asks for everything after the last
    seq it saw (`after`); a cursor the server cannot serve raises `CursorInvalid`, which
    tells the client to start over instead of silently missing notifications.
@@ -14,8 +16,6 @@ Invariants the browser's catch-up relies on:
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,22 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ailawyer.db.models import Notification, Severity, User, is_id, utcnow
 from ailawyer.db.session import Database
 from ailawyer.domain.roles import Role
-from ailawyer.logs import get_logger
 from ailawyer.notifications.types import NotificationType, resolve
-from ailawyer.realtime import events
+from ailawyer.realtime import events, outbox
 from ailawyer.realtime.emitter import Emitter
-
-log = get_logger(__name__)
-
-# Stages notifications that another change owes in that change's own transaction
-# (`stage_user`, `stage_role`); they are announced after its commit.
-Notice = Callable[[AsyncSession], Awaitable[list[Notification]]]
 
 RECENT_LIMIT = 50
 # A client further behind than this reloads the list instead of replaying the gap.
 CATCH_UP_LIMIT = 200
-# The row is committed; a Redis that hangs must not hold up the caller (a job, a request).
-EMIT_TIMEOUT_SECONDS = 5.0
 ACTION_METHODS = frozenset({"POST"})
 TITLE_MAX = 300
 LINK_MAX = 500
@@ -236,34 +227,6 @@ class NotificationService:
 
     # --- creating -------------------------------------------------------------------
 
-    async def notify_user(
-        self,
-        user_id: int,
-        *,
-        type: NotificationType | str,
-        title: str,
-        message: str = "",
-        link: str | None = None,
-        severity: Severity = Severity.INFO,
-        data: dict[str, Any] | None = None,
-        action: dict[str, str] | None = None,
-    ) -> NotificationOut:
-        """Store a notification for one user, commit, then send it to the user's sockets."""
-        async with self._db.session() as session:
-            row = await self.stage_user(
-                session,
-                user_id,
-                type=type,
-                title=title,
-                message=message,
-                link=link,
-                severity=severity,
-                data=data,
-                action=action,
-            )
-            await session.commit()
-        return (await self.announce([row]))[0]
-
     async def stage_user(
         self,
         session: AsyncSession,
@@ -277,10 +240,11 @@ class NotificationService:
         data: dict[str, Any] | None = None,
         action: dict[str, str] | None = None,
     ) -> Notification:
-        """Add a notification for one user to the caller's transaction; `announce` it after
-        the caller's commit. For a notification owed by another change (a Dokument
-        finished): both commit together or neither does, so a crash or a database restart
-        between the two can no longer keep the change and lose its notification.
+        """Add a notification for one user to the caller's transaction and stage its event;
+        the caller's `outbox.commit` stores and then sends it. A notification owed by a
+        change (a Dokument finished) commits with that change or not at all, so a crash or
+        a database restart between the two cannot keep the change and lose its notice.
+        Raises LookupError for an unknown user.
         """
         content = _Content.build(
             type=type,
@@ -303,45 +267,8 @@ class NotificationService:
         if seq is None:
             raise LookupError(f"no user {user_id}")
         row = content.row(user_id, seq)
-        session.add(row)
+        self._add(session, row)
         return row
-
-    async def announce(self, rows: list[Notification]) -> list[NotificationOut]:
-        """Send committed notifications to their users' sockets (after the commit only)."""
-        created = [NotificationOut.from_row(row) for row in rows]
-        for row, item in zip(rows, created, strict=True):
-            await self._announce(row.user_id, events.NOTIFICATION, item.as_payload())
-        return created
-
-    async def notify_role(
-        self,
-        kanzlei_id: int,
-        role: Role,
-        *,
-        type: NotificationType | str,
-        title: str,
-        message: str = "",
-        link: str | None = None,
-        severity: Severity = Severity.INFO,
-        data: dict[str, Any] | None = None,
-        action: dict[str, str] | None = None,
-    ) -> list[NotificationOut]:
-        """Notify every active user with `role` in one Kanzlei (one row, one seq each)."""
-        async with self._db.session() as session:
-            rows = await self.stage_role(
-                session,
-                kanzlei_id,
-                role,
-                type=type,
-                title=title,
-                message=message,
-                link=link,
-                severity=severity,
-                data=data,
-                action=action,
-            )
-            await session.commit()
-        return await self.announce(rows)
 
     async def stage_role(
         self,
@@ -357,7 +284,8 @@ class NotificationService:
         data: dict[str, Any] | None = None,
         action: dict[str, str] | None = None,
     ) -> list[Notification]:
-        """`notify_role` in the caller's transaction (see `stage_user`); `announce` after commit."""
+        """Notify every active user with `role` in one Kanzlei (one row, one seq each), in
+        the caller's transaction like `stage_user`."""
         content = _Content.build(
             type=type,
             title=title,
@@ -379,32 +307,18 @@ class NotificationService:
             )
         ).all()
         rows = [content.row(user_id, seq) for user_id, seq in recipients]
-        session.add_all(rows)
+        for row in rows:
+            self._add(session, row)
         return rows
 
-    async def notify_admins(
-        self,
-        kanzlei_id: int,
-        *,
-        type: NotificationType | str,
-        title: str,
-        message: str = "",
-        link: str | None = None,
-        severity: Severity = Severity.INFO,
-        data: dict[str, Any] | None = None,
-        action: dict[str, str] | None = None,
-    ) -> list[NotificationOut]:
-        """Notify every active ADMIN of one Kanzlei."""
-        return await self.notify_role(
-            kanzlei_id,
-            Role.ADMIN,
-            type=type,
-            title=title,
-            message=message,
-            link=link,
-            severity=severity,
-            data=data,
-            action=action,
+    def _add(self, session: AsyncSession, row: Notification) -> None:
+        session.add(row)
+        # The payload is built after the commit: the row's id is assigned by its INSERT.
+        outbox.stage(
+            session,
+            self._emitter.to_user(row.user_id),
+            events.NOTIFICATION,
+            lambda: NotificationOut.from_row(row).as_payload(),
         )
 
     # --- reading --------------------------------------------------------------------
@@ -455,6 +369,8 @@ class NotificationService:
             return await self._unread(session, user_id)
 
     # --- updating -------------------------------------------------------------------
+    # These events carry the unread count read after the commit, so they are sent after
+    # it directly (best effort, `EmitTarget.send`) instead of being staged on the outbox.
 
     async def mark_read(self, user_id: int, notification_id: int) -> Unread:
         """Mark one notification read and tell every tab of the user."""
@@ -463,10 +379,8 @@ class NotificationService:
             await session.commit()
             unread = await self._unread(session, user_id)
         if changed:
-            await self._announce(
-                user_id,
-                events.NOTIFICATION_READ,
-                {"ids": [notification_id], **unread.as_payload()},
+            await self._emitter.to_user(user_id).send(
+                events.NOTIFICATION_READ, {"ids": [notification_id], **unread.as_payload()}
             )
         return unread
 
@@ -487,8 +401,8 @@ class NotificationService:
             )
             await session.commit()
             unread = await self._unread(session, user_id)
-        await self._announce(
-            user_id, events.NOTIFICATION_READ, {"up_to_seq": up_to, **unread.as_payload()}
+        await self._emitter.to_user(user_id).send(
+            events.NOTIFICATION_READ, {"up_to_seq": up_to, **unread.as_payload()}
         )
         return unread
 
@@ -499,10 +413,8 @@ class NotificationService:
             await session.commit()
             unread = await self._unread(session, user_id)
         if changed:
-            await self._announce(
-                user_id,
-                events.NOTIFICATION_DISMISSED,
-                {"id": notification_id, **unread.as_payload()},
+            await self._emitter.to_user(user_id).send(
+                events.NOTIFICATION_DISMISSED, {"id": notification_id, **unread.as_payload()}
             )
         return unread
 
@@ -564,16 +476,3 @@ class NotificationService:
         if exists is None:
             raise NotificationNotFound(notification_id)
         return False
-
-    async def _announce(self, user_id: int, event: str, payload: dict[str, Any]) -> None:
-        """Send to the user's sockets; a failure is logged, never raised (the row is safe)."""
-        try:
-            async with asyncio.timeout(EMIT_TIMEOUT_SECONDS):
-                await self._emitter.to_user(user_id).emit(event, payload)
-        except Exception as error:
-            log.warning(
-                "notification event not sent; clients catch up on reconnect",
-                event=event,
-                userId=user_id,
-                error=repr(error),
-            )

@@ -4,22 +4,32 @@ App processes emit through their Socket.IO server (local sockets directly, other
 processes over Redis); every other process uses a write-only Redis manager, which
 can only publish. Both publish on the same channel, so a worker's event reaches
 sockets on every app process. Delivery is best effort: whatever a user must not
-miss is written to the database first (see ailawyer.notifications).
+miss is written to the database first (see ailawyer.notifications), and an event about a
+change is staged on that change's transaction and sent after its commit
+(`ailawyer.realtime.outbox`; docs/ARCHITECTURE.md, "How an event travels").
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-from socketio import AsyncRedisManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ailawyer.domain.roles import Role
+from ailawyer.logs import get_logger
 from ailawyer.realtime.rooms import akte_room, job_explorer_room, role_room, user_room
 from ailawyer.redis_client import redis_options
 
+if TYPE_CHECKING:
+    from socketio import AsyncRedisManager
+
+log = get_logger(__name__)
+
 NAMESPACE = "/"
+# What an event reports is committed already (or needs no record); a Redis that hangs must
+# not hold up the job or request that sends it.
+EMIT_TIMEOUT_SECONDS = 5.0
 
 
 def socketio_channel(prefix: str) -> str:
@@ -51,6 +61,22 @@ class EmitTarget:
         """Send `event` with JSON-serialisable `data` to the room."""
         await self.backend.emit(event, data, to=self.room, namespace=NAMESPACE)
 
+    async def send(self, event: str, data: Any) -> bool:
+        """`emit`, best effort: waits at most `EMIT_TIMEOUT_SECONDS`, logs a failure instead
+        of raising (clients read the database on reconnect); False if it was not sent."""
+        try:
+            async with asyncio.timeout(EMIT_TIMEOUT_SECONDS):
+                await self.emit(event, data)
+        except Exception as error:
+            log.warning(
+                "event not sent; clients catch up from the database",
+                event=event,
+                room=self.room,
+                error=repr(error),
+            )
+            return False
+        return True
+
 
 class Emitter:
     """Picks a room by meaning (user, Akte, role) so no caller spells a room name."""
@@ -63,6 +89,10 @@ class Emitter:
     @classmethod
     def write_only(cls, redis_url: str, prefix: str) -> Emitter:
         """An emitter for processes without a Socket.IO server (the worker, scripts)."""
+        # Imported here: the shared domain imports this module, and only a process that
+        # publishes needs python-socketio loaded.
+        from socketio import AsyncRedisManager
+
         manager = AsyncRedisManager(
             redis_url,
             channel=socketio_channel(prefix),

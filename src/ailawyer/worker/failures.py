@@ -18,13 +18,13 @@ from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.payloads import JobPayload
 from ailawyer.logs import get_logger
 from ailawyer.notifications.types import JOB_FAILED_ADMIN
+from ailawyer.realtime import outbox
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from ailawyer.jobs.registry import QueueDefinition
-    from ailawyer.notifications.service import Notice
-    from ailawyer.services import Services
+    from ailawyer.notifications.service import NotificationService
 
 log = get_logger(__name__)
 
@@ -43,12 +43,13 @@ async def handle_final_failure(
 ) -> None:
     """Record the final failure and tell every ADMIN the detail, exactly once.
 
-    With a queue hook, the hook's record (e.g. the Dokument marked failed) and every
-    notification commit in one transaction: a crash in between can no longer keep the
-    record and lose the administrators' notice. Without one, the notice itself is the
-    record. A failing try (the database restarting) is repeated for about a minute: given
-    up at once, nobody would ever be told. The job keeps its lock meanwhile (bullmq renews
-    it while the processor runs). Never raises: bullmq's bookkeeping must go on.
+    One transaction holds the queue hook's record (e.g. the Dokument marked failed, with
+    the uploader's notice) and the administrators' notifications; the commit sends their
+    events (`outbox.commit`). A crash in between therefore cannot keep the record and lose
+    the notice. Without a hook, the administrators' notice itself is the record. A failing
+    try (the database restarting) is repeated for about a minute: given up at once,
+    nobody would ever be told. The job keeps its lock meanwhile (bullmq renews it while
+    the processor runs). Never raises: bullmq's bookkeeping must go on.
     """
     services = ctx.services
     message = (
@@ -57,38 +58,26 @@ async def handle_final_failure(
         f"Versuche: {ctx.job.attemptsMade + 1} von {ctx.max_attempts}\n"
         f"Fehler: {summary}\n\n{details}"
     )[:MAX_DETAIL_CHARS]
-    title = f"Vorgang fehlgeschlagen: {definition.label} ({definition.name} #{ctx.job_id})"
-    data = {"queue": definition.name, "jobId": ctx.job_id, "error": summary}
-
-    async def admins(session: AsyncSession) -> list[Notification]:
-        notice: dict[str, Any] = {
-            "type": JOB_FAILED_ADMIN,
-            "title": title,
-            "message": message,
-            "severity": Severity.ERROR,
-            "data": data,
-        }
-        owner = await resolve_owner(session, definition.name, ctx.job.data)
-        if owner.kanzlei_id is not None:
-            return await services.notifications.stage_role(
-                session, owner.kanzlei_id, Role.ADMIN, **notice
-            )
-        # The installation's job: its errors are no Kanzlei's business.
-        operators = await session.scalars(
-            select(User.id).where(User.is_operator, User.aktiv).order_by(User.id)
-        )
-        return [
-            await services.notifications.stage_user(session, user_id, **notice)
-            for user_id in operators.all()
-        ]
-
+    notice: dict[str, Any] = {
+        "type": JOB_FAILED_ADMIN,
+        "title": f"Vorgang fehlgeschlagen: {definition.label} ({definition.name} #{ctx.job_id})",
+        "message": message,
+        "severity": Severity.ERROR,
+        "data": {"queue": definition.name, "jobId": ctx.job_id, "error": summary},
+    }
     for delay in (0.0, *RECORD_RETRY_DELAYS_SECONDS):
         await asyncio.sleep(delay)
         try:
-            if payload is not None and definition.on_final_failure is not None:
-                recorded = await definition.on_final_failure(ctx, payload, summary, admins)
-            else:
-                recorded = await _tell_admins_once(services, definition.name, ctx.job_id, admins)
+            async with services.db.session() as session:
+                if payload is not None and definition.on_final_failure is not None:
+                    recorded = await definition.on_final_failure(ctx, payload, summary, session)
+                else:
+                    recorded = await _not_told_yet(session, definition.name, ctx.job_id)
+                if recorded:
+                    await _stage_for_administrators(
+                        services.notifications, session, definition.name, ctx.job.data, notice
+                    )
+                await outbox.commit(session)
             if not recorded:
                 log.info("failure was already recorded; nobody is told twice")
             return
@@ -97,23 +86,39 @@ async def handle_final_failure(
     log.error("the final failure could not be recorded", error=summary)
 
 
-async def _tell_admins_once(services: Services, queue: str, job_id: str, admins: Notice) -> bool:
-    """Stage the administrators' notice unless one exists for this job; False if it did.
+async def _stage_for_administrators(
+    notifications: NotificationService,
+    session: AsyncSession,
+    queue: str,
+    job_data: Any,
+    notice: dict[str, Any],
+) -> None:
+    """Stage the notice for whoever administers the job (`ailawyer.jobs.access`)."""
+    owner = await resolve_owner(session, queue, job_data)
+    if owner.kanzlei_id is not None:
+        await notifications.stage_role(session, owner.kanzlei_id, Role.ADMIN, **notice)
+        return
+    # The installation's job: its errors are no Kanzlei's business.
+    operators = await session.scalars(
+        select(User.id).where(User.is_operator, User.aktiv).order_by(User.id)
+    )
+    for user_id in operators.all():
+        await notifications.stage_user(session, user_id, **notice)
+
+
+async def _not_told_yet(session: AsyncSession, queue: str, job_id: str) -> bool:
+    """Whether no administrators' notice exists for this job yet.
 
     A run is repeated only after the process that ran it died, so that process's
     transaction has committed or rolled back by then; the check sees its result.
     """
-    async with services.db.session() as session:
-        told = await session.scalar(
-            select(Notification.id)
-            .where(
-                Notification.type == JOB_FAILED_ADMIN.key,
-                Notification.data["queue"].as_string() == queue,
-                Notification.data["jobId"].as_string() == job_id,
-            )
-            .limit(1)
+    told = await session.scalar(
+        select(Notification.id)
+        .where(
+            Notification.type == JOB_FAILED_ADMIN.key,
+            Notification.data["queue"].as_string() == queue,
+            Notification.data["jobId"].as_string() == job_id,
         )
-        rows = [] if told is not None else await admins(session)
-        await session.commit()
-    await services.notifications.announce(rows)
+        .limit(1)
+    )
     return told is None

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from bullmq.custom_errors import UnrecoverableError
 
 from ailawyer.config import Settings
-from ailawyer.db.models import Dokument, DokumentStatus, Notification, Severity
+from ailawyer.db.models import Dokument, DokumentStatus, Severity
 from ailawyer.dokumente import status
 from ailawyer.dokumente.pdf import PdfLimitExceededError, PdfLimits, extract_pdf
 from ailawyer.dokumente.storage import DokumentStorage
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.payloads import DokumentPayload
-from ailawyer.notifications.service import Notice
 from ailawyer.notifications.types import JOB_COMPLETED, JOB_FAILED
-from ailawyer.realtime import events
+from ailawyer.realtime import events, outbox
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,18 +46,15 @@ async def _load(services: Services, dokument_id: int) -> Dokument | None:
         return await session.get(Dokument, dokument_id)
 
 
-def _uploader_notice(services: Services, payload: DokumentPayload, **content: Any) -> Notice:
-    """The uploader's notification, staged with the status change that owes it."""
-
-    async def stage(session: AsyncSession) -> list[Notification]:
-        if payload.user_id is None:
-            return []
-        try:
-            return [await services.notifications.stage_user(session, payload.user_id, **content)]
-        except LookupError:  # the user is gone: nobody to tell, the change still counts
-            return []
-
-    return stage
+async def _notify_uploader(
+    services: Services, session: AsyncSession, payload: DokumentPayload, **content: Any
+) -> None:
+    """Stage the uploader's notification in the transaction of the change that owes it."""
+    if payload.user_id is None:
+        return
+    # A user who is gone has nobody to tell; the change still counts.
+    with suppress(LookupError):
+        await services.notifications.stage_user(session, payload.user_id, **content)
 
 
 async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[str, Any]:
@@ -67,7 +64,10 @@ async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[st
     if dokument is None:
         await ctx.log("Dokument wurde gelöscht; nichts zu tun")
         return {"skipped": "deleted"}
-    if not await status.mark_in_progress(services, dokument):
+    async with services.db.session() as session:
+        started = await status.mark_in_progress(session, services.emitter, dokument)
+        await outbox.commit(session)
+    if not started:
         current = await _load(services, payload.dokument_id)
         if current is not None and current.status is DokumentStatus.FEHLGESCHLAGEN:
             # Failed for good while this run was pending (a crash between the failure and
@@ -81,7 +81,7 @@ async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[st
         await ctx.progress(percent)
         await ctx.log(f"Seite {page}/{pages} gelesen")
         await status.announce(
-            services,
+            services.emitter,
             dokument.akte_id,
             events.DOKUMENT_PROGRESS,
             {"dokumentId": dokument.id, "progress": percent},
@@ -97,36 +97,37 @@ async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[st
         # No retries: the same file reaches the same limit. The failure is recorded, so
         # the final-failure hook finds it marked and tells nobody a second time.
         raise UnrecoverableError(str(refused)) from refused
-    await status.mark_completed(
-        services,
-        dokument,
-        extracted,
-        notify=_uploader_notice(
-            services,
-            payload,
-            type=JOB_COMPLETED,
-            title=COMPLETED_TITLE,
-            message=f"„{dokument.dateiname}“ ist verarbeitet ({extracted.page_count} Seiten).",
-            link=akte_path(dokument.akte_id),
-            severity=Severity.SUCCESS,
-            data={"dokumentId": dokument.id, "akteId": dokument.akte_id},
-        ),
-    )
+    async with services.db.session() as session:
+        # Only the run that completes it tells the uploader, in the same transaction.
+        if await status.mark_completed(session, services.emitter, dokument, extracted):
+            await _notify_uploader(
+                services,
+                session,
+                payload,
+                type=JOB_COMPLETED,
+                title=COMPLETED_TITLE,
+                message=f"„{dokument.dateiname}“ ist verarbeitet ({extracted.page_count} Seiten).",
+                link=akte_path(dokument.akte_id),
+                severity=Severity.SUCCESS,
+                data={"dokumentId": dokument.id, "akteId": dokument.akte_id},
+            )
+        await outbox.commit(session)
     await ctx.log(f"Fertig: {extracted.page_count} Seiten")
     return {"pages": extracted.page_count, "characters": len(extracted.text)}
 
 
 async def record_dokument_failure(
-    ctx: JobContext, payload: DokumentPayload, error: str, admins: Notice
+    ctx: JobContext, payload: DokumentPayload, error: str, session: AsyncSession
 ) -> bool:
-    """Mark the Dokument failed, offer the uploader a retry (no technical detail) and tell
-    the administrators (`admins`), all in one transaction."""
+    """Mark the Dokument failed and offer the uploader a retry (no technical detail), in
+    the caller's transaction (which tells the administrators too); False if it already was."""
     services = ctx.services
-    dokument = await _load(services, payload.dokument_id)
-    if dokument is None:
+    dokument = await session.get(Dokument, payload.dokument_id)
+    if dokument is None or not await status.mark_failed(session, services.emitter, dokument, error):
         return False
-    uploader = _uploader_notice(
+    await _notify_uploader(
         services,
+        session,
         payload,
         type=JOB_FAILED,
         title=FAILED_TITLE,
@@ -136,11 +137,7 @@ async def record_dokument_failure(
         data={"dokumentId": dokument.id, "akteId": dokument.akte_id, "jobId": ctx.job_id},
         action={"label": RETRY_LABEL, "url": ctx.retry_path, "method": "POST"},
     )
-
-    async def everyone(session: AsyncSession) -> list[Notification]:
-        return [*await uploader(session), *await admins(session)]
-
-    return await status.mark_failed(services, dokument, error, notify=everyone)
+    return True
 
 
 async def record_dokument_refusal(ctx: JobContext, payload: DokumentPayload, reason: str) -> None:
@@ -150,25 +147,26 @@ async def record_dokument_refusal(ctx: JobContext, payload: DokumentPayload, rea
     error = f"{PdfLimitExceededError.__name__}: {reason}"
     if dokument is None:
         return
-    await status.mark_failed(
-        services,
-        dokument,
-        error,
-        notify=_uploader_notice(
-            services,
-            payload,
-            type=JOB_FAILED,
-            title=REFUSED_TITLE,
-            message=f"„{dokument.dateiname}“: {reason}",
-            link=akte_path(dokument.akte_id),
-            severity=Severity.ERROR,
-            data={"dokumentId": dokument.id, "akteId": dokument.akte_id, "jobId": ctx.job_id},
-        ),
-    )
+    async with services.db.session() as session:
+        if await status.mark_failed(session, services.emitter, dokument, error):
+            await _notify_uploader(
+                services,
+                session,
+                payload,
+                type=JOB_FAILED,
+                title=REFUSED_TITLE,
+                message=f"„{dokument.dateiname}“: {reason}",
+                link=akte_path(dokument.akte_id),
+                severity=Severity.ERROR,
+                data={"dokumentId": dokument.id, "akteId": dokument.akte_id, "jobId": ctx.job_id},
+            )
+        await outbox.commit(session)
 
 
 async def reset_dokument_for_retry(services: Services, payload: DokumentPayload) -> None:
     """The Dokument waits again (AUSSTEHEND) before its job is retried."""
-    dokument = await _load(services, payload.dokument_id)
-    if dokument is not None:
-        await status.mark_pending(services, dokument)
+    async with services.db.session() as session:
+        dokument = await session.get(Dokument, payload.dokument_id)
+        if dokument is not None:
+            await status.mark_pending(session, services.emitter, dokument)
+        await outbox.commit(session)
