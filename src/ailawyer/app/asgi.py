@@ -27,6 +27,7 @@ from ailawyer.app.web.akten.dokumente import dokumente_routes
 from ailawyer.app.web.auth.controller import AuthController
 from ailawyer.app.web.authentication import SessionAuthMiddleware, requires_operator
 from ailawyer.app.web.dashboard.controller import dashboard
+from ailawyer.app.web.dependencies import provide_db_session
 from ailawyer.app.web.errors import handle_http_exception, handle_unexpected
 from ailawyer.app.web.health.controller import health
 from ailawyer.app.web.jobs.controller import retry_failed_job
@@ -89,7 +90,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             SettingsController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
-        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        dependencies={
+            "services": Provide(provide_services, sync_to_thread=False),
+            "db": Provide(provide_db_session, sync_to_thread=False),
+        },
         lifespan=[lifespan],
         state=State({"realtime": realtime}),
         middleware=[SessionAuthMiddleware()],

@@ -9,7 +9,7 @@ from litestar import Request, get
 from litestar.params import QueryParameter
 from litestar.response import Template
 
-from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.dependencies import DbSessionDep
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import MAX_ID
 from ailawyer.domain.audit import (
@@ -29,7 +29,7 @@ MAX_PAGE = MAX_ID // PER_PAGE
 @get("/audit", name="admin-audit")
 async def audit_page(
     request: Request[Any, Any, Any],
-    services: ServicesDep,
+    db: DbSessionDep,
     # Action values are dotted words; anything else (a NUL byte would fail in PostgreSQL)
     # is an invalid request, not a filter.
     aktion: Annotated[str, QueryParameter(pattern=r"^[\w.:-]*$", max_length=100)] = "",
@@ -43,12 +43,11 @@ async def audit_page(
     """
     user = request.user
     kanzlei_id = audit_scope_of(user, is_operator=user.is_operator)
-    async with services.db.session() as db:
-        page = await list_audit(
-            db, kanzlei_id, action=aktion or None, user_id=benutzer, page=seite, per_page=PER_PAGE
-        )
-        users = await audit_actors(db, kanzlei_id)
-        recorded = await recorded_actions(db, kanzlei_id)
+    page = await list_audit(
+        db, kanzlei_id, action=aktion or None, user_id=benutzer, page=seite, per_page=PER_PAGE
+    )
+    users = await audit_actors(db, kanzlei_id)
+    recorded = await recorded_actions(db, kanzlei_id)
     # Declared actions first (in declaration order), then any only found in old entries.
     declared = [action.value for action in AuditAction]
     actions = [(value, action_label(value)) for value in declared]

@@ -53,7 +53,7 @@ from ailawyer.admin.jobs.explorer import (
 )
 from ailawyer.app.web.authentication import requires_operator
 from ailawyer.app.web.client_address import client_address
-from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.dependencies import ServicesDep, request_db_session
 from ailawyer.app.web.forms import FormData
 from ailawyer.app.web.templating import duration_de, number_de, render
 from ailawyer.domain.audit import AuditAction, AuditTarget, record_audit
@@ -215,8 +215,8 @@ async def _job_owner(
     request: Request[Any, Any, Any], services: Services, queue: str, data: Any
 ) -> JobOwner:
     """Whose job it is; refuses one the user may not see or act on (404 or 403)."""
-    async with services.db.session() as db:
-        owner = await resolve_owner(db, queue, data)
+    db = request_db_session(request.scope)
+    owner = await resolve_owner(db, queue, data)
     _enforce(job_verdict(request.user, owner), "job")
     return owner
 
@@ -250,18 +250,18 @@ async def _audit(
     kanzlei_id: int | None,
 ) -> None:
     """One entry in the log of Kanzlei `kanzlei_id` (None: installation-wide), whoever acted."""
-    async with services.db.session() as db:
-        await record_audit(
-            db,
-            user=request.user,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            details=details,
-            ip=client_address(request.scope, services.settings.trusted_proxies),
-            kanzlei_id=kanzlei_id,
-        )
-        await db.commit()
+    db = request_db_session(request.scope)
+    await record_audit(
+        db,
+        user=request.user,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+        ip=client_address(request.scope, services.settings.trusted_proxies),
+        kanzlei_id=kanzlei_id,
+    )
+    await db.commit()
 
 
 async def _audit_bulk(
@@ -478,8 +478,8 @@ async def _queue_context(
             limit=PER_PAGE,
         )
         rows = listing.rows
-    async with services.db.session() as db:
-        owners = await read_owners(db, request.user.kanzlei_id, rows)
+    db = request_db_session(request.scope)
+    owners = await read_owners(db, request.user.kanzlei_id, rows)
     return {
         "view": view,
         "queue": overview,
@@ -694,8 +694,8 @@ async def _job_context(
     if detail is None:
         raise NotFoundException("unknown job")
     await _job_owner(request, services, queue, detail.data)
-    async with services.db.session() as db:
-        owners = await read_owners(db, request.user.kanzlei_id, [detail.summary])
+    db = request_db_session(request.scope)
+    owners = await read_owners(db, request.user.kanzlei_id, [detail.summary])
     return {
         "queue_name": queue,
         "queue_label": getattr(services.jobs.definitions.get(queue), "label", None),

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.app.web.client_address import client_address
-from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.dependencies import DbSessionDep, ServicesDep
 from ailawyer.app.web.forms import FormData
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import SystemSetting, User
@@ -68,11 +68,12 @@ class ProcessRow:
 async def settings_page(
     request: Request[Any, Any, Any],
     services: ServicesDep,
+    db: DbSessionDep,
     gespeichert: FromQuery[bool] = False,
 ) -> Template:
     """The whole page: the form with the stored values, and the processes."""
     message = "Ihre Änderungen wurden gespeichert." if gespeichert else None
-    return await _respond(request, services, await _groups(request, services), message=message)
+    return await _respond(request, services, await _groups(request, services, db), message=message)
 
 
 @get("/settings/processes", name="admin-settings-processes")
@@ -83,7 +84,7 @@ async def settings_processes(request: Request[Any, Any, Any], services: Services
 
 @post("/settings", name="admin-settings-save")
 async def save_settings(
-    request: Request[Any, Any, Any], services: ServicesDep, data: FormData
+    request: Request[Any, Any, Any], services: ServicesDep, db: DbSessionDep, data: FormData
 ) -> Template | Redirect:
     """Validate all submitted values; store, audit and publish the changed ones."""
     runtime = services.runtime_settings
@@ -92,49 +93,49 @@ async def save_settings(
         raise ValidationException("Das Formular enthält keine Einstellung.")
     values, errors = runtime.check(submitted)
     if errors:
-        groups = await _groups(request, services, submitted=submitted, errors=errors)
+        groups = await _groups(request, services, db, submitted=submitted, errors=errors)
         return await _respond(
             request, services, groups, status_code=HTTP_422_UNPROCESSABLE_ENTITY, errors=errors
         )
-    async with services.db.session() as db:
-        changes = await runtime.store(db, values, user_id=request.user.id)
-        await _audit(db, request, services, changes)
-        await db.commit()
+    changes = await runtime.store(db, values, user_id=request.user.id)
+    await _audit(db, request, services, changes)
+    await db.commit()
     await runtime.publish(changes)
     if changes:
         labels = ", ".join(runtime.registry[change.key].label for change in changes)
         message = f"Gespeichert: {labels}."
     else:
         message = "Keine Änderungen: Alle Werte waren bereits gespeichert."
-    return await _saved(request, services, message)
+    return await _saved(request, services, db, message)
 
 
 @post("/settings/reset", name="admin-settings-reset")
 async def reset_setting(
-    request: Request[Any, Any, Any], services: ServicesDep, data: FormData
+    request: Request[Any, Any, Any], services: ServicesDep, db: DbSessionDep, data: FormData
 ) -> Template | Redirect:
     """Back to the default of one setting (form field `key`), audited and published."""
     runtime = services.runtime_settings
     key = data.get("key", "")
     if key not in runtime.registry:
         raise ValidationException("Unbekannte Einstellung.")
-    async with services.db.session() as db:
-        change = await runtime.store_reset(db, key)
-        changes = [change] if change else []
-        await _audit(db, request, services, changes)
-        await db.commit()
+    change = await runtime.store_reset(db, key)
+    changes = [change] if change else []
+    await _audit(db, request, services, changes)
+    await db.commit()
     await runtime.publish(changes)
     label = runtime.registry[key].label
-    return await _saved(request, services, f"Auf den Standardwert zurückgesetzt: {label}.")
+    return await _saved(request, services, db, f"Auf den Standardwert zurückgesetzt: {label}.")
 
 
 async def _saved(
-    request: Request[Any, Any, Any], services: Services, message: str
+    request: Request[Any, Any, Any], services: Services, db: AsyncSession, message: str
 ) -> Template | Redirect:
     """After a save: the form with `message` for HTMX, else back to the page (PRG)."""
     if request.headers.get("hx-request") != "true":
         return Redirect(f"{PAGE_PATH}?gespeichert=1", status_code=HTTP_303_SEE_OTHER)
-    response = await _respond(request, services, await _groups(request, services), message=message)
+    response = await _respond(
+        request, services, await _groups(request, services, db), message=message
+    )
     # The processes card listens for this and shows which processes took the change.
     response.headers["HX-Trigger"] = "runtime-settings-saved"
     return response
@@ -192,18 +193,18 @@ async def _audit(
 async def _groups(
     request: Request[Any, Any, Any],
     services: Services,
+    db: AsyncSession,
     *,
     submitted: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
 ) -> list[tuple[str, list[SettingRow]]]:
     """Every setting by category, with its stored value (the database is the truth)."""
     runtime = services.runtime_settings
-    async with services.db.session() as db:
-        result = await db.execute(
-            select(SystemSetting, User.name, User.kanzlei_id).outerjoin(
-                User, User.id == SystemSetting.updated_by_id
-            )
+    result = await db.execute(
+        select(SystemSetting, User.name, User.kanzlei_id).outerjoin(
+            User, User.id == SystemSetting.updated_by_id
         )
+    )
     stored = {row.key: (row, name, kanzlei_id) for row, name, kanzlei_id in result.all()}
     submitted = submitted or {}
     errors = errors or {}

@@ -202,9 +202,10 @@ class RealtimeServer:
         services = self._require_services()
         # A (re)connect is the page's script, not a person: it must not keep an unattended
         # tab's session alive (the page's own request already extended it).
-        user = await load_current_user(
-            services, cookie_value(environ["asgi.scope"], SESSION_COOKIE), touch=False
-        )
+        async with services.db.session() as db:
+            user = await load_current_user(
+                services, db, cookie_value(environ["asgi.scope"], SESSION_COOKIE), touch=False
+            )
         if user is None:
             raise Refused(REFUSED)
         # Also the TTL the guard schedules its first check by. Between here and the end of

@@ -10,7 +10,9 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ailawyer.app.web.dependencies import close_request_db_session, request_db_session
 from ailawyer.app.web.identity import CurrentUser
 from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.db.models import User
@@ -46,9 +48,10 @@ def is_background_request(scope: Scope) -> bool:
 
 
 async def load_current_user(
-    services: Services, token: str | None, *, touch: bool = True
+    services: Services, db: AsyncSession, token: str | None, *, touch: bool = True
 ) -> CurrentUser | None:
-    """The active user of session `token`, or None (no, expired or ended session).
+    """The active user of session `token`, read with `db`, or None (no, expired or ended
+    session).
 
     `touch`: extend the session's idle lifetime (a person's request) or only read it.
     """
@@ -57,28 +60,37 @@ async def load_current_user(
     session = await services.sessions.load(token, touch=touch)
     if session is None:
         return None
-    async with services.db.session() as db:
-        user = await db.get(User, session.user_id)
-        if user is None or not user.aktiv:
-            await services.sessions.end(session.key, user_id=session.user_id, reason="inactive")
-            return None
-        return CurrentUser.from_user(user, session.key)
+    user = await db.get(User, session.user_id)
+    if user is None or not user.aktiv:
+        await services.sessions.end(session.key, user_id=session.user_id, reason="inactive")
+        return None
+    return CurrentUser.from_user(user, session.key)
 
 
 class SessionAuthMiddleware(ASGIMiddleware):
     """Sets `scope["user"]` to the CurrentUser or None; guards decide what that allows.
 
     A person's request extends the session, a background one does not; every answer to a
-    signed-in user is `Cache-Control: no-store`.
+    signed-in user is `Cache-Control: no-store`. Owns the request's database session
+    (`request_db_session`): the user is read with it, and it is closed after the response.
     """
 
     scopes = (ScopeType.HTTP,)
     exclude_path_pattern = ("^/static/",)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        services: Services = scope["litestar_app"].state.services
+        try:
+            await self._authenticated(scope, receive, send, next_app)
+        finally:
+            await close_request_db_session(scope)
+
+    async def _authenticated(
+        self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp
+    ) -> None:
+        # An anonymous request creates the session object but opens no connection with it.
         user = await load_current_user(
-            services,
+            scope["litestar_app"].state.services,
+            request_db_session(scope),
             cookie_value(scope, SESSION_COOKIE),
             touch=not is_background_request(scope),
         )

@@ -8,9 +8,10 @@ from litestar import Request, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.app.web.authentication import requires_login
-from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.dependencies import DbSessionDep, ServicesDep
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import Akte
 from ailawyer.dokumente.queries import dokumente_of_akte
@@ -18,10 +19,9 @@ from ailawyer.domain.access import get_akte_for_user
 from ailawyer.services import Services
 
 
-async def akte_or_404(services: Services, request: Request[Any, Any, Any], akte_id: int) -> Akte:
+async def akte_or_404(db: AsyncSession, request: Request[Any, Any, Any], akte_id: int) -> Akte:
     """The Akte if the user may see it; 404, not 403, so its existence is not confirmed."""
-    async with services.db.session() as db:
-        akte = await get_akte_for_user(db, request.user, akte_id)
+    akte = await get_akte_for_user(db, request.user, akte_id)
     if akte is None:
         raise NotFoundException("Akte not found")
     return akte
@@ -30,14 +30,14 @@ async def akte_or_404(services: Services, request: Request[Any, Any, Any], akte_
 async def render_akte_page(
     request: Request[Any, Any, Any],
     services: Services,
+    db: AsyncSession,
     akte: Akte,
     *,
     upload_error: str | None = None,
     status_code: int = 200,
 ) -> Template:
     """The Akte page, optionally with the upload form's error (the form-post fallback)."""
-    async with services.db.session() as db:
-        dokumente = await dokumente_of_akte(db, akte)
+    dokumente = await dokumente_of_akte(db, akte)
     settings = services.settings
     return render(
         request,
@@ -54,6 +54,6 @@ async def render_akte_page(
 
 @get("/akten/{akte_id:int}", guards=[requires_login], name="akte")
 async def akte_page(
-    request: Request[Any, Any, Any], services: ServicesDep, akte_id: FromPath[int]
+    request: Request[Any, Any, Any], services: ServicesDep, db: DbSessionDep, akte_id: FromPath[int]
 ) -> Template:
-    return await render_akte_page(request, services, await akte_or_404(services, request, akte_id))
+    return await render_akte_page(request, services, db, await akte_or_404(db, request, akte_id))

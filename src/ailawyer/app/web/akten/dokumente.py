@@ -10,10 +10,11 @@ from litestar.exceptions import ClientException, NotFoundException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.app.web.akten.controller import akte_or_404, render_akte_page
 from ailawyer.app.web.authentication import requires_login
-from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.dependencies import DbSessionDep, ServicesDep
 from ailawyer.app.web.errors import wants_json
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import Akte
@@ -30,7 +31,11 @@ UNREADABLE = (
 
 
 async def _refused(
-    request: Request[Any, Any, Any], services: Services, akte: Akte, refused: UploadRefused
+    request: Request[Any, Any, Any],
+    services: Services,
+    db: AsyncSession,
+    akte: Akte,
+    refused: UploadRefused,
 ) -> Response[Any]:
     """The German message: as JSON for the page's script, else next to the upload form."""
     headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else {}
@@ -42,7 +47,7 @@ async def _refused(
             headers=headers,
         )
     page = await render_akte_page(
-        request, services, akte, upload_error=refused.message, status_code=refused.status
+        request, services, db, akte, upload_error=refused.message, status_code=refused.status
     )
     page.headers.update(headers)
     return page
@@ -50,21 +55,24 @@ async def _refused(
 
 @post("/akten/{akte_id:int}/dokumente", guards=[requires_login], name="dokumente-upload")
 async def upload_dokumente(
-    request: Request[Any, Any, Any], services: ServicesDep, akte_id: FromPath[int]
+    request: Request[Any, Any, Any], services: ServicesDep, db: DbSessionDep, akte_id: FromPath[int]
 ) -> Response[Any]:
     """Accept PDFs for an Akte: 201 with the new Dokumente (JSON), or back to the page."""
-    akte = await akte_or_404(services, request, akte_id)
+    akte = await akte_or_404(db, request, akte_id)
     bind_context(akte_id=akte.id)
+    # Ends the read transaction, so its pooled connection is not held while a slow client
+    # sends the files (many uploads at once would otherwise take every connection).
+    await db.commit()
     try:
         form = await request.form()
     except RequestEntityTooLarge:
         limit = services.settings.max_upload_mb
         refused = UploadRefused(f"Die Datei ist zu groß (höchstens {limit} MB).", status=413)
-        return await _refused(request, services, akte, refused)
+        return await _refused(request, services, db, akte, refused)
     except ClientException:
         # Litestar's own words are English: a malformed body, or a part header beyond the
         # parser's limits (a file name of thousands of characters).
-        return await _refused(request, services, akte, UploadRefused(UNREADABLE))
+        return await _refused(request, services, db, akte, UploadRefused(UNREADABLE))
     files = [f for f in form.getall(FIELD, []) if isinstance(f, UploadFile)]
     try:
         created = await accept_uploads(
@@ -74,7 +82,7 @@ async def upload_dokumente(
             uploads=[IncomingFile(f.filename, f.file) for f in files],
         )
     except UploadRefused as refused:
-        return await _refused(request, services, akte, refused)
+        return await _refused(request, services, db, akte, refused)
     finally:
         for upload in files:
             await upload.close()
@@ -94,12 +102,11 @@ async def upload_dokumente(
 
 @get("/akten/{akte_id:int}/dokumente", guards=[requires_login], name="dokumente-list")
 async def dokumente_list(
-    request: Request[Any, Any, Any], services: ServicesDep, akte_id: FromPath[int]
+    request: Request[Any, Any, Any], db: DbSessionDep, akte_id: FromPath[int]
 ) -> Template:
     """The Dokumente table alone (after an upload, and when the page's socket reconnects)."""
-    akte = await akte_or_404(services, request, akte_id)
-    async with services.db.session() as db:
-        dokumente = await dokumente_of_akte(db, akte)
+    akte = await akte_or_404(db, request, akte_id)
+    dokumente = await dokumente_of_akte(db, akte)
     return render(request, "akten/_dokumente.html", akte=akte, dokumente=dokumente)
 
 
@@ -110,13 +117,12 @@ async def dokumente_list(
 )
 async def dokument_row(
     request: Request[Any, Any, Any],
-    services: ServicesDep,
+    db: DbSessionDep,
     akte_id: FromPath[int],
     dokument_id: FromPath[int],
 ) -> Template:
     """One row of the table, for a live status change."""
-    async with services.db.session() as db:
-        found = await get_dokument_for_user(db, request.user, akte_id, dokument_id)
+    found = await get_dokument_for_user(db, request.user, akte_id, dokument_id)
     if found is None:
         raise NotFoundException("Dokument not found")
     return render(request, "akten/_dokument_row.html", d=found[1])
@@ -125,13 +131,12 @@ async def dokument_row(
 @get("/akten/{akte_id:int}/dokumente/{dokument_id:int}", guards=[requires_login], name="dokument")
 async def dokument_page(
     request: Request[Any, Any, Any],
-    services: ServicesDep,
+    db: DbSessionDep,
     akte_id: FromPath[int],
     dokument_id: FromPath[int],
 ) -> Template:
     """A Dokument with its extracted text."""
-    async with services.db.session() as db:
-        found = await get_dokument_for_user(db, request.user, akte_id, dokument_id)
+    found = await get_dokument_for_user(db, request.user, akte_id, dokument_id)
     if found is None:
         raise NotFoundException("Dokument not found")
     akte, dokument = found

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from msgspec import Struct
 
 from ailawyer.app.web.client_address import client_address
-from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.dependencies import DbSessionDep, ServicesDep
 from ailawyer.app.web.templating import render
 from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.domain.passwords import verify_password
@@ -60,6 +60,7 @@ class AuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         services: ServicesDep,
+        db: DbSessionDep,
         data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template | Redirect:
         settings = services.settings
@@ -92,19 +93,18 @@ class AuthController(Controller):
             response.headers["Retry-After"] = str(refusal.retry_after)
             return response
 
-        async with services.db.session() as db:
-            user = await get_user_by_email(db, email)
-            # Ends the read transaction, so its pooled connection is not held while the
-            # password is checked: a burst of logins waiting for the hashing pool would
-            # otherwise take every connection (and /api/health's with them).
-            await db.commit()
-            valid = await verify_password(user.password_hash if user else None, data.password)
-            if user is None or not valid or not user.aktiv:
-                log.info("login failed", ip=ip)
-                return page(WRONG_CREDENTIALS, 401)
-            user.last_login_at = datetime.now(UTC)
-            await db.commit()
-            user_id = user.id
+        user = await get_user_by_email(db, email)
+        # Ends the read transaction, so its pooled connection is not held while the
+        # password is checked: a burst of logins waiting for the hashing pool would
+        # otherwise take every connection (and /api/health's with them).
+        await db.commit()
+        valid = await verify_password(user.password_hash if user else None, data.password)
+        if user is None or not valid or not user.aktiv:
+            log.info("login failed", ip=ip)
+            return page(WRONG_CREDENTIALS, 401)
+        user.last_login_at = datetime.now(UTC)
+        await db.commit()
+        user_id = user.id
 
         await services.login_limiter.succeeded(email, ip)
         token = await services.sessions.create(

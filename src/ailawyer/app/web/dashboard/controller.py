@@ -8,16 +8,13 @@ from litestar import Request, get
 from litestar.response import Template
 
 from ailawyer.app.web.authentication import requires_login
-from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.dependencies import DbSessionDep
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import Akte
 from ailawyer.domain.access import visible_akten_query
 
 
 @get("/", guards=[requires_login], name="dashboard")
-async def dashboard(request: Request[Any, Any, Any], services: ServicesDep) -> Template:
-    async with services.db.session() as db:
-        akten = (
-            await db.scalars(visible_akten_query(request.user).order_by(Akte.aktenzeichen))
-        ).all()
+async def dashboard(request: Request[Any, Any, Any], db: DbSessionDep) -> Template:
+    akten = (await db.scalars(visible_akten_query(request.user).order_by(Akte.aktenzeichen))).all()
     return render(request, "dashboard/index.html", akten=akten, nav_active="dashboard")

@@ -15,7 +15,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_409_CONFLICT
 
 from ailawyer.app.sounds import SOUND_FILES, SoundEvent
 from ailawyer.app.web.authentication import requires_login
-from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.dependencies import DbSessionDep, ServicesDep
 from ailawyer.notifications.preferences import load_preferences
 from ailawyer.notifications.service import CursorInvalid, NotificationNotFound
 
@@ -33,12 +33,11 @@ class NotificationsController(Controller):
 
     @get("/")
     async def recent(
-        self, request: Request[Any, Any, Any], services: ServicesDep
+        self, request: Request[Any, Any, Any], services: ServicesDep, db: DbSessionDep
     ) -> dict[str, Any]:
         """The last 50 (newest first, without dismissed), the cursor and the preferences."""
-        page = await services.notifications.recent(request.user.id)
-        async with services.db.session() as db:
-            preferences = await load_preferences(db, request.user.id)
+        page = await services.notifications.recent(db, request.user.id)
+        preferences = await load_preferences(db, request.user.id)
         return {
             **page.as_payload(),
             "preferences": {
@@ -49,18 +48,22 @@ class NotificationsController(Controller):
 
     @get("/unread-count")
     async def unread_count(
-        self, request: Request[Any, Any, Any], services: ServicesDep
+        self, request: Request[Any, Any, Any], services: ServicesDep, db: DbSessionDep
     ) -> dict[str, int]:
         """How many are neither read nor dismissed (as of `unread_seq`)."""
-        return (await services.notifications.unread(request.user.id)).as_payload()
+        return (await services.notifications.unread(db, request.user.id)).as_payload()
 
     @get("/after/{seq:int}")
     async def after(
-        self, request: Request[Any, Any, Any], services: ServicesDep, seq: FromPath[int]
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        db: DbSessionDep,
+        seq: FromPath[int],
     ) -> dict[str, Any]:
         """Everything after `seq`, oldest first; 409 tells the client to reload the list."""
         try:
-            page = await services.notifications.after(request.user.id, seq)
+            page = await services.notifications.after(db, request.user.id, seq)
         except CursorInvalid as error:
             raise HTTPException(status_code=HTTP_409_CONFLICT, detail=CURSOR_INVALID) from error
         return page.as_payload()

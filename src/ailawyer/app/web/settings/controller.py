@@ -12,7 +12,7 @@ from msgspec import Struct
 
 from ailawyer.app.sounds import SoundEvent
 from ailawyer.app.web.authentication import requires_login
-from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.dependencies import DbSessionDep
 from ailawyer.app.web.forms import FormData
 from ailawyer.app.web.notifications.controller import sound_url
 from ailawyer.app.web.templating import render
@@ -36,12 +36,11 @@ class SettingsController(Controller):
     async def page(
         self,
         request: Request[Any, Any, Any],
-        services: ServicesDep,
+        db: DbSessionDep,
         gespeichert: FromQuery[bool] = False,
     ) -> Template:
         """The settings form, filled with what is stored."""
-        async with services.db.session() as db:
-            preferences = await load_preferences(db, request.user.id)
+        preferences = await load_preferences(db, request.user.id)
         sounds = [
             {
                 "event": event.value,
@@ -64,28 +63,26 @@ class SettingsController(Controller):
     async def save(
         self,
         request: Request[Any, Any, Any],
-        services: ServicesDep,
+        db: DbSessionDep,
         data: FormData,
     ) -> Redirect:
         """Store the form; unchecked boxes are simply absent from it."""
         sounds = {event: data.get(f"sound-{event.value}") == "on" for event in SoundEvent}
         answer = data.get("browser_notifications")
-        async with services.db.session() as db:
-            await save_sounds(db, request.user.id, sounds)
-            if answer in set(BrowserPermission):
-                await save_browser_permission(db, request.user.id, BrowserPermission(answer))
-            await db.commit()
+        await save_sounds(db, request.user.id, sounds)
+        if answer in set(BrowserPermission):
+            await save_browser_permission(db, request.user.id, BrowserPermission(answer))
+        await db.commit()
         return Redirect("/einstellungen?gespeichert=1", status_code=HTTP_303_SEE_OTHER)
 
     @put("/api/settings/browser-notifications")
     async def remember_permission(
         self,
         request: Request[Any, Any, Any],
-        services: ServicesDep,
+        db: DbSessionDep,
         data: Annotated[PermissionAnswer, Body()],
     ) -> dict[str, str]:
         """Remember the answer to the in-page question, so it is asked only once."""
-        async with services.db.session() as db:
-            await save_browser_permission(db, request.user.id, data.permission)
-            await db.commit()
+        await save_browser_permission(db, request.user.id, data.permission)
+        await db.commit()
         return {"browser_notifications": data.permission.value}
