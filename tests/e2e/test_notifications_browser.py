@@ -340,7 +340,8 @@ async def test_an_action_button_calls_its_endpoint_and_reports_failure_in_german
 
     await expect(center.get_by_role("button", name="Erledigt")).to_be_disabled()
     await expect(page.locator("#notification-count")).to_be_hidden()
-    assert (await services.notifications.unread(user.id)).count == 0
+    async with services.db.session() as db:
+        assert (await services.notifications.unread(db, user.id)).count == 0
 
 
 async def test_the_permission_question_comes_once_and_hidden_tabs_get_system_notifications(

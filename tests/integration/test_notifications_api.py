@@ -119,7 +119,8 @@ async def test_another_users_notification_cannot_be_touched(
     response = await client.post(f"/api/notifications/{theirs.id}/{action}", headers=csrf)
 
     assert response.status_code == 404
-    assert (await services.notifications.unread(stranger.id)).count == 1
+    async with services.db.session() as db:
+        assert (await services.notifications.unread(db, stranger.id)).count == 1
     assert (await client.get("/api/notifications")).json()["items"] == []
 
 
@@ -132,7 +133,8 @@ async def test_writes_need_the_csrf_token(
     response = await client.post(f"/api/notifications/{created.id}/read")
 
     assert response.status_code == 403
-    assert (await services.notifications.unread(user.id)).count == 1
+    async with services.db.session() as db:
+        assert (await services.notifications.unread(db, user.id)).count == 1
 
 
 @pytest.mark.parametrize(

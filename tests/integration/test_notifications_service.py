@@ -34,7 +34,8 @@ async def test_notify_role_reaches_the_active_users_of_that_role_in_that_kanzlei
     )
 
     assert [(n.title, n.seq) for n in created] == [("Verarbeitung endgültig fehlgeschlagen", 1)]
-    assert (await services.notifications.recent(admin.id)).items == created
+    async with services.db.session() as db:
+        assert (await services.notifications.recent(db, admin.id)).items == created
 
 
 async def test_a_notification_keeps_its_action_sound_and_plain_text(
@@ -81,7 +82,8 @@ async def test_it_refuses_undeclared_types_and_links_off_the_site(
 
     with pytest.raises(problem):
         await notify(services.db, services.notifications, user.id, **arguments)
-    assert (await services.notifications.recent(user.id)).items == []
+    async with services.db.session() as db:
+        assert (await services.notifications.recent(db, user.id)).items == []
 
 
 async def test_notifying_an_unknown_user_fails_without_a_trace(services: Services) -> None:

@@ -323,38 +323,39 @@ class NotificationService:
 
     # --- reading --------------------------------------------------------------------
 
-    async def recent(self, user_id: int, limit: int = RECENT_LIMIT) -> NotificationPage:
-        """The newest notifications that are not dismissed, newest first."""
-        async with self._db.session() as session:
-            # The cursor is read before the rows: a notification committed in between is
-            # then listed (and deduplicated by the client) instead of skipped.
-            last_seq = await self._last_seq(session, user_id)
-            rows = (
-                await session.scalars(
-                    self._visible(user_id).order_by(Notification.seq.desc()).limit(limit)
-                )
-            ).all()
-            unread = await self._unread(session, user_id)
+    async def recent(
+        self, session: AsyncSession, user_id: int, limit: int = RECENT_LIMIT
+    ) -> NotificationPage:
+        """The newest notifications that are not dismissed, newest first, read with `session`
+        (a request's, so the list costs no session of its own)."""
+        # The cursor is read before the rows: a notification committed in between is
+        # then listed (and deduplicated by the client) instead of skipped.
+        last_seq = await self._last_seq(session, user_id)
+        rows = (
+            await session.scalars(
+                self._visible(user_id).order_by(Notification.seq.desc()).limit(limit)
+            )
+        ).all()
+        unread = await self._unread(session, user_id)
         items = [NotificationOut.from_row(row) for row in rows]
         return NotificationPage(items, unread, max([last_seq, *(i.seq for i in items)]))
 
-    async def after(self, user_id: int, seq: int) -> NotificationPage:
+    async def after(self, session: AsyncSession, user_id: int, seq: int) -> NotificationPage:
         """Everything after `seq` that is not dismissed, oldest first (the catch-up)."""
-        async with self._db.session() as session:
-            last_seq = await self._last_seq(session, user_id)
-            if seq < 0 or seq > last_seq or last_seq - seq > CATCH_UP_LIMIT:
-                raise CursorInvalid(f"cursor {seq} cannot be served (last is {last_seq})")
-            # Bounded even if many more are committed while we read.
-            cap = 2 * CATCH_UP_LIMIT
-            rows = (
-                await session.scalars(
-                    self._visible(user_id)
-                    .where(Notification.seq > seq)
-                    .order_by(Notification.seq)
-                    .limit(cap)
-                )
-            ).all()
-            unread = await self._unread(session, user_id)
+        last_seq = await self._last_seq(session, user_id)
+        if seq < 0 or seq > last_seq or last_seq - seq > CATCH_UP_LIMIT:
+            raise CursorInvalid(f"cursor {seq} cannot be served (last is {last_seq})")
+        # Bounded even if many more are committed while we read.
+        cap = 2 * CATCH_UP_LIMIT
+        rows = (
+            await session.scalars(
+                self._visible(user_id)
+                .where(Notification.seq > seq)
+                .order_by(Notification.seq)
+                .limit(cap)
+            )
+        ).all()
+        unread = await self._unread(session, user_id)
         items = [NotificationOut.from_row(row) for row in rows]
         if len(items) == cap:
             # Cut short: continue right after the last one delivered, not after last_seq.
@@ -363,10 +364,9 @@ class NotificationService:
             last_seq = max(last_seq, items[-1].seq)
         return NotificationPage(items, unread, last_seq)
 
-    async def unread(self, user_id: int) -> Unread:
+    async def unread(self, session: AsyncSession, user_id: int) -> Unread:
         """How many notifications the user has neither read nor dismissed."""
-        async with self._db.session() as session:
-            return await self._unread(session, user_id)
+        return await self._unread(session, user_id)
 
     # --- updating -------------------------------------------------------------------
     # These events carry the unread count read after the commit, so they are sent after
