@@ -118,10 +118,6 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def is_development(self) -> bool:
-        return self.environment is Environment.DEVELOPMENT
-
-    @property
     def effective_database_url(self) -> str:
         """The configured database, or the embedded SQLite file in DATA_DIR."""
         if self.database_url:

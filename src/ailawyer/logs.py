@@ -18,8 +18,6 @@ import os
 import re
 import socket
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
@@ -207,13 +205,6 @@ def bind_context(**fields: Any) -> None:
 def clear_context() -> None:
     """Remove all bound context, e.g. before and after each request or job."""
     structlog.contextvars.clear_contextvars()
-
-
-@contextmanager
-def log_context(**fields: Any) -> Iterator[None]:
-    """Bind fields for the duration of a block, then restore what was bound before."""
-    with structlog.contextvars.bound_contextvars(**_context_fields(fields)):
-        yield
 
 
 def _context_fields(fields: dict[str, Any]) -> dict[str, Any]:

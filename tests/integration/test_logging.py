@@ -24,7 +24,6 @@ from ailawyer.logs import (
     clear_context,
     configure_logging,
     get_logger,
-    log_context,
     set_log_level,
 )
 
@@ -72,9 +71,10 @@ def test_structlog_and_stdlib_lines_share_one_json_shape(
     path = configure_logging("app", level="INFO", log_dir=tmp_path, stdout=False)
     log = get_logger("ailawyer.test")
 
-    with log_context(user_id=7, akte_id=42, job_id="pdf:9", request_id="req-1"):
-        log.info("Akte geöffnet", seite=3)
-        logging.getLogger("litestar").warning("stdlib %s", "Zeile")
+    bind_context(user_id=7, akte_id=42, job_id="pdf:9", request_id="req-1")
+    log.info("Akte geöffnet", seite=3)
+    logging.getLogger("litestar").warning("stdlib %s", "Zeile")
+    clear_context()
     log.info("ohne Kontext")
 
     lines = read_lines(path)
@@ -136,25 +136,25 @@ def test_stdout_gets_the_same_utf8_json_lines(
     assert read_lines(path)[0]["message"] == "Schriftsatz für Müller\nzweite Zeile"
 
 
-def test_bound_context_maps_names_and_log_context_restores_it(
+def test_bound_context_maps_names_adds_up_and_is_cleared(
     isolated_logging: None, tmp_path: Path
 ) -> None:
     path = configure_logging("worker", level="INFO", log_dir=tmp_path, stdout=False)
     log = get_logger("ailawyer.jobs")
 
     bind_context(job_id="j-1", user_id=None, queue="pdf")
-    with log_context(job_id="j-2", akte_id=5):
-        log.info("innen")
-    log.info("außen")
+    log.info("gebunden")
+    bind_context(job_id="j-2", akte_id=5)
+    log.info("ergänzt")
     clear_context()
     log.info("leer")
 
-    inner, outer, empty = read_lines(path)
-    assert (inner["jobId"], inner["akteId"], inner["queue"]) == ("j-2", 5, "pdf")
-    assert (outer["jobId"], outer["queue"]) == ("j-1", "pdf")
-    assert "akteId" not in outer
-    assert "userId" not in inner
-    assert not {"jobId", "queue"} & set(empty)
+    bound, added, empty = read_lines(path)
+    assert (bound["jobId"], bound["queue"]) == ("j-1", "pdf")
+    assert "akteId" not in bound
+    assert (added["jobId"], added["akteId"], added["queue"]) == ("j-2", 5, "pdf")
+    assert "userId" not in added
+    assert not {"jobId", "akteId", "queue"} & set(empty)
 
 
 def test_set_log_level_takes_effect_for_the_next_line(

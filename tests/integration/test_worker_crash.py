@@ -20,7 +20,6 @@ from tests.support.worker_processes import (
 from ailawyer.config import Settings
 from ailawyer.db.models import Notification
 from ailawyer.domain.roles import Role
-from ailawyer.jobs.options import stalled_recovery_bound_seconds
 from ailawyer.jobs.payloads import AdminTestPayload
 from ailawyer.services import Services
 
@@ -32,7 +31,9 @@ async def test_a_killed_workers_job_completes_on_another_worker_within_the_bound
     settings: Settings, services: Services, tmp_path: Path
 ) -> None:
     own_settings = isolated(settings)
-    bound = stalled_recovery_bound_seconds(own_settings)
+    # The dead worker's lock expires at most a lock after its last renewal; the first
+    # stalled check after that (at most one interval later) moves the job back to waiting.
+    bound = own_settings.job_lock_seconds + own_settings.job_stalled_interval_seconds
     async with job_services(own_settings) as own:
         workers = [start_worker(own_settings, tmp_path, name) for name in ("a", "b")]
         try:

@@ -13,7 +13,7 @@ from tests.integration.test_logging import isolated_logging  # noqa: F401 (a fix
 from tests.support.log_files import BASE_TIME, log_line, write_log
 
 from ailawyer.admin.system.log_reader import LogPage, LogQuery, read_logs
-from ailawyer.logs import configure_logging, get_logger, log_context
+from ailawyer.logs import bind_context, clear_context, configure_logging, get_logger
 
 BUDGET = 64 * 1024 * 1024
 
@@ -262,8 +262,9 @@ def test_only_files_named_like_process_logs_are_read(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("isolated_logging")
 def test_it_reads_the_files_configure_logging_writes(tmp_path: Path) -> None:
     path = configure_logging("cli", level="INFO", log_dir=tmp_path, stdout=False)
-    with log_context(user_id=3, job_id="x-1"):
-        get_logger("ailawyer.cli").info("Benutzer angelegt", extra={"a": 1})
+    bind_context(user_id=3, job_id="x-1")
+    get_logger("ailawyer.cli").info("Benutzer angelegt", extra={"a": 1})
+    clear_context()
 
     (entry,) = read(tmp_path, LogQuery()).entries
 

@@ -82,13 +82,3 @@ def worker_options(
         "settings": {"backoffStrategy": backoff_strategy},
         **retention,
     }
-
-
-def stalled_recovery_bound_seconds(settings: Settings) -> float:
-    """How long a killed worker's job waits at most before another worker runs it again.
-
-    The lock expires at most `lock` after the dead worker last renewed it; the job was
-    marked as a candidate by a stalled check before that, and the first check after the
-    expiry (at most one interval later) moves it back to waiting.
-    """
-    return settings.job_lock_seconds + settings.job_stalled_interval_seconds

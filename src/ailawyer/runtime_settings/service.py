@@ -204,13 +204,6 @@ class RuntimeSettings:
         await self.publish(changes)
         return checked
 
-    async def reset(self, key: str) -> None:
-        """Go back to the default of `key` in every process."""
-        async with self.db.session() as session:
-            change = await self.store_reset(session, key)
-            await session.commit()
-        await self.publish([change] if change else [])
-
     async def current_version(self) -> int:
         """How many changes were published so far (0 for none)."""
         return int(await self.redis.get(self._version_key) or 0)
