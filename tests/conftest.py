@@ -17,7 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 from tests.support.factories import Factory
+from tests.support.http import logged_in
 from tests.support.jobs import FAST_JOB_SETTINGS, isolated, job_services, worker_env
+from tests.support.personas import People, build_admin, build_operator, build_people
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
 from tests.support.realtime import SocketClient
@@ -25,7 +27,7 @@ from tests.support.runtime_settings import restore_defaults
 
 from ailawyer.config import Environment, Settings
 from ailawyer.db.migrate import upgrade
-from ailawyer.db.models import Base
+from ailawyer.db.models import Base, User
 from ailawyer.embedded_redis import RedisServer
 from ailawyer.redis_client import create_redis
 from ailawyer.services import Services
@@ -160,6 +162,24 @@ def factory(services: Services) -> Factory:
     return Factory(services.db)
 
 
+@pytest.fixture
+async def people(factory: Factory, services: Services) -> People:
+    """The operator and Kanzleien A and B with their staff (tests.support.personas)."""
+    return await build_people(factory, services)
+
+
+@pytest.fixture
+async def admin(factory: Factory) -> User:
+    """An ADMIN of a Kanzlei of its own."""
+    return await build_admin(factory)
+
+
+@pytest.fixture
+async def operator(factory: Factory) -> User:
+    """The installation's operator (an ADMIN of a Kanzlei of its own with the operator flag)."""
+    return await build_operator(factory)
+
+
 @pytest.fixture(scope="session")
 def live_server(settings: Settings, tmp_root: Path) -> Iterator[str]:
     """`ailawyer serve` as a real process; returns its base URL."""
@@ -186,6 +206,20 @@ async def client(live_server: str, services: Services) -> AsyncIterator[httpx.As
     """An HTTP client against the live server; cookies persist like a browser's."""
     async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
         yield http
+
+
+@pytest.fixture
+async def admin_client(live_server: str, admin: User) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client against the live server with `admin`'s session."""
+    async with logged_in(live_server, admin) as client:
+        yield client
+
+
+@pytest.fixture
+async def operator_client(live_server: str, operator: User) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client against the live server with the operator's session."""
+    async with logged_in(live_server, operator) as client:
+        yield client
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from litestar.routes import HTTPRoute
 from tests.conftest import TEST_SECRET_KEY
 from tests.support.factories import Factory
 from tests.support.http import csrf_token, csrf_token_from, login
+from tests.support.personas import build_operator
 
 from ailawyer.app.asgi import create_app
 from ailawyer.config import Environment, Settings
@@ -107,7 +108,7 @@ async def test_every_admin_route_refuses_other_roles_and_anonymous_users(
 
 
 async def test_the_operator_reaches_every_admin_page(live_server: str, factory: Factory) -> None:
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     async with httpx.AsyncClient(base_url=live_server, timeout=10) as client:
         await login(client, admin.email)
         # Only reading methods: the others would change things.

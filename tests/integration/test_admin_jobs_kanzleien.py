@@ -18,10 +18,9 @@ from tests.support.job_explorer import post_form
 from tests.support.jobs import job_state, wait_for_state, wait_until
 from tests.support.pdfs import corrupt_pdf
 from tests.support.personas import (
-    PARKED_MS,
     People,
     add_dokument,
-    build_people,
+    park_dokument_job,
     park_kanzlei_job,
     park_system_job,
 )
@@ -32,7 +31,6 @@ from ailawyer.db.models import Akte, AuditLog, DokumentStatus, Kanzlei, User
 from ailawyer.dokumente.upload import dokument_job_id
 from ailawyer.domain.roles import Role
 from ailawyer.jobs.kanzlei_counts import CENSUS_SECONDS
-from ailawyer.jobs.payloads import DokumentPayload
 from ailawyer.services import Services
 
 ROW = re.compile(r'<tr data-job-id="([^"]+)"')
@@ -50,27 +48,16 @@ class KanzleiB:
 
 
 @pytest.fixture
-async def people(factory: Factory, services: Services) -> People:
-    return await build_people(factory, services)
-
-
-@pytest.fixture
 async def kanzlei_b(factory: Factory, people: People) -> KanzleiB:
-    """B's own lawyer and Akte (the personas give B only its ADMIN)."""
-    anwalt = await factory.user(Role.ANWALT, kanzlei=people.kanzlei_b)
+    """B's lawyer and an Akte of theirs (the personas give B no Akte)."""
+    anwalt = people.staff_b[Role.ANWALT]
     return KanzleiB(people.kanzlei_b, anwalt, await factory.akte(people.kanzlei_b, anwalt=anwalt))
 
 
 async def park_job_of_b(services: Services, b: KanzleiB) -> str:
     """A delayed `dokumente` job of Kanzlei B that no worker touches during the test."""
     dokument = await add_dokument(services, b.akte, b.anwalt)
-    payload = DokumentPayload(
-        dokument_id=dokument.id, akte_id=b.akte.id, user_id=b.anwalt.id, kanzlei_id=b.kanzlei.id
-    )
-    job = await services.jobs.enqueue(
-        "dokumente", payload, job_id=dokument_job_id(dokument.id), delay_ms=PARKED_MS
-    )
-    return str(job.id)
+    return await park_dokument_job(services, b.kanzlei, b.akte, b.anwalt, dokument)
 
 
 async def failed_jobs(

@@ -5,14 +5,19 @@ and per Kanzlei."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
 from tests.support.factories import Factory
 from tests.support.jobs import running_pool, wait_for_state, wait_until
-from tests.support.personas import build_people, park_kanzlei_job, park_system_job
+from tests.support.personas import (
+    People,
+    build_admin,
+    build_operator,
+    park_kanzlei_job,
+    park_system_job,
+)
 from tests.support.processes import AilawyerProcess
 from tests.support.realtime import SocketClient, session_token
 from tests.support.worker_processes import wait_for_workers
@@ -20,7 +25,7 @@ from tests.support.worker_processes import wait_for_workers
 from ailawyer.db.models import User
 from ailawyer.domain.roles import Role
 from ailawyer.jobs.activity import MAX_JOBS_PER_UPDATE, JobActivity
-from ailawyer.jobs.metrics import read_metrics
+from ailawyer.jobs.metrics import QueueMetrics, read_metrics
 from ailawyer.jobs.payloads import AdminTestPayload
 from ailawyer.realtime import events
 from ailawyer.realtime.emitter import Emitter
@@ -62,11 +67,11 @@ async def test_a_worker_announces_a_job_from_start_to_end_to_the_operators_explo
     worker_process: AilawyerProcess,
 ) -> None:
     await wait_for_workers(services, 1)
-    operator = await factory.user(Role.ADMIN, is_operator=True)
+    operator = await build_operator(factory)
     admin, _ = await joined(live_server, sockets, operator)
     # An admin who has not opened the explorer gets nothing.
     other = await sockets().connect(
-        live_server, await session_token(live_server, (await factory.user(Role.ADMIN)).email)
+        live_server, await session_token(live_server, (await build_admin(factory)).email)
     )
     job = await services.jobs.enqueue("test", AdminTestPayload(duration_ms=300, steps=3))
 
@@ -97,7 +102,7 @@ async def test_many_job_changes_make_few_updates(
     worker_process: AilawyerProcess,
 ) -> None:
     await wait_for_workers(services, 1)
-    operator = await factory.user(Role.ADMIN, is_operator=True)
+    operator = await build_operator(factory)
     admin, _ = await joined(live_server, sockets, operator)
     started = time.monotonic()
     jobs = [await services.jobs.enqueue("test", QUICK) for _ in range(300)]
@@ -156,9 +161,8 @@ def about(job_id: str) -> Callable[[Any], bool]:
 
 
 async def test_a_kanzleis_admins_hear_only_of_its_jobs_and_the_operator_of_every_job(
-    live_server: str, services: Services, factory: Factory, sockets: Callable[[], SocketClient]
+    live_server: str, services: Services, people: People, sockets: Callable[[], SocketClient]
 ) -> None:
-    people = await build_people(factory, services)
     operator, _ = await joined(live_server, sockets, people.operator)
     admin_a, _ = await joined(live_server, sockets, people.admin_a)
     admin_b, answer_b = await joined(live_server, sockets, people.admin_b)
@@ -194,14 +198,14 @@ async def test_the_worker_keeps_per_minute_counts_and_wait_and_run_times(
         for job in good:
             await wait_for_state(services, "test", job.id or "", "completed", within=10)
         await wait_for_state(services, "test", bad.id or "", "failed", within=10)
-        # Written at the next flush (at most half a second later).
-        await asyncio.sleep(1)
 
-    metrics = (
-        await read_metrics(
-            services.redis, services.settings.redis_key_prefix, ["test"], time.time()
-        )
-    )["test"]
+        async def flushed() -> QueueMetrics | None:
+            prefix = services.settings.redis_key_prefix
+            metrics = (await read_metrics(services.redis, prefix, ["test"], time.time()))["test"]
+            # Every attempt (3 + 4 of the failing job) is in, or the next flush is yet to come.
+            return metrics if metrics.run is not None and metrics.run.count >= 3 + 4 else None
+
+        metrics = await wait_until(flushed, within=5, what="the flush of the metrics")
 
     assert (metrics.completed_total, metrics.failed_total) == (3, 1)
     assert len(metrics.completed) == 60 and sum(metrics.completed[-2:]) == 3

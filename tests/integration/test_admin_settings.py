@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tests.support.factories import Factory
 from tests.support.http import csrf_token, login
 from tests.support.jobs import wait_until
+from tests.support.personas import build_operator
 from tests.support.runtime_settings import processes_applied, wait_until_applied
 
 from ailawyer.db.models import AuditLog, SystemSetting, User
@@ -62,7 +63,7 @@ def field(html: str, key: str) -> str:
 async def test_the_page_lists_every_setting_by_category_with_label_value_and_default(
     live_server: str, factory: Factory
 ) -> None:
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     async with admin_client(live_server, admin) as client:
         response = await client.get("/admin/settings")
 
@@ -92,7 +93,7 @@ async def test_the_page_lists_every_setting_by_category_with_label_value_and_def
 async def test_an_invalid_value_is_refused_in_german_next_to_its_field_and_changes_nothing(
     live_server: str, factory: Factory, services: Services, key: str, value: str, message: str
 ) -> None:
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     # A valid change in the same form is not saved either: the form is refused as a whole.
     form = {key: value, keys.JOB_RETENTION_FAILED_SECONDS: "3600"}
     async with admin_client(live_server, admin) as client:
@@ -149,7 +150,7 @@ async def test_a_save_is_stored_audited_and_applied_by_the_running_app(
 async def test_a_plain_form_post_redirects_back_with_a_confirmation(
     live_server: str, factory: Factory, services: Services
 ) -> None:
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     async with admin_client(live_server, admin) as client:
         token = client.headers["x-csrftoken"]
         del client.headers["x-csrftoken"]
@@ -167,7 +168,7 @@ async def test_a_plain_form_post_redirects_back_with_a_confirmation(
 async def test_reset_returns_to_the_default_everywhere_and_is_audited(
     live_server: str, factory: Factory, services: Services
 ) -> None:
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     async with admin_client(live_server, admin) as client:
         await client.post("/admin/settings", data={BANNER: "Wartung"}, headers=HTMX)
         page = (await client.get("/admin/settings")).text
@@ -193,7 +194,7 @@ async def test_reset_returns_to_the_default_everywhere_and_is_audited(
 async def test_the_page_shows_which_processes_have_applied_the_latest_change(
     live_server: str, factory: Factory, services: Services
 ) -> None:
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     # Emptying Redis before the test removed the live server's heartbeat; without it the
     # card would have no app row to mark (its next beat comes within a second).
     apps = await wait_until(services.apps.alive, within=5, what="the live server's heartbeat")

@@ -18,12 +18,12 @@ from tests.conftest import process_env
 from tests.support.factories import Factory
 from tests.support.http import login
 from tests.support.jobs import wait_until
+from tests.support.personas import build_operator
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
 
 from ailawyer.admin.system.status import read_queue_backlogs, read_redis_facts
 from ailawyer.config import Settings
-from ailawyer.domain.roles import Role
 from ailawyer.embedded_redis import RedisServer
 from ailawyer.redis_client import create_redis
 from ailawyer.services import Services
@@ -32,7 +32,7 @@ from ailawyer.services import Services
 @asynccontextmanager
 async def admin_client(base_url: str, factory: Factory) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client logged in as a new ADMIN."""
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
         assert (await login(client, admin.email)).status_code in (302, 303)
         yield client

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from tests.support.factories import Factory
 from tests.support.http import login
+from tests.support.personas import build_admin
 
 from ailawyer.db.models import AuditLog, User
 from ailawyer.domain.audit import AuditAction, AuditTarget, record_audit
@@ -54,7 +55,7 @@ async def audit_page(live_server: str, admin: User, **params: object) -> str:
 async def test_record_audit_stores_who_what_target_details_and_ip(
     services: Services, factory: Factory
 ) -> None:
-    admin = await factory.user(Role.ADMIN)
+    admin = await build_admin(factory)
 
     await record(services, admin, AuditAction.JOB_RETRY, "dokumente/17", queue="dokumente")
 
@@ -73,7 +74,7 @@ async def test_record_audit_stores_who_what_target_details_and_ip(
 async def test_an_undeclared_action_is_refused_before_anything_is_stored(
     services: Services, factory: Factory
 ) -> None:
-    admin = await factory.user(Role.ADMIN)
+    admin = await build_admin(factory)
     async with services.db.session() as db:
         with pytest.raises(ValueError):
             await record_audit(
@@ -140,8 +141,8 @@ async def test_it_filters_by_action_and_user_and_pages(
 async def test_entries_of_another_kanzlei_are_not_shown(
     live_server: str, services: Services, factory: Factory
 ) -> None:
-    admin = await factory.user(Role.ADMIN)
-    stranger = await factory.user(Role.ADMIN)  # a new Kanzlei of its own
+    admin = await build_admin(factory)
+    stranger = await build_admin(factory)  # a new Kanzlei of its own
     await record(services, stranger, AuditAction.QUEUE_CLEAN, "fremd")
 
     page = await audit_page(live_server, admin)

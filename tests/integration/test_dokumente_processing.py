@@ -18,10 +18,11 @@ from tests.support.factories import Factory
 from tests.support.http import login
 from tests.support.jobs import job_log, wait_for_state
 from tests.support.pdfs import corrupt_pdf, encrypted_pdf, numbered_pdf
+from tests.support.personas import People
 from tests.support.processes import AilawyerProcess
 from tests.support.worker_processes import wait_for_workers
 
-from ailawyer.db.models import Akte, DokumentStatus, Kanzlei, Severity, User
+from ailawyer.db.models import Akte, DokumentStatus, Kanzlei, Severity
 from ailawyer.dokumente.upload import IncomingFile, accept_uploads
 from ailawyer.domain.roles import Role
 from ailawyer.jobs.context import JobContext
@@ -31,30 +32,19 @@ from ailawyer.worker.processors.dokumente import FAILED_TITLE, process_dokument
 
 
 @pytest.fixture
-async def people(factory: Factory) -> dict[str, User]:
-    kanzlei = await factory.kanzlei()
-    other = await factory.kanzlei()
-    return {
-        "anwalt": await factory.user(Role.ANWALT, kanzlei=kanzlei),
-        "admin": await factory.user(Role.ADMIN, kanzlei=kanzlei),
-        "fremder_admin": await factory.user(Role.ADMIN, kanzlei=other),
-    }
-
-
-@pytest.fixture
-async def akte(factory: Factory, people: dict[str, User]) -> Akte:
-    return await factory.akte(people["anwalt"].kanzlei_id, anwalt=people["anwalt"])
+async def akte(factory: Factory, people: People) -> Akte:
+    return await factory.akte(people.kanzlei_a, anwalt=people.anwalt_a)
 
 
 @pytest.fixture
 async def uploader(
     client: httpx.AsyncClient,
-    people: dict[str, User],
+    people: People,
     services: Services,
     worker_process: AilawyerProcess,
 ) -> httpx.AsyncClient:
     await wait_for_workers(services, 1)
-    await login(client, people["anwalt"].email)
+    await login(client, people.anwalt_a.email)
     return client
 
 
@@ -62,7 +52,7 @@ async def test_a_pdf_is_processed_and_the_uploader_is_told(
     uploader: httpx.AsyncClient,
     services: Services,
     akte: Akte,
-    people: dict[str, User],
+    people: People,
     worker_process: AilawyerProcess,
 ) -> None:
     # The worker runs for the whole session; its lines of this test come after this point.
@@ -81,7 +71,7 @@ async def test_a_pdf_is_processed_and_the_uploader_is_told(
     assert job.progress == 100
     lines = await job_log(services, "dokumente", done.job_id or "")
     assert any(line.endswith("Seite 3/3 gelesen") for line in lines)
-    [notice] = await notifications_of(services, people["anwalt"].id)
+    [notice] = await notifications_of(services, people.anwalt_a.id)
     assert (notice.type, notice.title, notice.severity) == (
         "job.completed",
         "Dokument verarbeitet",
@@ -101,7 +91,7 @@ async def test_a_pdf_is_processed_and_the_uploader_is_told(
     ]
     assert started["queue"] == "dokumente"
     assert started["attempt"] == 1
-    assert (started["akteId"], started["userId"]) == (akte.id, people["anwalt"].id)
+    assert (started["akteId"], started["userId"]) == (akte.id, people.anwalt_a.id)
 
 
 @pytest.mark.parametrize(
@@ -113,7 +103,7 @@ async def test_a_broken_pdf_fails_after_the_last_retry_and_everyone_is_told_thei
     uploader: httpx.AsyncClient,
     services: Services,
     akte: Akte,
-    people: dict[str, User],
+    people: People,
     content: bytes,
     reason: str,
     worker_process: AilawyerProcess,
@@ -132,7 +122,7 @@ async def test_a_broken_pdf_fails_after_the_last_retry_and_everyone_is_told_thei
         services, "dokumente", failed.job_id or "", "failed", within=PROCESSING_WITHIN
     )
     assert job.attemptsMade == 4
-    [user_notice] = await notifications_of(services, people["anwalt"].id)
+    [user_notice] = await notifications_of(services, people.anwalt_a.id)
     assert user_notice.title == FAILED_TITLE
     assert user_notice.action == {
         "label": "Erneut versuchen",
@@ -142,13 +132,13 @@ async def test_a_broken_pdf_fails_after_the_last_retry_and_everyone_is_told_thei
     # The user's words carry no technical detail.
     assert reason not in user_notice.message
     assert "Error" not in user_notice.message + user_notice.title
-    [admin_notice] = await notifications_of(services, people["admin"].id)
+    [admin_notice] = await notifications_of(services, people.admin_a.id)
     assert admin_notice.type == "job.failed.admin"
     assert f"dokumente #{job.id}" in admin_notice.title
     assert reason in admin_notice.message
     assert admin_notice.data["queue"] == "dokumente"
     assert admin_notice.data["jobId"] == str(job.id)
-    assert await notifications_of(services, people["fremder_admin"].id) == []
+    assert await notifications_of(services, people.admin_b.id) == []
     # pypdf's warnings about the file stay out of the worker's output: JSON log lines only.
     for line in worker_process.output()[log_start:].splitlines():
         assert line.startswith("{") and json.loads(line), line

@@ -18,6 +18,7 @@ from tests.support.factories import Factory
 from tests.support.http import csrf_token, login
 from tests.support.jobs import wait_for_state
 from tests.support.pdfs import corrupt_pdf, numbered_pdf
+from tests.support.personas import People
 from tests.support.processes import AilawyerProcess
 from tests.support.worker_processes import wait_for_workers
 
@@ -27,22 +28,8 @@ from ailawyer.services import Services
 
 
 @pytest.fixture
-async def people(factory: Factory) -> dict[str, User]:
-    kanzlei = await factory.kanzlei()
-    other = await factory.kanzlei()
-    return {
-        "anwalt": await factory.user(Role.ANWALT, kanzlei=kanzlei),
-        # Sees every Akte of the Kanzlei, but did not upload the Dokument.
-        "sekretariat": await factory.user(Role.SEKRETARIAT, kanzlei=kanzlei),
-        "admin": await factory.user(Role.ADMIN, kanzlei=kanzlei),
-        "fremder_admin": await factory.user(Role.ADMIN, kanzlei=other),
-        "betreiber": await factory.user(Role.ADMIN, kanzlei=other, is_operator=True),
-    }
-
-
-@pytest.fixture
-async def akte(factory: Factory, people: dict[str, User]) -> Akte:
-    return await factory.akte(people["anwalt"].kanzlei_id, anwalt=people["anwalt"])
+async def akte(factory: Factory, people: People) -> Akte:
+    return await factory.akte(people.kanzlei_a, anwalt=people.anwalt_a)
 
 
 async def failed_dokument(
@@ -79,16 +66,16 @@ async def test_the_uploader_retries_and_the_dokument_waits_again(
     live_server: str,
     services: Services,
     akte: Akte,
-    people: dict[str, User],
+    people: People,
     worker_ready: None,
 ) -> None:
-    dokument = await failed_dokument(live_server, services, akte, people["anwalt"])
+    dokument = await failed_dokument(live_server, services, akte, people.anwalt_a)
     queue = services.jobs.queue("dokumente")
     # Held in the queue, so the state right after the retry can be seen.
     await queue.pause()
     try:
         response = await retry(
-            client, people["anwalt"], f"/api/jobs/dokumente/{dokument.job_id}/retry"
+            client, people.anwalt_a, f"/api/jobs/dokumente/{dokument.job_id}/retry"
         )
 
         assert response.status_code == 200, response.text
@@ -107,23 +94,25 @@ async def test_the_uploader_retries_and_the_dokument_waits_again(
     await wait_for_status(
         services, dokument.id, DokumentStatus.FEHLGESCHLAGEN, within=PROCESSING_WITHIN
     )
-    titles = [n.title for n in await notifications_of(services, people["anwalt"].id)]
+    titles = [n.title for n in await notifications_of(services, people.anwalt_a.id)]
     assert titles.count("PDF-Verarbeitung fehlgeschlagen. Erneut versuchen?") == 2
 
 
-@pytest.mark.parametrize("person", ["admin", "betreiber"])
+@pytest.mark.parametrize("person", ["admin_a", "operator"])
 async def test_an_admin_of_the_kanzlei_and_the_operator_may_retry_any_job_of_it(
     client: httpx.AsyncClient,
     live_server: str,
     services: Services,
     akte: Akte,
-    people: dict[str, User],
+    people: People,
     worker_ready: None,
     person: str,
 ) -> None:
-    dokument = await failed_dokument(live_server, services, akte, people["anwalt"])
+    dokument = await failed_dokument(live_server, services, akte, people.anwalt_a)
 
-    response = await retry(client, people[person], f"/api/jobs/dokumente/{dokument.job_id}/retry")
+    response = await retry(
+        client, people.by_name()[person], f"/api/jobs/dokumente/{dokument.job_id}/retry"
+    )
 
     assert response.status_code == 200
 
@@ -133,14 +122,14 @@ async def test_a_colleague_who_did_not_upload_it_gets_403(
     live_server: str,
     services: Services,
     akte: Akte,
-    people: dict[str, User],
+    people: People,
     worker_ready: None,
 ) -> None:
-    dokument = await failed_dokument(live_server, services, akte, people["anwalt"])
+    dokument = await failed_dokument(live_server, services, akte, people.anwalt_a)
+    # Sees every Akte of the Kanzlei, but did not upload the Dokument.
+    sekretariat = people.staff_a[Role.SEKRETARIAT]
 
-    response = await retry(
-        client, people["sekretariat"], f"/api/jobs/dokumente/{dokument.job_id}/retry"
-    )
+    response = await retry(client, sekretariat, f"/api/jobs/dokumente/{dokument.job_id}/retry")
 
     assert response.status_code == 403
     assert response.json()["detail"] == "Sie dürfen diesen Vorgang nicht erneut starten."
@@ -152,14 +141,12 @@ async def test_an_admin_of_another_kanzlei_gets_404_as_if_it_did_not_exist(
     live_server: str,
     services: Services,
     akte: Akte,
-    people: dict[str, User],
+    people: People,
     worker_ready: None,
 ) -> None:
-    dokument = await failed_dokument(live_server, services, akte, people["anwalt"])
+    dokument = await failed_dokument(live_server, services, akte, people.anwalt_a)
 
-    response = await retry(
-        client, people["fremder_admin"], f"/api/jobs/dokumente/{dokument.job_id}/retry"
-    )
+    response = await retry(client, people.admin_b, f"/api/jobs/dokumente/{dokument.job_id}/retry")
     unknown = await retry(client, None, "/api/jobs/dokumente/dokument-999999/retry")
 
     assert response.status_code == unknown.status_code == 404
@@ -170,10 +157,8 @@ async def test_an_admin_of_another_kanzlei_gets_404_as_if_it_did_not_exist(
 @pytest.mark.parametrize(
     "url", ["/api/jobs/dokumente/999999/retry", "/api/jobs/gibt-es-nicht/1/retry"]
 )
-async def test_an_unknown_job_gets_404(
-    client: httpx.AsyncClient, people: dict[str, User], url: str
-) -> None:
-    response = await retry(client, people["admin"], url)
+async def test_an_unknown_job_gets_404(client: httpx.AsyncClient, people: People, url: str) -> None:
+    response = await retry(client, people.admin_a, url)
 
     assert response.status_code == 404
 
@@ -182,10 +167,10 @@ async def test_a_job_that_did_not_fail_gets_409(
     client: httpx.AsyncClient,
     services: Services,
     akte: Akte,
-    people: dict[str, User],
+    people: People,
     worker_ready: None,
 ) -> None:
-    await login(client, people["anwalt"].email)
+    await login(client, people.anwalt_a.email)
     response = await upload(client, akte.id, [("gut.pdf", numbered_pdf(1))])
     dokument_id = response.json()["dokumente"][0]["id"]
     done = await wait_for_status(

@@ -8,9 +8,8 @@ import pytest
 from tests.support.factories import Factory
 from tests.support.http import csrf_token, logged_in
 from tests.support.job_explorer import post_form
-from tests.support.personas import build_people, park_kanzlei_job
+from tests.support.personas import People, build_admin, park_kanzlei_job
 
-from ailawyer.domain.roles import Role
 from ailawyer.jobs.payloads import AdminTestPayload, SystemTaskPayload
 from ailawyer.services import Services
 
@@ -66,10 +65,9 @@ async def answers_for(client: httpx.AsyncClient, queue: str, job_id: str) -> lis
 
 @pytest.mark.parametrize("queue", ["dokumente", "test", "system"])
 async def test_every_job_route_answers_404_for_ids_our_queues_never_issue(
-    live_server: str, services: Services, factory: Factory, queue: str
+    live_server: str, services: Services, people: People, queue: str
 ) -> None:
     # The queues' own keys exist: bullmq would meet a stream, a hash, a counter, a log list.
-    people = await build_people(factory, services)
     dokument_job = await park_kanzlei_job(services, people)
     test_job = await services.jobs.enqueue("test", AdminTestPayload(), delay_ms=3_600_000)
     await test_job.log("Zeile")
@@ -86,9 +84,8 @@ async def test_every_job_route_answers_404_for_ids_our_queues_never_issue(
 
 
 async def test_a_malformed_search_cursor_starts_the_search_over(
-    live_server: str, services: Services, factory: Factory
+    live_server: str, services: Services, people: People
 ) -> None:
-    people = await build_people(factory, services)
     job = await park_kanzlei_job(services, people)
 
     async with logged_in(live_server, people.operator) as client:
@@ -112,7 +109,7 @@ async def test_a_malformed_search_cursor_starts_the_search_over(
 async def test_a_kanzlei_admin_meets_the_same_404_for_bad_ids(
     live_server: str, factory: Factory, services: Services
 ) -> None:
-    admin = await factory.user(Role.ADMIN)
+    admin = await build_admin(factory)
     async with logged_in(live_server, admin) as client:
         found = {job_id: await answers_for(client, "dokumente", job_id) for job_id in BAD_IDS[:3]}
 

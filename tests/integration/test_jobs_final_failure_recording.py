@@ -18,6 +18,7 @@ from sqlalchemy import select
 from tests.support.dokumente import notifications_of
 from tests.support.factories import Factory
 from tests.support.pdfs import corrupt_pdf
+from tests.support.personas import build_admin, build_operator
 
 from ailawyer.db.models import Dokument, DokumentStatus, Notification
 from ailawyer.dokumente.upload import IncomingFile, accept_uploads
@@ -49,7 +50,7 @@ async def _of_type(services: Services, kind: str) -> list[Notification]:
 async def test_a_test_job_tells_the_operator_once_after_the_database_came_back(
     isolated_services: Services, factory: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     payload = AdminTestPayload(user_id=admin.id, failure="always")
     job = await isolated_services.jobs.enqueue("test", payload)
     ctx = JobContext(job=job, queue="test", services=isolated_services)
@@ -76,8 +77,8 @@ async def test_a_test_job_tells_the_operator_once_after_the_database_came_back(
 async def test_a_job_of_the_installation_tells_the_operators_and_no_kanzleis_admin(
     isolated_services: Services, factory: Factory
 ) -> None:
-    operator = await factory.user(Role.ADMIN, is_operator=True)
-    kanzlei_admin = await factory.user(Role.ADMIN)
+    operator = await build_operator(factory)
+    kanzlei_admin = await build_admin(factory)
     payload = SystemTaskPayload(task="retention-cleanup")
     job = await isolated_services.jobs.enqueue("system", payload)
     ctx = JobContext(job=job, queue="system", services=isolated_services)

@@ -13,12 +13,12 @@ from tests.conftest import process_env
 from tests.support.factories import Factory
 from tests.support.http import login
 from tests.support.log_files import append_big_log, log_line
+from tests.support.personas import build_operator
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
 
 from ailawyer.admin.system.log_reader import LogQuery, read_logs
 from ailawyer.config import Settings
-from ailawyer.domain.roles import Role
 
 T = TypeVar("T")
 MiB = 1024 * 1024
@@ -88,7 +88,7 @@ def test_a_filter_that_matches_nothing_stops_at_the_budget_and_says_so(big_log_d
 async def test_the_log_viewer_page_answers_quickly_over_http(
     big_log_dir: Path, settings: Settings, factory: Factory, tmp_path: Path
 ) -> None:
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     port = free_port()
     env = process_env(
         settings,

@@ -8,6 +8,7 @@ from tests.conftest import process_env
 from tests.integration.test_cli import ailawyer
 from tests.support.factories import Factory
 from tests.support.http import login
+from tests.support.personas import build_admin, build_operator
 
 from ailawyer.config import Settings
 from ailawyer.db.models import AuditLog, User
@@ -36,7 +37,7 @@ async def test_user_create_with_operator_is_listed_as_betreiber_and_reaches_the_
 async def test_grant_and_revoke_operator_change_what_an_admin_may_enter(
     settings: Settings, services: Services, factory: Factory, live_server: str
 ) -> None:
-    admin = await factory.user(Role.ADMIN)
+    admin = await build_admin(factory)
     env = process_env(settings)
     async with httpx.AsyncClient(base_url=live_server, timeout=10) as client:
         await login(client, admin.email)
@@ -88,8 +89,8 @@ async def test_operator_changes_from_the_command_line_appear_in_the_users_kanzle
 async def test_a_kanzlei_admin_does_not_read_the_operators_installation_wide_entries(
     services: Services, factory: Factory, live_server: str
 ) -> None:
-    operator = await factory.user(Role.ADMIN, is_operator=True)
-    other_admin = await factory.user(Role.ADMIN)
+    operator = await build_operator(factory)
+    other_admin = await build_admin(factory)
     async with services.db.session() as db:
         db.add(
             AuditLog(

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from tests.support.factories import Factory
 from tests.support.http import csrf_token, logged_in
+from tests.support.personas import build_operator
 
 from ailawyer.app.web.forms import REFUSED_FORM_MESSAGE
 from ailawyer.db.models import SystemSetting, UserSettings
@@ -58,7 +59,7 @@ async def test_two_browser_notification_answers_are_refused_and_nothing_is_saved
 async def test_two_keys_to_reset_are_refused_and_the_stored_value_stays(
     live_server: str, factory: Factory, services: Services
 ) -> None:
-    operator = await factory.user(Role.ADMIN, is_operator=True)
+    operator = await build_operator(factory)
     await services.runtime_settings.set(keys.MAINTENANCE_BANNER, "Wartung")
     body = f"key={keys.MAINTENANCE_BANNER}&key={keys.LOG_LEVEL}"
     async with logged_in(live_server, operator) as client:
@@ -78,7 +79,7 @@ async def test_two_keys_to_reset_are_refused_and_the_stored_value_stays(
 async def test_two_step_counts_for_a_test_job_are_refused_and_no_job_starts(
     live_server: str, factory: Factory, services: Services
 ) -> None:
-    operator = await factory.user(Role.ADMIN, is_operator=True)
+    operator = await build_operator(factory)
     async with logged_in(live_server, operator) as client:
         response = await post_form(
             client,

@@ -16,12 +16,12 @@ from tests.conftest import process_env
 from tests.support.factories import Factory
 from tests.support.http import csrf_token, login
 from tests.support.jobs import wait_until
+from tests.support.personas import build_operator
 from tests.support.processes import AilawyerProcess
 from tests.support.runtime_settings import wait_until_applied
 from tests.support.worker_processes import stop_all
 
 from ailawyer.config import Settings
-from ailawyer.domain.roles import Role
 from ailawyer.runtime_settings import keys
 from ailawyer.services import Services
 
@@ -42,7 +42,7 @@ def debug_lines(settings: Settings, pid: int, since: int) -> list[dict[str, obje
 
 @asynccontextmanager
 async def admin(live_server: str, factory: Factory) -> AsyncIterator[httpx.AsyncClient]:
-    user = await factory.user(Role.ADMIN, is_operator=True)
+    user = await build_operator(factory)
     async with httpx.AsyncClient(base_url=live_server, timeout=10) as client:
         await login(client, user.email)
         client.headers["x-csrftoken"] = await csrf_token(client, "/admin/settings")

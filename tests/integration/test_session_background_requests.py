@@ -9,11 +9,10 @@ import time
 import httpx
 from tests.support.factories import Factory
 from tests.support.http import logged_in
+from tests.support.personas import build_operator
 from tests.support.realtime import SocketClient
 
 from ailawyer.auth.sessions import SESSION_COOKIE, session_key
-from ailawyer.db.models import User
-from ailawyer.domain.roles import Role
 from ailawyer.services import Services
 
 # What the system page's 15 s poll sends (htmx, hx-headers of admin/system/_status.html).
@@ -28,10 +27,6 @@ LEFT_SECONDS = 2.5
 POLL_EVERY_SECONDS = 0.25
 
 
-async def new_operator(factory: Factory) -> User:
-    return await factory.user(Role.ADMIN, is_operator=True)
-
-
 def redis_key(services: Services, client: httpx.AsyncClient) -> str:
     return f"{services.sessions.prefix}:session:{session_key(client.cookies[SESSION_COOKIE])}"
 
@@ -39,7 +34,7 @@ def redis_key(services: Services, client: httpx.AsyncClient) -> str:
 async def test_background_polls_do_not_keep_an_idle_session_alive(
     live_server: str, factory: Factory, services: Services
 ) -> None:
-    async with logged_in(live_server, await new_operator(factory)) as client:
+    async with logged_in(live_server, await build_operator(factory)) as client:
         key = redis_key(services, client)
         await services.redis.pexpire(key, int(LEFT_SECONDS * 1000))
         started = time.monotonic()
@@ -74,7 +69,7 @@ async def test_background_polls_do_not_keep_an_idle_session_alive(
 async def test_a_persons_request_extends_the_idle_lifetime(
     live_server: str, factory: Factory, services: Services
 ) -> None:
-    async with logged_in(live_server, await new_operator(factory)) as client:
+    async with logged_in(live_server, await build_operator(factory)) as client:
         key = redis_key(services, client)
         await services.redis.pexpire(key, int(LEFT_SECONDS * 1000))
 
@@ -88,7 +83,7 @@ async def test_a_persons_request_extends_the_idle_lifetime(
 async def test_a_socket_connect_does_not_extend_the_session(
     live_server: str, factory: Factory, services: Services
 ) -> None:
-    async with logged_in(live_server, await new_operator(factory)) as client:
+    async with logged_in(live_server, await build_operator(factory)) as client:
         key = redis_key(services, client)
         await services.redis.pexpire(key, int(LEFT_SECONDS * 1000) * 4)
         socket = await SocketClient().connect(live_server, client.cookies[SESSION_COOKIE])

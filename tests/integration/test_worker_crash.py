@@ -9,6 +9,7 @@ from pathlib import Path
 from tests.support.dokumente import notifications_of
 from tests.support.factories import Factory
 from tests.support.jobs import isolated, job_services, wait_for_state, wait_until
+from tests.support.personas import build_operator
 from tests.support.worker_processes import (
     runs,
     start_worker,
@@ -19,7 +20,6 @@ from tests.support.worker_processes import (
 
 from ailawyer.config import Settings
 from ailawyer.db.models import Notification
-from ailawyer.domain.roles import Role
 from ailawyer.jobs.payloads import AdminTestPayload
 from ailawyer.services import Services
 
@@ -64,7 +64,7 @@ async def test_a_job_that_stalls_too_often_fails_and_the_operator_is_told(
     settings: Settings, services: Services, tmp_path: Path, factory: Factory
 ) -> None:
     # A test job is the installation's: its failure is the operator's to hear of.
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     # No stall allowed: the first crash fails the job (bullmq's own failure, no processor).
     own_settings = isolated(settings, job_max_stalled_count=0)
     async with job_services(own_settings) as own:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.e2e.conftest import browser, new_context, page
 from tests.support.factories import Factory
-from tests.support.tenants import Tenant, build_tenant
+from tests.support.personas import Tenant, build_tenant
 
 from ailawyer.services import Services
 

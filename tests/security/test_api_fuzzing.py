@@ -40,10 +40,10 @@ from schemathesis.core import NOT_SET
 from tests.support.factories import PASSWORD, Factory
 from tests.support.http import csrf_token_from
 from tests.support.leaks import leaks
+from tests.support.personas import ROLES, Tenant
 from tests.support.processes import AilawyerProcess
 from tests.support.route_table import fill, http_routes, methods_of
 from tests.support.security_headers import header_problems
-from tests.support.tenants import ROLES, Tenant
 
 import ailawyer.app
 from ailawyer.app.sounds import SoundEvent

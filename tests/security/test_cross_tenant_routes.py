@@ -16,8 +16,8 @@ import httpx
 from litestar.routes import HTTPRoute
 from sqlalchemy import select
 from tests.support.http import csrf_token, logged_in
+from tests.support.personas import ROLES, Tenant
 from tests.support.route_table import fill, http_routes, methods_of
-from tests.support.tenants import ROLES, Tenant
 
 from ailawyer.db.models import Dokument, Notification, User
 from ailawyer.services import Services

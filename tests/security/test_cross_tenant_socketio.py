@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tests.support.personas import ROLES, Tenant
 from tests.support.realtime import SocketClient, eventually, session_token
-from tests.support.tenants import ROLES, Tenant
 
 from ailawyer.app.realtime.server import MAX_MESSAGE_BYTES, RealtimeServer
 from ailawyer.config import Settings

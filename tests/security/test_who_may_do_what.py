@@ -23,12 +23,10 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import httpx
-import pytest
 from litestar.routes import HTTPRoute
 from sqlalchemy import select
-from tests.support.factories import Factory
 from tests.support.http import csrf_token, csrf_token_from, logged_in
-from tests.support.personas import People, build_people, park_kanzlei_job, park_system_job
+from tests.support.personas import People, park_kanzlei_job, park_system_job
 from tests.support.realtime import SocketClient, session_token
 from tests.support.route_table import fill, http_routes, methods_of
 
@@ -258,11 +256,6 @@ async def resume_everything(services: Services) -> None:
     """Undo the operator's pause (other tests of the run need the queues running)."""
     for name in await services.jobs.known():
         await services.jobs.queue(name).resume()
-
-
-@pytest.fixture
-async def people(factory: Factory, services: Services) -> People:
-    return await build_people(factory, services)
 
 
 async def test_every_route_answers_each_persona_as_the_table_says(

@@ -1,11 +1,14 @@
-"""The people of the trust model, in one place: the operator and two Kanzleien.
+"""The people of the trust model, in one place: the operator and the Kanzleien with their staff.
 
 - the operator ("Betreiber") of the installation, an ADMIN of a Kanzlei of its own;
-- the ADMIN of Kanzlei A and a SACHBEARBEITER of Kanzlei A (no admin rights) who works on
-  A's Akte, uploaded its Dokument and has a notification;
-- the ADMIN of Kanzlei B, who must see nothing of A.
+- a Kanzlei's staff: one user per role and a colleague (ANWALT) who is on no Akte;
+- `People`: the operator and two Kanzleien, A and B. A's SACHBEARBEITER (no admin rights)
+  works on A's Akte, uploaded its Dokument and has a notification; B must see nothing of A;
+- `Tenant`: a Kanzlei full of data for the security suite. Every text of its objects carries
+  the Kanzlei's `secret`, and its people's names and addresses a `tag`, so a response that
+  leaks any of them is caught by searching for it.
 
-Tests that need Kanzleien and their people take them from here.
+Tests that need Kanzleien and their people take them from here (fixtures in tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -23,25 +26,90 @@ from ailawyer.jobs.payloads import DokumentPayload, SystemTaskPayload
 from ailawyer.notifications.types import JOB_COMPLETED
 from ailawyer.services import Services
 
+ROLES = (Role.ADMIN, Role.ANWALT, Role.SACHBEARBEITER, Role.SEKRETARIAT)
 # A job that stays delayed for the whole test: no worker of the run touches it.
 PARKED_MS = 3600 * 1000
+
+
+async def build_operator(factory: Factory) -> User:
+    """The installation's operator: an ADMIN of a Kanzlei of its own with the operator flag."""
+    betrieb = await factory.kanzlei(f"Betrieb {uuid.uuid4().hex[:6]}")
+    return await factory.user(Role.ADMIN, kanzlei=betrieb, is_operator=True)
+
+
+async def build_admin(factory: Factory) -> User:
+    """An ADMIN of a Kanzlei of its own, without the operator flag."""
+    return await factory.user(Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class Staff:
+    kanzlei: Kanzlei
+    users: dict[Role, User]
+    # Same Kanzlei, role ANWALT, but neither anwalt nor sachbearbeiter of any Akte.
+    kollege: User
+
+    def __getitem__(self, role: Role) -> User:
+        return self.users[role]
+
+
+async def build_staff(factory: Factory, label: str, *, tag: str | None = None) -> Staff:
+    """A Kanzlei with one user per role and a colleague; `tag` goes into every name and address."""
+    kanzlei = await factory.kanzlei(f"Kanzlei {tag or label + ' ' + uuid.uuid4().hex[:6]}")
+
+    async def member(role: Role, name: str, mailbox: str) -> User:
+        if tag is None:
+            return await factory.user(role, kanzlei=kanzlei)
+        return await factory.user(
+            role,
+            kanzlei=kanzlei,
+            name=f"{name} {tag}",
+            email=f"{mailbox}.{tag.lower()}@test.example",
+        )
+
+    users = {role: await member(role, role.label, role.value.lower()) for role in ROLES}
+    kollege = await member(Role.ANWALT, "Kollege", "kollege")
+    return Staff(kanzlei=kanzlei, users=users, kollege=kollege)
 
 
 @dataclass(frozen=True)
 class People:
     operator: User
-    admin_a: User
-    sachbearbeiter_a: User
-    admin_b: User
-    kanzlei_a: Kanzlei
-    kanzlei_b: Kanzlei
+    staff_a: Staff
+    staff_b: Staff
     akte_a: Akte
     dokument_a: Dokument
     # Of sachbearbeiter_a.
     notification_id: int
 
+    @property
+    def kanzlei_a(self) -> Kanzlei:
+        return self.staff_a.kanzlei
+
+    @property
+    def kanzlei_b(self) -> Kanzlei:
+        return self.staff_b.kanzlei
+
+    @property
+    def admin_a(self) -> User:
+        return self.staff_a[Role.ADMIN]
+
+    @property
+    def anwalt_a(self) -> User:
+        """On no Akte of the personas: tests give them Akten of their own."""
+        return self.staff_a[Role.ANWALT]
+
+    @property
+    def sachbearbeiter_a(self) -> User:
+        """Works on akte_a and uploaded dokument_a; no admin rights."""
+        return self.staff_a[Role.SACHBEARBEITER]
+
+    @property
+    def admin_b(self) -> User:
+        return self.staff_b[Role.ADMIN]
+
     def by_name(self) -> dict[str, User]:
-        """Every persona under its name, as test tables refer to them."""
+        """The personas of the trust model under their names, as test tables refer to them."""
         return {
             "operator": self.operator,
             "admin_a": self.admin_a,
@@ -51,15 +119,12 @@ class People:
 
 
 async def build_people(factory: Factory, services: Services) -> People:
-    """The operator, Kanzlei A (ADMIN, SACHBEARBEITER, an Akte with a Dokument), Kanzlei B."""
-    betrieb = await factory.kanzlei(f"Betrieb {uuid.uuid4().hex[:6]}")
-    operator = await factory.user(Role.ADMIN, kanzlei=betrieb, is_operator=True)
-    kanzlei_a = await factory.kanzlei(f"Kanzlei A {uuid.uuid4().hex[:6]}")
-    kanzlei_b = await factory.kanzlei(f"Kanzlei B {uuid.uuid4().hex[:6]}")
-    admin_a = await factory.user(Role.ADMIN, kanzlei=kanzlei_a)
-    sachbearbeiter_a = await factory.user(Role.SACHBEARBEITER, kanzlei=kanzlei_a)
-    admin_b = await factory.user(Role.ADMIN, kanzlei=kanzlei_b)
-    akte_a = await factory.akte(kanzlei_a, sachbearbeiter=sachbearbeiter_a)
+    """The operator, Kanzlei A (staff, an Akte with a Dokument, a notification), Kanzlei B."""
+    operator = await build_operator(factory)
+    staff_a = await build_staff(factory, "A")
+    staff_b = await build_staff(factory, "B")
+    sachbearbeiter_a = staff_a[Role.SACHBEARBEITER]
+    akte_a = await factory.akte(staff_a.kanzlei, sachbearbeiter=sachbearbeiter_a)
     dokument_a = await add_dokument(services, akte_a, sachbearbeiter_a)
     notification = await notify(
         services.db,
@@ -71,28 +136,91 @@ async def build_people(factory: Factory, services: Services) -> People:
     )
     return People(
         operator=operator,
-        admin_a=admin_a,
-        sachbearbeiter_a=sachbearbeiter_a,
-        admin_b=admin_b,
-        kanzlei_a=kanzlei_a,
-        kanzlei_b=kanzlei_b,
+        staff_a=staff_a,
+        staff_b=staff_b,
         akte_a=akte_a,
         dokument_a=dokument_a,
         notification_id=notification.id,
     )
 
 
-async def add_dokument(services: Services, akte: Akte, uploader: User) -> Dokument:
+@dataclass(frozen=True)
+class Tenant(Staff):
+    secret: str
+    tag: str
+    akte: Akte
+    dokument: Dokument
+    # Of users[ANWALT]: a notification and a job (for their Akte).
+    notification_id: int
+    job_id: str
+
+    @property
+    def leaked(self) -> list[str]:
+        """What no other Kanzlei may ever see: the objects' secret and the people's tag."""
+        return [self.secret, self.tag.lower(), self.tag]
+
+
+async def build_tenant(factory: Factory, services: Services, label: str) -> Tenant:
+    """Staff carrying a tag, an Akte, a processed Dokument, a notification and a job (secret)."""
+    secret = f"Geheim{label}{uuid.uuid4().hex[:8]}"
+    tag = f"Person{label}{uuid.uuid4().hex[:8]}"
+    staff = await build_staff(factory, label, tag=tag)
+    anwalt = staff[Role.ANWALT]
+    akte = await factory.akte(
+        staff.kanzlei,
+        anwalt=anwalt,
+        sachbearbeiter=staff[Role.SACHBEARBEITER],
+        kurzrubrum=f"{secret} ./. Gegner",
+    )
+    dokument = await add_dokument(
+        services,
+        akte,
+        anwalt,
+        dateiname=f"Vertrag {secret}.pdf",
+        extracted_text=f"Vertraulicher Text {secret}",
+    )
+    notification = await notify(
+        services.db,
+        services.notifications,
+        anwalt.id,
+        type=JOB_COMPLETED,
+        title=f"Nachricht {secret}",
+        message=f"Inhalt {secret}",
+        link=f"/akten/{akte.id}",
+    )
+    job_id = await park_dokument_job(services, staff.kanzlei, akte, anwalt, dokument)
+    return Tenant(
+        kanzlei=staff.kanzlei,
+        users=staff.users,
+        kollege=staff.kollege,
+        secret=secret,
+        tag=tag,
+        akte=akte,
+        dokument=dokument,
+        notification_id=notification.id,
+        job_id=job_id,
+    )
+
+
+async def add_dokument(
+    services: Services,
+    akte: Akte,
+    uploader: User,
+    *,
+    dateiname: str = "Vertrag.pdf",
+    extracted_text: str | None = None,
+) -> Dokument:
     """A processed Dokument of `akte` (no file behind it: nothing reads it)."""
     async with services.db.session() as session:
         dokument = Dokument(
             akte_id=akte.id,
-            dateiname="Vertrag.pdf",
+            dateiname=dateiname,
             storage_key=f"{akte.id}/{uuid.uuid4().hex}.pdf",
             size_bytes=1,
             sha256="0" * 64,
             status=DokumentStatus.ABGESCHLOSSEN,
             page_count=1,
+            extracted_text=extracted_text,
             uploaded_by_id=uploader.id,
         )
         session.add(dokument)
@@ -100,19 +228,24 @@ async def add_dokument(services: Services, akte: Akte, uploader: User) -> Dokume
         return dokument
 
 
-async def park_kanzlei_job(services: Services, people: People) -> str:
-    """A new delayed `dokumente` job of Kanzlei A (its own Dokument), by sachbearbeiter_a."""
-    dokument = await add_dokument(services, people.akte_a, people.sachbearbeiter_a)
+async def park_dokument_job(
+    services: Services, kanzlei: Kanzlei, akte: Akte, user: User, dokument: Dokument
+) -> str:
+    """A delayed `dokumente` job for `dokument` (by `user`) that no worker touches in the test."""
     payload = DokumentPayload(
-        dokument_id=dokument.id,
-        akte_id=people.akte_a.id,
-        user_id=people.sachbearbeiter_a.id,
-        kanzlei_id=people.kanzlei_a.id,
+        dokument_id=dokument.id, akte_id=akte.id, user_id=user.id, kanzlei_id=kanzlei.id
     )
     job = await services.jobs.enqueue(
         "dokumente", payload, job_id=dokument_job_id(dokument.id), delay_ms=PARKED_MS
     )
     return str(job.id)
+
+
+async def park_kanzlei_job(services: Services, people: People) -> str:
+    """A new delayed `dokumente` job of Kanzlei A (its own Dokument), by sachbearbeiter_a."""
+    uploader = people.sachbearbeiter_a
+    dokument = await add_dokument(services, people.akte_a, uploader)
+    return await park_dokument_job(services, people.kanzlei_a, people.akte_a, uploader, dokument)
 
 
 async def park_system_job(services: Services) -> str:
