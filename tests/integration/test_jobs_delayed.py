@@ -28,7 +28,9 @@ async def test_a_delayed_job_runs_on_time_on_an_idle_worker(
 ) -> None:
     own_settings = isolated(settings, worker_reconnect_seconds=2.0)
     async with job_services(own_settings) as own, running_pool(own):
-        await asyncio.sleep(IDLE_SECONDS)  # the worker is now blocked waiting for work
+        # Idle is the subject: the worker must be blocked in its wait for work when the job
+        # comes. Which Redis connection blocks is not visible from here, so this waits it out.
+        await asyncio.sleep(IDLE_SECONDS)
         enqueued_at = time.time()
         job = await own.jobs.enqueue(
             "test", AdminTestPayload(duration_ms=0, steps=1), delay_ms=int(DELAY_SECONDS * 1000)

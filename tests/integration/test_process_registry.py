@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import platform
 import time
@@ -54,12 +53,16 @@ async def test_apps_and_workers_are_listed_apart(services: Services) -> None:
 
 async def test_a_process_that_stops_beating_drops_out(services: Services) -> None:
     workers = registry(services, "worker", interval=0.1)
+    beaten = time.monotonic()
     await workers.beat("w-1", {})
     assert await workers.alive()
 
-    await asyncio.sleep(0.4)  # more than three missed beats
+    async def gone() -> bool:
+        return await workers.alive() == []
 
-    assert await workers.alive() == []
+    await wait_until(gone, within=5, interval=0.02, what="w-1 to drop out")
+    # Not before three beats (0.3 s) were missed.
+    assert time.monotonic() - beaten >= 0.3
 
 
 async def test_heartbeats_run_in_the_background_and_end_with_the_block(

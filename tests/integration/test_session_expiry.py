@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 from tests.support.factories import Factory
 from tests.support.http import login
+from tests.support.jobs import wait_until
 
 from ailawyer.auth.sessions import SESSION_COOKIE, session_key
 from ailawyer.db.models import User
@@ -22,8 +21,12 @@ async def test_an_idle_expired_session_redirects_to_the_login(
     # The idle timeout is the key's TTL; let it run out now.
     redis_key = f"{services.sessions.prefix}:session:{key}"
     await services.redis.pexpire(redis_key, 1)
-    await asyncio.sleep(0.01)  # past the 1 ms TTL, so the next request cannot renew it
-    assert not await services.redis.exists(redis_key)
+
+    async def expired() -> bool:
+        return not await services.redis.exists(redis_key)
+
+    # Past the 1 ms TTL, so the next request cannot renew it.
+    await wait_until(expired, within=2, interval=0.005, what="the session's key to expire")
 
     response = await client.get("/")
 

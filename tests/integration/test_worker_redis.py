@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.jobs import isolated, job_services, wait_for_state
+from tests.support.jobs import isolated, job_services, wait_for_state, wait_until
 from tests.support.worker_processes import start_worker, stop_all, wait_for_workers
 
 from ailawyer.config import Settings
@@ -73,6 +73,7 @@ async def _survives_an_outage(
             await wait_for_state(own, "test", running.id, "active", within=10)
 
             await asyncio.to_thread(redis_server.stop)
+            # The outage's length is the subject: nothing to poll for but the time passing.
             await asyncio.sleep(outage_seconds)
             assert worker.process.poll() is None, "the worker kept running without Redis"
             await asyncio.to_thread(redis_server.start)
@@ -108,7 +109,11 @@ async def test_a_worker_started_before_redis_begins_working_when_redis_comes(
     await asyncio.to_thread(own_redis.stop)
     worker = start_worker(own_settings, tmp_path, "early")
     try:
-        await asyncio.sleep(3)  # started, and found no Redis
+
+        async def found_no_redis() -> bool:
+            return "Redis connection lost" in worker.output()
+
+        await wait_until(found_no_redis, within=15, what="the worker to find no Redis")
         assert worker.process.poll() is None
         await asyncio.to_thread(own_redis.start)
         async with job_services(own_settings) as own:

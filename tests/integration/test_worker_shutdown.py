@@ -7,7 +7,6 @@ closed would lose its running jobs to the other worker, and they would run twice
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
 from pathlib import Path
@@ -98,7 +97,12 @@ async def test_a_second_signal_stops_at_once_and_leaves_the_job_to_recovery(
             await wait_for_state(own, "test", job.id, "active", within=10)
 
             worker.signal(signal.SIGINT)
-            await asyncio.sleep(0.3)
+
+            async def stopping() -> bool:
+                return "stop requested" in worker.output()
+
+            # The second signal must meet a worker that is already stopping.
+            await wait_until(stopping, within=10, what="the first signal to be handled")
             started = time.monotonic()
             worker.signal(signal.SIGINT)
             exit_code = worker.wait(timeout=10)
