@@ -10,11 +10,11 @@ from tests.e2e.conftest import log_in
 from tests.support.factories import Factory
 from tests.support.job_explorer import add, probe_queue
 from tests.support.jobs import wait_for_state
+from tests.support.personas import build_operator
 from tests.support.processes import AilawyerProcess
 from tests.support.worker_processes import wait_for_workers
 
 from ailawyer.db.models import AuditLog
-from ailawyer.domain.roles import Role
 from ailawyer.jobs.payloads import AdminTestPayload
 from ailawyer.services import Services
 
@@ -37,7 +37,7 @@ def console_errors(page: Page) -> list[str]:
 @pytest.fixture
 async def operator_page(page: Page, factory: Factory) -> Page:
     """The operator's browser: the probe and test queues are the installation's."""
-    await log_in(page, (await factory.user(Role.ADMIN, is_operator=True)).email)
+    await log_in(page, (await build_operator(factory)).email)
     return page
 
 

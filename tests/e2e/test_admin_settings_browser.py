@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import BrowserContext, ConsoleMessage, Page, expect
 from tests.e2e.conftest import log_in
 from tests.support.factories import Factory
+from tests.support.personas import build_operator
 
 from ailawyer.domain.roles import Role
 
@@ -35,7 +36,7 @@ async def test_an_invalid_value_gets_a_german_message_next_to_its_field(
 ) -> None:
     errors = console_errors(page)
     form_status = page.locator("#runtime-settings").get_by_role("status")
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     await log_in(page, admin.email)
     await page.goto("/admin/settings")
     field = page.get_by_label("Parallele Vorgänge: Testvorgang")

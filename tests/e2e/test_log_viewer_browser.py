@@ -12,9 +12,9 @@ from playwright.async_api import ConsoleMessage, Page, expect
 from tests.e2e.conftest import log_in
 from tests.support.factories import Factory
 from tests.support.log_files import log_line
+from tests.support.personas import build_operator
 
 from ailawyer.config import Settings
-from ailawyer.domain.roles import Role
 
 pytestmark = pytest.mark.browser
 
@@ -58,7 +58,7 @@ def console_errors(page: Page) -> list[str]:
 async def test_clicking_a_job_id_or_user_id_filters_by_it(
     page: Page, factory: Factory, log_writer: LogWriter, console_errors: list[str]
 ) -> None:
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     log_writer.write("Vorgang A gestartet", jobId="job-a", userId=4711)
     log_writer.write("Vorgang B gestartet", jobId="job-b", userId=4712)
     log_writer.write("Vorgang A fertig", jobId="job-a", userId=4712)
@@ -88,7 +88,7 @@ async def test_clicking_a_job_id_or_user_id_filters_by_it(
 async def test_auto_refresh_is_off_by_default_and_follows_the_toggle(
     page: Page, factory: Factory, log_writer: LogWriter, console_errors: list[str]
 ) -> None:
-    admin = await factory.user(Role.ADMIN, is_operator=True)
+    admin = await build_operator(factory)
     log_writer.write("erste Zeile")
     await log_in(page, admin.email)
     await page.goto(f"/admin/system?q={log_writer.marker}")
@@ -109,6 +109,7 @@ async def test_auto_refresh_is_off_by_default_and_follows_the_toggle(
     await toggle.uncheck()
     await expect(page.locator("#log-entries")).to_have_attribute("data-live", "off")
     log_writer.write("dritte Zeile")
+    # That nothing comes is the subject: only a wait longer than a refresh period shows it.
     await page.wait_for_timeout(QUIET_WAIT_MS)
 
     await expect(lines).to_have_count(2)

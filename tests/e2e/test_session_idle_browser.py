@@ -10,10 +10,10 @@ import pytest
 from playwright.async_api import Page, expect
 from tests.e2e.conftest import log_in
 from tests.support.factories import Factory
+from tests.support.personas import build_operator
 
 from ailawyer.app.realtime.session_guard import RECHECK_SECONDS
 from ailawyer.auth.sessions import SESSION_COOKIE, session_key
-from ailawyer.domain.roles import Role
 from ailawyer.services import Services
 
 pytestmark = pytest.mark.browser
@@ -26,7 +26,7 @@ LEFT_SECONDS = 6.5
 async def test_an_unattended_admin_page_ends_at_the_login_page(
     page: Page, factory: Factory, services: Services
 ) -> None:
-    operator = await factory.user(Role.ADMIN, is_operator=True)
+    operator = await build_operator(factory)
     await log_in(page, operator.email)
     await page.goto("/admin/settings")
     polls: list[float] = []
