@@ -76,7 +76,16 @@ class SessionStore:
     async def load(self, token: str, *, touch: bool = True) -> Session | None:
         """The live session of `token`, renewing its idle timeout; None if unknown or expired."""
         key = session_key(token)
-        record = await self.redis.hgetall(self._key(key))
+        if touch:
+            # Read and renew in one round trip (every signed-in request pays it); renewing
+            # an unknown key does nothing. Only in its last idle period does a session need
+            # a second EXPIRE, down to its absolute end.
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(self._key(key))
+                pipe.expire(self._key(key), self.idle_seconds)
+                record, _ = await pipe.execute()
+        else:
+            record = await self.redis.hgetall(self._key(key))
         if not record:
             return None
         session = Session(
@@ -89,7 +98,7 @@ class SessionStore:
         if now >= session.expires_at:
             await self.end(key, user_id=session.user_id, reason="expired")
             return None
-        if touch:
+        if touch and session.expires_at - now < self.idle_seconds:
             await self.redis.expire(self._key(key), self._ttl(session.created_at, now))
         return session
 
