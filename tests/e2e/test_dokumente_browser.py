@@ -16,11 +16,11 @@ from tests.support.dokumente import (
 from tests.support.factories import Factory
 from tests.support.jobs import wait_for_state, wait_until
 from tests.support.pdfs import corrupt_pdf, numbered_pdf
+from tests.support.personas import People
 from tests.support.processes import AilawyerProcess
 from tests.support.worker_processes import wait_for_workers
 
-from ailawyer.db.models import Akte, DokumentStatus, User
-from ailawyer.domain.roles import Role
+from ailawyer.db.models import Akte, Dokument, DokumentStatus, User
 from ailawyer.services import Services
 from ailawyer.worker.processors.dokumente import FAILED_TITLE
 
@@ -40,25 +40,20 @@ def page_errors() -> Iterator[list[str]]:
 
 
 @pytest.fixture
-async def people(factory: Factory) -> dict[str, User]:
-    kanzlei = await factory.kanzlei()
-    return {
-        "anwalt": await factory.user(Role.ANWALT, kanzlei=kanzlei),
-        "admin": await factory.user(Role.ADMIN, kanzlei=kanzlei),
-        "kollege": await factory.user(Role.ANWALT, kanzlei=kanzlei),
-    }
-
-
-@pytest.fixture
-async def akte(factory: Factory, people: dict[str, User]) -> Akte:
+async def akte(factory: Factory, people: People) -> Akte:
     return await factory.akte(
-        people["anwalt"].kanzlei_id, anwalt=people["anwalt"], kurzrubrum="Müller ./. Schmidt"
+        people.kanzlei_a, anwalt=people.anwalt_a, kurzrubrum="Müller ./. Schmidt"
     )
 
 
 @pytest.fixture
 async def worker_ready(services: Services, worker_process: AilawyerProcess) -> None:
     await wait_for_workers(services, 1)
+
+
+async def dokumente_of(services: Services, akte: Akte) -> list[Dokument]:
+    """The Dokumente of the test's Akte (the personas bring one of their own)."""
+    return [dokument for dokument in await dokumente(services) if dokument.akte_id == akte.id]
 
 
 async def open_page(new_context: NewContext, user: User, path: str, page_errors: list[str]) -> Page:
@@ -82,11 +77,11 @@ async def test_an_uploaded_pdf_turns_processed_without_a_reload_and_a_toast_says
     new_context: NewContext,
     services: Services,
     akte: Akte,
-    people: dict[str, User],
+    people: People,
     worker_ready: None,
     page_errors: list[str],
 ) -> None:
-    page = await open_page(new_context, people["anwalt"], f"/akten/{akte.id}", page_errors)
+    page = await open_page(new_context, people.anwalt_a, f"/akten/{akte.id}", page_errors)
     await page.evaluate("window.__samePage = true")
 
     await choose_and_upload(page, "Zehn Seiten.pdf", numbered_pdf(10))
@@ -106,12 +101,12 @@ async def test_a_corrupt_pdf_fails_the_admin_sees_why_and_retry_from_the_toast_r
     new_context: NewContext,
     services: Services,
     akte: Akte,
-    people: dict[str, User],
+    people: People,
     worker_ready: None,
     page_errors: list[str],
 ) -> None:
-    admin_page = await open_page(new_context, people["admin"], "/", page_errors)
-    page = await open_page(new_context, people["anwalt"], f"/akten/{akte.id}", page_errors)
+    admin_page = await open_page(new_context, people.admin_a, "/", page_errors)
+    page = await open_page(new_context, people.anwalt_a, f"/akten/{akte.id}", page_errors)
 
     await choose_and_upload(page, "Kaputt.pdf", corrupt_pdf())
 
@@ -125,7 +120,7 @@ async def test_a_corrupt_pdf_fails_the_admin_sees_why_and_retry_from_the_toast_r
     await expect(technical).to_contain_text("dokumente")
     await expect(technical).to_contain_text("PdfStreamError")
 
-    [dokument] = await dokumente(services)
+    [dokument] = await dokumente_of(services, akte)
     await toast.get_by_role("button", name="Erneut versuchen").click()
 
     # Requeued: it runs (and, still corrupt, fails) once more, and says so again.
@@ -138,7 +133,7 @@ async def test_a_corrupt_pdf_fails_the_admin_sees_why_and_retry_from_the_toast_r
     await wait_for_status(
         services, dokument.id, DokumentStatus.FEHLGESCHLAGEN, within=PROCESSING_WITHIN
     )
-    titles = [n.title for n in await notifications_of(services, people["anwalt"].id)]
+    titles = [n.title for n in await notifications_of(services, people.anwalt_a.id)]
     assert titles.count(FAILED_TITLE) == 2
 
 
@@ -146,21 +141,21 @@ async def test_a_user_without_access_can_neither_upload_nor_retry(
     new_context: NewContext,
     services: Services,
     akte: Akte,
-    people: dict[str, User],
+    people: People,
     worker_ready: None,
     page_errors: list[str],
 ) -> None:
-    owner = await open_page(new_context, people["anwalt"], f"/akten/{akte.id}", page_errors)
+    owner = await open_page(new_context, people.anwalt_a, f"/akten/{akte.id}", page_errors)
     await choose_and_upload(owner, "Kaputt.pdf", corrupt_pdf())
     await expect(owner.locator("tr[data-status=FEHLGESCHLAGEN]")).to_have_count(
         1, timeout=WITHIN_MS
     )
-    [dokument] = await dokumente(services)
+    [dokument] = await dokumente_of(services, akte)
     await wait_for_state(
         services, "dokumente", dokument.job_id or "", "failed", within=PROCESSING_WITHIN
     )
 
-    page = await open_page(new_context, people["kollege"], "/", page_errors)
+    page = await open_page(new_context, people.staff_a.kollege, "/", page_errors)
     denied = await page.goto(f"/akten/{akte.id}")
     assert denied is not None and denied.status == 404
     token = await page.locator('meta[name="csrf-token"]').get_attribute("content")
@@ -174,7 +169,7 @@ async def test_a_user_without_access_can_neither_upload_nor_retry(
 
     assert upload.status == 404
     assert retry.status == 403
-    assert len(await dokumente(services)) == 1
+    assert len(await dokumente_of(services, akte)) == 1
     assert await services.jobs.queue("dokumente").getJobState(dokument.job_id or "") == "failed"
 
 

@@ -6,29 +6,34 @@ import httpx
 import pytest
 from tests.support.factories import Factory
 from tests.support.http import login
+from tests.support.personas import People
 
+from ailawyer.db.models import Akte, User
 from ailawyer.domain.access import can_access_akte, get_akte_for_user, visible_akten_query
 from ailawyer.domain.roles import Role
 from ailawyer.services import Services
 
 
 @pytest.fixture
-async def world(factory: Factory) -> dict:
-    kanzlei = await factory.kanzlei()
-    other = await factory.kanzlei()
-    people = {
-        "anwalt": await factory.user(Role.ANWALT, kanzlei=kanzlei),
-        "sachbearbeiter": await factory.user(Role.SACHBEARBEITER, kanzlei=kanzlei),
-        "kollege": await factory.user(Role.ANWALT, kanzlei=kanzlei),
-        "sekretariat": await factory.user(Role.SEKRETARIAT, kanzlei=kanzlei),
-        "admin": await factory.user(Role.ADMIN, kanzlei=kanzlei),
-        "fremder_admin": await factory.user(Role.ADMIN, kanzlei=other),
-        "deaktiviert": await factory.user(Role.ADMIN, kanzlei=kanzlei, aktiv=False),
-    }
-    akte = await factory.akte(
-        kanzlei, anwalt=people["anwalt"], sachbearbeiter=people["sachbearbeiter"]
+async def akte(factory: Factory, people: People) -> Akte:
+    """Of Kanzlei A, with A's ANWALT and SACHBEARBEITER on it."""
+    return await factory.akte(
+        people.kanzlei_a, anwalt=people.anwalt_a, sachbearbeiter=people.sachbearbeiter_a
     )
-    return {"akte": akte, **people}
+
+
+async def persona(factory: Factory, people: People, name: str) -> User:
+    if name == "deaktiviert":
+        return await factory.user(Role.ADMIN, kanzlei=people.kanzlei_a, aktiv=False)
+    return {
+        "anwalt": people.anwalt_a,
+        "sachbearbeiter": people.sachbearbeiter_a,
+        "sekretariat": people.staff_a[Role.SEKRETARIAT],
+        "admin": people.admin_a,
+        # Of the same Kanzlei, but on no Akte.
+        "kollege": people.staff_a.kollege,
+        "fremder_admin": people.admin_b,
+    }[name]
 
 
 @pytest.mark.parametrize(
@@ -44,9 +49,9 @@ async def world(factory: Factory) -> dict:
     ],
 )
 async def test_access_follows_kanzlei_role_and_assignment(
-    world: dict, services: Services, person: str, allowed: bool
+    akte: Akte, factory: Factory, people: People, services: Services, person: str, allowed: bool
 ) -> None:
-    user, akte = world[person], world["akte"]
+    user = await persona(factory, people, person)
 
     assert can_access_akte(user, akte) is allowed
     async with services.db.session() as db:
@@ -56,24 +61,24 @@ async def test_access_follows_kanzlei_role_and_assignment(
 
 
 async def test_it_refuses_an_akte_of_another_kanzlei_with_404(
-    world: dict, client: httpx.AsyncClient
+    akte: Akte, people: People, client: httpx.AsyncClient
 ) -> None:
-    await login(client, world["fremder_admin"].email)
+    await login(client, people.admin_b.email)
 
-    response = await client.get(f"/akten/{world['akte'].id}")
+    response = await client.get(f"/akten/{akte.id}")
 
     assert response.status_code == 404
-    assert world["akte"].kurzrubrum not in response.text
+    assert akte.kurzrubrum not in response.text
 
 
 async def test_the_dashboard_lists_only_visible_akten(
-    world: dict, factory: Factory, client: httpx.AsyncClient
+    akte: Akte, people: People, factory: Factory, client: httpx.AsyncClient
 ) -> None:
-    hidden = await factory.akte(world["akte"].kanzlei_id, kurzrubrum="Geheime Sache")
-    await login(client, world["anwalt"].email)
+    hidden = await factory.akte(people.kanzlei_a, kurzrubrum="Geheime Sache")
+    await login(client, people.anwalt_a.email)
 
     page = (await client.get("/")).text
 
-    assert world["akte"].kurzrubrum in page
+    assert akte.kurzrubrum in page
     assert hidden.kurzrubrum not in page
-    assert (await client.get(f"/akten/{world['akte'].id}")).status_code == 200
+    assert (await client.get(f"/akten/{akte.id}")).status_code == 200

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from tests.support.factories import Factory
+from tests.support.personas import People
 from tests.support.realtime import SocketClient, session_token
 
 from ailawyer.app.realtime.server import ACCESS_RECHECK_SECONDS
@@ -45,16 +46,17 @@ def probes(socket: SocketClient) -> list[Any]:
 
 
 @pytest.fixture
-async def firm(factory: Factory) -> dict[str, Any]:
-    kanzlei = await factory.kanzlei()
-    other = await factory.kanzlei()
+def firm(people: People) -> dict[str, Any]:
+    """The personas under the names these tests use: Kanzlei A's staff and B's ANWALT."""
     return {
-        "kanzlei": kanzlei,
-        "other": other,
-        "anwalt": await factory.user(Role.ANWALT, kanzlei=kanzlei),
-        "kollegin": await factory.user(Role.ANWALT, kanzlei=kanzlei),
-        "sekretariat": await factory.user(Role.SEKRETARIAT, kanzlei=kanzlei),
-        "fremder_anwalt": await factory.user(Role.ANWALT, kanzlei=other),
+        "kanzlei": people.kanzlei_a,
+        "other": people.kanzlei_b,
+        "admin": people.admin_a,
+        "anwalt": people.anwalt_a,
+        # Of the same Kanzlei, on no Akte.
+        "kollegin": people.staff_a.kollege,
+        "sekretariat": people.staff_a[Role.SEKRETARIAT],
+        "fremder_anwalt": people.staff_b[Role.ANWALT],
     }
 
 
@@ -261,7 +263,8 @@ async def test_a_demoted_admin_leaves_the_job_explorer_room(
     sockets: Callable[[], SocketClient],
 ) -> None:
     kanzlei: Kanzlei = firm["kanzlei"]
-    admin = await factory.user(Role.ADMIN, kanzlei=kanzlei)
+    admin = firm["admin"]
+    # A second ADMIN of the Kanzlei, still entitled to the room.
     colleague = await factory.user(Role.ADMIN, kanzlei=kanzlei)
     socket = await connected(live_server, sockets, admin)
     witness = await connected(live_server, sockets, colleague)

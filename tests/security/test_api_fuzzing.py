@@ -202,17 +202,17 @@ def fuzz(
 
 
 @pytest.fixture
-async def operator(factory: Factory, attacker: Tenant) -> str:
+async def operator_email(factory: Factory, attacker: Tenant) -> str:
     """The e-mail of the installation's operator, an ADMIN of the attacking Kanzlei too."""
     user = await factory.user(Role.ADMIN, kanzlei=attacker.kanzlei, is_operator=True)
     return user.email
 
 
 @pytest.fixture
-async def callers(live_server: str, attacker: Tenant, operator: str) -> list[Caller]:
+async def callers(live_server: str, attacker: Tenant, operator_email: str) -> list[Caller]:
     """Anonymous, the operator, and one user per role of the attacking Kanzlei."""
     found = [Caller("anonymous", *fuzzer_session(live_server, None))]
-    found.append(Caller(OPERATOR, *fuzzer_session(live_server, operator)))
+    found.append(Caller(OPERATOR, *fuzzer_session(live_server, operator_email)))
     found += [
         Caller(role.value, *fuzzer_session(live_server, attacker.users[role].email))
         for role in ROLES
@@ -221,9 +221,9 @@ async def callers(live_server: str, attacker: Tenant, operator: str) -> list[Cal
 
 
 @pytest.fixture
-async def openapi(live_server: str, operator: str) -> dict[str, Any]:
+async def openapi(live_server: str, operator_email: str) -> dict[str, Any]:
     """The schema as the running server publishes it (to the operator)."""
-    session, _ = fuzzer_session(live_server, operator)
+    session, _ = fuzzer_session(live_server, operator_email)
     response = session.get(f"{live_server}/schema/openapi.json", timeout=10)
     assert response.status_code == 200
     return response.json()
