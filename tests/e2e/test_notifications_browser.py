@@ -13,6 +13,7 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from tests.conftest import process_env
 from tests.e2e.conftest import TIMEOUT_MS, log_in
 from tests.support.factories import Factory
+from tests.support.jobs import wait_until
 from tests.support.notifications import notify
 from tests.support.realtime import AppServer
 
@@ -23,6 +24,8 @@ from ailawyer.services import Services
 
 pytestmark = pytest.mark.browser
 
+# How long a page may take to show what the test waits for.
+WITHIN = 5.0
 NewContext = Callable[[], Awaitable[BrowserContext]]
 RETRY = {"label": "Erneut versuchen", "url": "/api/jobs/dokumente/42/retry", "method": "POST"}
 
@@ -103,14 +106,6 @@ def toasts(page: Page) -> Locator:
     return page.locator("#toast-stack .toast")
 
 
-async def poll(check: Callable[[], Awaitable[object]], what: str, within: float = 5.0) -> None:
-    """Wait until `check()` is truthy (wait_for_function would eval, which the CSP forbids)."""
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 async def test_a_notification_shows_a_toast_for_about_five_seconds_and_counts_on_the_bell(
     new_context: NewContext, services: Services, factory: Factory, errors: Errors
 ) -> None:
@@ -146,10 +141,18 @@ async def test_hovering_a_toast_keeps_it_until_the_pointer_leaves(
     await notify(services.db, services.notifications, user.id, type="info", title="Bitte lesen")
     toast = toasts(page).filter(has_text="Bitte lesen")
     await expect(toast).to_be_visible()
-
+    shown = time.monotonic()
     await toast.hover()
-    await page.wait_for_timeout(6500)
+
+    # A later toast that nobody hovers: once its five seconds are over, so are the first's.
+    await notify(services.db, services.notifications, user.id, type="info", title="Zeuge")
+    witness = toasts(page).filter(has_text="Zeuge")
+    await expect(witness).to_be_visible()
+    # The witness came in below and pushed the first toast away from the pointer.
+    await toast.hover()
+    await expect(witness).to_have_count(0, timeout=9000)
     await expect(toast).to_be_visible()
+    assert time.monotonic() - shown > 5.0
     await page.mouse.move(5, 300)
 
     await expect(toast).to_have_count(0, timeout=6000)
@@ -366,7 +369,7 @@ async def test_the_permission_question_comes_once_and_hidden_tabs_get_system_not
             return row is not None and row.browser_notifications == "granted"
 
     # Stored once the browser's own question has been answered.
-    await poll(answered, "the stored answer")
+    await wait_until(answered, within=WITHIN, what="the stored answer")
 
     await page.get_by_role("button", name="Abmelden").click()
     await log_in(page, user.email)
@@ -374,6 +377,10 @@ async def test_the_permission_question_comes_once_and_hidden_tabs_get_system_not
     await expect(question).to_be_hidden()
 
     await page.evaluate("window.__setHidden(true)")
+
+    async def system_notifications() -> int:
+        return await page.evaluate("window.__systemNotifications.length")
+
     await notify(
         services.db,
         services.notifications,
@@ -383,7 +390,7 @@ async def test_the_permission_question_comes_once_and_hidden_tabs_get_system_not
         message="Morgen 12:00",
         link=f"/akten/{akte.id}",
     )
-    await poll(lambda: page.evaluate("window.__systemNotifications.length"), "a notification")
+    await wait_until(system_notifications, within=WITHIN, what="a system notification")
     shown = await page.evaluate(
         "window.__systemNotifications.map(n => ({title: n.title, body: n.body}))"
     )
@@ -423,12 +430,18 @@ async def test_sounds_play_only_for_the_events_chosen_in_the_settings(
 
     await notify(services.db, services.notifications, user.id, type="job.completed", title="Fertig")
     await notify(services.db, services.notifications, user.id, type="job.failed", title="Fehler")
+    # Sent last: once its sound has played, a sound for "Fertig" would have played before.
+    await notify(services.db, services.notifications, user.id, type="job.failed", title="Zuletzt")
 
-    await expect(toasts(page)).to_have_count(2)
-    # Sounds start a moment later (one tab claims each, via the Web Locks API).
-    await poll(lambda: page.evaluate("window.__played.length"), "a sound")
-    await page.wait_for_timeout(300)
-    assert await page.evaluate("window.__played") == ["/static/vendor/sounds/job-failed.wav"]
+    await expect(toasts(page)).to_have_count(3)
+
+    async def played() -> list[str]:
+        # Sounds start a moment later (one tab claims each, via the Web Locks API).
+        sounds = await page.evaluate("window.__played")
+        return sounds if len(sounds) >= 2 else []
+
+    failed = "/static/vendor/sounds/job-failed.wav"
+    assert await wait_until(played, within=WITHIN, what="two sounds") == [failed, failed]
 
 
 async def test_logging_out_in_one_tab_sends_the_other_tab_to_the_login(
@@ -464,7 +477,7 @@ async def test_an_akte_page_receives_the_events_of_its_akte(
         await asyncio.sleep(0.1)
         return await page.evaluate("window.__probe") is not None
 
-    await poll(received, "the Akte's event")
+    await wait_until(received, within=WITHIN, what="the Akte's event")
     assert await page.evaluate("window.__probe") == {"akte": akte.id}
 
 
