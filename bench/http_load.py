@@ -12,8 +12,9 @@ ANWALT with 12 Akten and 60 notifications is the user; wrk sends that session's 
 The anchor (issue 14): with one app process, bench/http_anchor.py — a minimal Litestar
 app on the same stack doing the same reads — runs as its own uvicorn process against the
 same database and Redis, and its page and JSON are measured right after our dashboard
-and notification list, with the same connections and duration; the ratios ours/anchor
-close the output.
+and notification list, with the same connections and duration (`--rounds N`: N such
+pairs, alternating, against drifts of the machine's load); the ratios ours/anchor close
+the output, in requests per second and in CPU time per request.
 
 Two app processes: wrk can only talk to one address, so two wrk processes run at the
 same time, one per app port, each with half the connections (what a round-robin load
@@ -26,7 +27,8 @@ Every row also counts the bench database's transactions per request (PostgreSQL'
 (SQLAlchemy's asyncpg ping runs `;` in a transaction it rolls back), so a session with
 pre-ping counts 2. Committed: writes, and pings on autocommit connections. PostgreSQL
 publishes a busy backend's counts about once a second, so these are good to about ±5 %
-with 20 s rows.
+with 20 s rows. CPU ms/req: user and system time of the measured server processes
+(psutil) per request, which depends far less on other work on the machine than req/s.
 
 `--py-spy PATH` also samples the one app process (and the anchor) during each endpoint's
 run and prints where its time goes (see bench/profile.py). Results: stdout and
@@ -41,6 +43,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -50,6 +53,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 from bench import profile
 from bench.system import POSTGRES_ADMIN_URL, BenchSystem, bench_system
 from tests.support.notifications import notify
@@ -96,20 +100,21 @@ class Row:
     # Database transactions per request: rolled back (sessions and pre-pings), committed.
     rollbacks_per_request: float = 0.0
     commits_per_request: float = 0.0
+    cpu_ms_per_request: float = 0.0  # user + system time of the measured server processes
 
     def line(self) -> str:
         return (
             f"| {self.endpoint} | {self.apps} | {self.connections} | {self.requests:,} "
             f"| {self.requests_per_second:,.0f} | {self.p50_ms:.1f} | {self.p99_ms:.1f} "
             f"| {self.errors} | {self.body_bytes:,} | {self.rollbacks_per_request:.1f} "
-            f"| {self.commits_per_request:.1f} | {self.load} |"
+            f"| {self.commits_per_request:.1f} | {self.cpu_ms_per_request:.2f} | {self.load} |"
         )
 
 
 HEADER = (
     "| endpoint | app processes | connections | requests | req/s | p50 ms | p99 ms | errors "
-    "| body bytes | DB rollbacks/req | DB commits/req | load |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| body bytes | DB rollbacks/req | DB commits/req | CPU ms/req | load |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -279,32 +284,42 @@ def anchor(system: BenchSystem) -> Iterator[tuple[int, int]]:
                 process.wait(10)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes `pids` used so far, together."""
+    return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
+
+
 async def run_row(
     system: BenchSystem,
     endpoint: str,
     path: str,
-    ports: list[int],
+    servers: list[tuple[int, int]],
     arguments: argparse.Namespace,
     cookie: str,
-    sampled: tuple[int, str] | None = None,
+    profile_name: str | None = None,
 ) -> Row:
-    """Measure one row; `sampled`: (pid, file name) for py-spy, when asked for."""
+    """Measure one row against `servers` ((pid, port) each).
+
+    `profile_name`: with --py-spy, sample the first server into profile-http-<name>.raw.
+    """
+    pids, ports = [pid for pid, _ in servers], [port for _, port in servers]
     sampler = stacks = None
     database = system.settings.effective_database_url.rsplit("/", 1)[1]
     body_bytes = await asyncio.to_thread(warm_up, path, ports, cookie)
-    if arguments.py_spy is not None and sampled is not None:
-        stacks = REPOSITORY / "bench" / "out" / f"profile-http-{sampled[1]}.raw"
-        sampler = profile.record(arguments.py_spy, sampled[0], arguments.seconds, stacks)
+    if arguments.py_spy is not None and profile_name is not None:
+        stacks = REPOSITORY / "bench" / "out" / f"profile-http-{profile_name}.raw"
+        sampler = profile.record(arguments.py_spy, pids[0], arguments.seconds, stacks)
     load_before = os.getloadavg()[0]
-    before = await transactions(database)
+    before, cpu_before = await transactions(database), cpu_seconds(pids)
     row = await asyncio.to_thread(
         measure, endpoint, path, ports, arguments.connections, arguments.seconds, cookie
     )
-    after = await transactions(database)
+    after, cpu_after = await transactions(database), cpu_seconds(pids)
     row.body_bytes = body_bytes
     row.load = f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"
     row.rollbacks_per_request = (after[0] - before[0]) / row.requests
     row.commits_per_request = (after[1] - before[1]) / row.requests
+    row.cpu_ms_per_request = 1000 * (cpu_after - cpu_before) / row.requests
     print(row.line(), flush=True)
     if sampler is not None and stacks is not None:
         sampler.wait(timeout=60)
@@ -320,48 +335,62 @@ async def main(arguments: argparse.Namespace) -> list[Row]:
     async with bench_system("ailawyer-http-bench-") as system:
         session_cookie = await prepare(system.services)
         system.start(["worker"], "worker")
-        apps: list[int] = []
-        ports: list[int] = []
+        servers: list[tuple[int, int]] = []
         for count in arguments.apps:
-            while len(apps) < count:
+            while len(servers) < count:
                 app, port = system.serve()
-                apps.append(app.pid)
-                ports.append(port)
-            cookie = f"{session_cookie}; {csrf_cookie(f'http://127.0.0.1:{ports[0]}')}"
+                servers.append((app.pid, port))
+            cookie = f"{session_cookie}; {csrf_cookie(f'http://127.0.0.1:{servers[0][1]}')}"
             if count > 1:
                 for endpoint, path in ENDPOINTS.items():
-                    rows.append(await run_row(system, endpoint, path, ports, arguments, cookie))
+                    rows.append(await run_row(system, endpoint, path, servers, arguments, cookie))
                 continue
-            # One app process: sampled with py-spy if asked, each pair next to its anchor row.
-            with anchor(system) as (anchor_pid, anchor_port):
+            # One app process: sampled with py-spy if asked; each endpoint with a peer
+            # alternates with the anchor's row, `--rounds` times, so both see the same load.
+            with anchor(system) as peer_server:
                 for endpoint, path in ENDPOINTS.items():
                     name = path.strip("/").replace("/", "-") or "dashboard"
-                    sampled = (apps[0], name)
-                    rows.append(
-                        await run_row(system, endpoint, path, ports, arguments, cookie, sampled)
-                    )
-                    if endpoint in ANCHOR_PEERS:
-                        peer, sampled = ANCHOR_PEERS[endpoint], (anchor_pid, f"anchor-{name}")
-                        rows.append(
-                            await run_row(
-                                system, peer, path, [anchor_port], arguments, cookie, sampled
+                    peer = ANCHOR_PEERS.get(endpoint)
+                    for _ in range(arguments.rounds if peer else 1):
+                        ours = (endpoint, path, servers, arguments, cookie, name)
+                        rows.append(await run_row(system, *ours))
+                        if peer:
+                            theirs = (
+                                peer,
+                                path,
+                                [peer_server],
+                                arguments,
+                                cookie,
+                                f"anchor-{name}",
                             )
-                        )
+                            rows.append(await run_row(system, *theirs))
     return rows
 
 
 def ratios(rows: list[Row]) -> list[str]:
-    """ "ours / anchor" lines for every pair measured with one app process."""
-    by_name = {row.endpoint: row for row in rows if row.apps == 1}
+    """Ours / anchor per pair and round, and the median: throughput and CPU per request.
+
+    The CPU ratio (anchor's CPU ms per request / ours) hardly depends on what else the
+    machine runs; the throughput ratio does, when the load changes between two rows.
+    """
     lines = []
     for ours, peer in ANCHOR_PEERS.items():
-        if ours in by_name and peer in by_name:
-            mine, theirs = by_name[ours], by_name[peer]
-            lines.append(
-                f"{ours} / {peer}: {mine.requests_per_second:,.0f} / "
-                f"{theirs.requests_per_second:,.0f} req/s = "
-                f"{mine.requests_per_second / theirs.requests_per_second:.2f}x"
-            )
+        mine = [row for row in rows if row.endpoint == ours and row.apps == 1]
+        theirs = [row for row in rows if row.endpoint == peer]
+        if not mine or len(mine) != len(theirs):
+            continue
+        pairs = list(zip(mine, theirs, strict=True))
+        rates = [a.requests_per_second / b.requests_per_second for a, b in pairs]
+        costs = [b.cpu_ms_per_request / a.cpu_ms_per_request for a, b in pairs]
+        rounds = ", ".join(
+            f"{a.requests_per_second:,.0f}/{b.requests_per_second:,.0f} = {rate:.2f}x"
+            for (a, b), rate in zip(pairs, rates, strict=True)
+        )
+        lines.append(
+            f"{ours} / {peer}: req/s {rounds}; median {statistics.median(rates):.2f}x. "
+            f"CPU per request: {', '.join(f'{c:.2f}x' for c in costs)}; "
+            f"median {statistics.median(costs):.2f}x"
+        )
     return lines
 
 
@@ -375,6 +404,9 @@ if __name__ == "__main__":
         type=lambda text: sorted({int(n) for n in text.split(",")}),
         default=[1, 2],
         help="app process counts to measure, e.g. 1 (the anchor runs with 1); default 1,2",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="ours/anchor pairs per endpoint (one process)"
     )
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
