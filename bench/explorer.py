@@ -55,7 +55,7 @@ from ailawyer.dokumente.upload import dokument_job_id
 from ailawyer.domain.roles import Role
 from ailawyer.domain.users import create_user
 from ailawyer.embedded_redis import RedisServer
-from ailawyer.jobs.counts import read_counts
+from ailawyer.jobs.bullmq_adapter import read_counts
 from ailawyer.jobs.kanzlei_counts import KanzleiCounts
 from ailawyer.jobs.queues import JobQueues
 from ailawyer.redis_client import create_redis
@@ -249,7 +249,7 @@ async def run(args: argparse.Namespace) -> None:
                 limit=PER_PAGE if len(states) == 1 else SEARCH_RESULTS,
             )
 
-        uncached = KanzleiCounts(queues, seconds=0)
+        uncached = KanzleiCounts(queues.redis, queues.queue, seconds=0)
 
         # (name, direct call or None, HTTP path or None, slow: fewer requests)
         cases: list[tuple[str, Call | None, str | None, bool]] = [

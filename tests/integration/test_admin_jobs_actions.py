@@ -20,7 +20,7 @@ from tests.support.worker_processes import wait_for_workers
 
 from ailawyer.db.models import AuditLog, DokumentStatus, User
 from ailawyer.domain.roles import Role
-from ailawyer.jobs.counts import read_counts
+from ailawyer.jobs.bullmq_adapter import read_counts
 from ailawyer.services import Services
 
 CONFIRM_COUNT = re.compile(r'data-confirm-count="(\d+)"')

@@ -10,7 +10,7 @@ from tests.support.job_explorer import FAILURE, LOG_LINE, add, finish, probe_que
 
 from ailawyer.admin.jobs.explorer import STATE_LABELS, JobSearch, SearchCursor, SearchQuery
 from ailawyer.db.models import User
-from ailawyer.jobs.counts import STATES, read_counts
+from ailawyer.jobs.bullmq_adapter import STATES, read_counts
 from ailawyer.services import Services
 
 COUNT = re.compile(r'data-count="([^"]+):([a-z]+)">([\d.]+)<')

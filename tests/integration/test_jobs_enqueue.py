@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from bullmq import Queue
 
+from ailawyer.jobs.catalog import QUEUES
 from ailawyer.jobs.errors import InvalidPayloadError, UnknownQueueError
 from ailawyer.jobs.payloads import AdminTestPayload, DokumentPayload
-from ailawyer.jobs.registry import QUEUES
 from ailawyer.services import Services
 
 

@@ -23,12 +23,13 @@ from tests.support.personas import build_admin, build_operator
 from ailawyer.db.models import Dokument, DokumentStatus, Notification
 from ailawyer.dokumente.upload import IncomingFile, accept_uploads
 from ailawyer.domain.roles import Role
+from ailawyer.jobs.catalog import ADMIN_TEST, DOKUMENTE, SYSTEM
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.payloads import AdminTestPayload, DokumentPayload, SystemTaskPayload
-from ailawyer.jobs.registry import ADMIN_TEST, DOKUMENTE, SYSTEM
 from ailawyer.notifications.types import JOB_FAILED, JOB_FAILED_ADMIN
 from ailawyer.services import Services
 from ailawyer.worker import failures
+from ailawyer.worker.bindings import BINDINGS
 
 
 class DatabaseRestarting(ConnectionRefusedError):
@@ -64,9 +65,13 @@ async def test_a_test_job_tells_the_operator_once_after_the_database_came_back(
         return await real_stage_user(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(isolated_services.notifications, "stage_user", stage_user_while_restarting)
-    await failures.handle_final_failure(ADMIN_TEST, ctx, payload, "Boom", "Traceback …")
+    await failures.handle_final_failure(
+        BINDINGS[ADMIN_TEST.name], ctx, payload, "Boom", "Traceback …"
+    )
     # The same final failure again (the run repeated after its worker died): nobody is told twice.
-    await failures.handle_final_failure(ADMIN_TEST, ctx, payload, "Boom", "Traceback …")
+    await failures.handle_final_failure(
+        BINDINGS[ADMIN_TEST.name], ctx, payload, "Boom", "Traceback …"
+    )
 
     assert len(tries) == 3
     assert [n.user_id for n in await _of_type(isolated_services, JOB_FAILED_ADMIN.key)] == [
@@ -83,7 +88,9 @@ async def test_a_job_of_the_installation_tells_the_operators_and_no_kanzleis_adm
     job = await isolated_services.jobs.enqueue("system", payload)
     ctx = JobContext(job=job, queue="system", services=isolated_services)
 
-    await failures.handle_final_failure(SYSTEM, ctx, payload, "RedisError", "Traceback …")
+    await failures.handle_final_failure(
+        BINDINGS[SYSTEM.name], ctx, payload, "RedisError", "Traceback …"
+    )
 
     told = [n.user_id for n in await _of_type(isolated_services, JOB_FAILED_ADMIN.key)]
     assert told == [operator.id]
@@ -115,12 +122,18 @@ async def test_a_failed_dokument_and_every_notice_are_recorded_together(
     # notice or not at all: every try fails at the latter, so nothing is recorded.
     with monkeypatch.context() as patched:
         patched.setattr(isolated_services.notifications, "stage_role", admins_unreachable)
-        await failures.handle_final_failure(DOKUMENTE, ctx, payload, "PdfStreamError", "…")
+        await failures.handle_final_failure(
+            BINDINGS[DOKUMENTE.name], ctx, payload, "PdfStreamError", "…"
+        )
     assert await _status(isolated_services, dokument.id) is DokumentStatus.AUSSTEHEND
     assert await notifications_of(isolated_services, anwalt.id) == []
 
-    await failures.handle_final_failure(DOKUMENTE, ctx, payload, "PdfStreamError", "…")
-    await failures.handle_final_failure(DOKUMENTE, ctx, payload, "PdfStreamError", "…")
+    await failures.handle_final_failure(
+        BINDINGS[DOKUMENTE.name], ctx, payload, "PdfStreamError", "…"
+    )
+    await failures.handle_final_failure(
+        BINDINGS[DOKUMENTE.name], ctx, payload, "PdfStreamError", "…"
+    )
 
     assert await _status(isolated_services, dokument.id) is DokumentStatus.FEHLGESCHLAGEN
     assert [n.type for n in await notifications_of(isolated_services, anwalt.id)] == [

@@ -13,8 +13,8 @@ from tests.support.personas import build_operator
 from ailawyer.app.web.forms import REFUSED_FORM_MESSAGE
 from ailawyer.db.models import SystemSetting, UserSettings
 from ailawyer.domain.roles import Role
-from ailawyer.jobs.counts import read_counts
-from ailawyer.jobs.registry import ADMIN_TEST
+from ailawyer.jobs.bullmq_adapter import read_counts
+from ailawyer.jobs.catalog import ADMIN_TEST
 from ailawyer.runtime_settings import keys
 from ailawyer.services import Services
 

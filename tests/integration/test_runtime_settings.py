@@ -68,7 +68,7 @@ async def test_an_unknown_key_is_refused(isolated_services: Services) -> None:
 async def test_every_queue_has_a_concurrency_setting_with_a_german_label(
     settings: Settings,
 ) -> None:
-    from ailawyer.jobs.registry import QUEUES
+    from ailawyer.jobs.catalog import QUEUES
 
     for name, definition in QUEUES.items():
         setting = RUNTIME_SETTINGS[keys.job_concurrency(name)]

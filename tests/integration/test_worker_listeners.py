@@ -42,7 +42,7 @@ async def test_a_failing_listener_does_not_disturb_the_job(isolated_services: Se
         return bool(errors)
 
     async with running_pool(isolated_services) as pool:
-        worker = next(r.worker for r in pool.runners if r.definition.name == "test")
+        worker = next(r.worker for r in pool.runners if r.binding.name == "test")
         worker.on("error", lambda error, *_: errors.append(error))
 
         worker.on("completed", guarded(boom))

@@ -46,11 +46,11 @@ from tests.support.route_table import fill, http_routes, methods_of
 from tests.support.security_headers import header_problems
 
 import ailawyer.app
-from ailawyer.app.sounds import SoundEvent
 from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.config import Settings
 from ailawyer.domain.roles import Role
-from ailawyer.jobs.registry import QUEUES
+from ailawyer.jobs.catalog import QUEUES
+from ailawyer.notifications.sounds import SoundEvent
 from ailawyer.runtime_settings.definitions import RUNTIME_SETTINGS
 
 EXAMPLES = int(os.environ.get("SECURITY_FUZZ_EXAMPLES", "5"))

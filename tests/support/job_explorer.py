@@ -19,7 +19,7 @@ from bullmq import Job, Worker
 from tests.support.http import csrf_token
 from tests.support.jobs import wait_until
 
-from ailawyer.jobs.counts import read_counts
+from ailawyer.jobs.bullmq_adapter import read_counts
 from ailawyer.redis_client import create_redis
 from ailawyer.services import Services
 

@@ -20,8 +20,9 @@ from ailawyer.app.assets import (
     assets_missing,
     build_assets,
 )
-from ailawyer.app.sounds import SAMPLE_RATE, SOUND_FILES, SoundEvent, generate_sounds
+from ailawyer.app.sounds import SAMPLE_RATE, generate_sounds
 from ailawyer.app.web.icons import icon
+from ailawyer.notifications.sounds import SOUND_FILES, SoundEvent
 
 # Documentation links inside error-message strings and the SVG namespace: text, never fetched.
 ALLOWED_URL_HOSTS = frozenset({"socket.io", "www.w3.org"})

@@ -22,7 +22,8 @@ from typing import Any, NamedTuple
 
 import structlog
 
-from ailawyer.app.sounds import SOUND_FILES, generate_sounds
+from ailawyer.app.sounds import generate_sounds
+from ailawyer.notifications.sounds import SOUND_FILES
 
 log = structlog.get_logger(__name__)
 

@@ -1,4 +1,5 @@
-"""Notification sounds, synthesised by the project itself so no audio is downloaded.
+"""The notification sounds (`ailawyer.notifications.sounds`), synthesised by the project
+itself so no audio is downloaded.
 
 Each sound is a few sine partials shaped by raised-cosine envelopes, written as
 44.1 kHz mono 16-bit WAV. The output is deterministic, so rebuilding produces
@@ -13,9 +14,10 @@ import wave
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
+
+from ailawyer.notifications.sounds import SOUND_FILES, SoundEvent
 
 SAMPLE_RATE = 44_100
 # Quiet enough not to startle anyone in an office, loud enough over a laptop speaker.
@@ -23,20 +25,6 @@ PEAK_AMPLITUDE = 0.45
 # Ramps this long are inaudible as a fade but remove the click of a hard edge.
 ATTACK_SECONDS = 0.008
 RELEASE_SECONDS = 0.04
-
-
-class SoundEvent(StrEnum):
-    """Event types the browser plays a sound for."""
-
-    JOB_COMPLETED = "job-completed"
-    JOB_FAILED = "job-failed"
-    SYSTEM_ALERT = "system-alert"
-
-
-# The one place that names the files; the browser and build code both read it.
-SOUND_FILES: Mapping[SoundEvent, str] = MappingProxyType(
-    {event: f"{event.value}.wav" for event in SoundEvent}
-)
 
 
 @dataclass(frozen=True, slots=True)

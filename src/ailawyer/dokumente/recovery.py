@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ailawyer.db.models import Akte, Dokument, utcnow
 from ailawyer.dokumente.status import UNFINISHED
 from ailawyer.dokumente.upload import dokument_job_id
+from ailawyer.jobs.catalog import DOKUMENTE
 from ailawyer.jobs.payloads import DokumentPayload
 from ailawyer.logs import get_logger
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-QUEUE = "dokumente"
 # Only Dokumente unchanged for this long: a live upload enqueues within milliseconds.
 GRACE_SECONDS = 10
 # Bounds one run; the next run continues.
@@ -50,7 +50,7 @@ async def requeue_orphaned_dokumente(services: Services) -> list[int]:
     for dokument, kanzlei_id in unfinished:
         # Rows from before job ids were stored with the Dokument have none.
         job_id = dokument.job_id or dokument_job_id(dokument.id)
-        if await services.jobs.get_job(QUEUE, job_id) is not None:
+        if await services.jobs.get_job(DOKUMENTE.name, job_id) is not None:
             continue
         payload = DokumentPayload(
             dokument_id=dokument.id,
@@ -58,7 +58,7 @@ async def requeue_orphaned_dokumente(services: Services) -> list[int]:
             user_id=dokument.uploaded_by_id,
             kanzlei_id=kanzlei_id,
         )
-        await services.jobs.enqueue(QUEUE, payload, job_id=job_id)
+        await services.jobs.enqueue(DOKUMENTE.name, payload, job_id=job_id)
         requeued.append(dokument.id)
     if requeued:
         log.warning("dokumente without a job enqueued again", dokumente=requeued)

@@ -22,6 +22,7 @@ from ailawyer.dokumente.upload_limits import (
     lock_kanzlei_storage,
     used_bytes,
 )
+from ailawyer.jobs.catalog import DOKUMENTE
 from ailawyer.jobs.payloads import DokumentPayload
 from ailawyer.logs import get_logger
 from ailawyer.realtime import events
@@ -114,7 +115,7 @@ async def accept_uploads(
             dokument_id=dokument.id, akte_id=akte_id, user_id=user_id, kanzlei_id=kanzlei_id
         )
         try:
-            job = await services.jobs.enqueue("dokumente", payload, job_id=dokument.job_id)
+            job = await services.jobs.enqueue(DOKUMENTE.name, payload, job_id=dokument.job_id)
         except Exception as error:
             # Without a job nothing would ever process them: take this file and every one
             # not yet enqueued back entirely (those before it are on their way).

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ailawyer.db.models import Akte, is_id
 from ailawyer.domain.access import Principal, get_akte_for_user
 from ailawyer.domain.roles import Role
-from ailawyer.jobs.registry import QUEUES, QueueDefinition
+from ailawyer.jobs.catalog import QUEUES, QueueDefinition
 
 
 class Verdict(Enum):

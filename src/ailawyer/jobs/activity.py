@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from bullmq import Job
 
-from ailawyer.jobs.counts import QueueCounts, read_counts
+from ailawyer.jobs.bullmq_adapter import QueueCounts, read_counts
 from ailawyer.jobs.metrics import MetricsBuffer
 from ailawyer.logs import get_logger
 from ailawyer.realtime import events

@@ -14,35 +14,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ailawyer.jobs.registry import QUEUES, QueueDefinition
+from ailawyer.jobs.bullmq_adapter import KEY_SUFFIXES
+from ailawyer.jobs.catalog import QUEUES, QueueDefinition
 
-# Key suffixes bullmq puts beside the job hashes of a queue (its queue_keys.py and Lua
-# scripts). None of them may ever be taken for a job id, whatever a queue's form allows.
-BULLMQ_KEYS = frozenset(
-    {
-        "",
-        "active",
-        "cleanup",
-        "completed",
-        "de",
-        "delayed",
-        "events",
-        "failed",
-        "id",
-        "limiter",
-        "marker",
-        "meta",
-        "metrics",
-        "paused",
-        "pc",
-        "prioritized",
-        "repeat",
-        "stalled",
-        "stalled-check",
-        "wait",
-        "waiting-children",
-    }
-)
 # Queues only found in Redis (another producer's): bullmq's counter, a custom id without a
 # colon (bullmq refuses those), or a job scheduler's run. ASCII only: `str.isdigit` and
 # `\d` also accept "²" and other digits int() or Redis read differently.
@@ -53,7 +27,8 @@ def is_job_id(
     queue_name: str, job_id: str, definitions: Mapping[str, QueueDefinition[Any]] = QUEUES
 ) -> bool:
     """Whether `job_id` has the form queue `queue_name` gives its jobs (never a bullmq key)."""
-    if job_id in BULLMQ_KEYS:
+    # None of bullmq's key suffixes may ever be taken for a job id, whatever a form allows.
+    if job_id in KEY_SUFFIXES:
         return False
     definition = definitions.get(queue_name)
     form = definition.job_ids if definition is not None else OTHER_QUEUES

@@ -11,10 +11,11 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from ailawyer.config import Settings
+from ailawyer.jobs.bullmq_adapter import scan_queue_names
+from ailawyer.jobs.catalog import QUEUES, QueueDefinition, get_queue_definition
 from ailawyer.jobs.errors import InvalidPayloadError
 from ailawyer.jobs.kanzlei_counts import KanzleiCounts
 from ailawyer.jobs.options import bull_prefix, default_job_options
-from ailawyer.jobs.registry import QUEUES, QueueDefinition, get_queue_definition
 from ailawyer.logs import get_logger
 
 log = get_logger(__name__)
@@ -44,7 +45,7 @@ class JobQueues:
         self._queues: dict[str, Queue] = {}
         self._discovered: tuple[float, list[str]] | None = None
         # Each Kanzlei's counts, for its ADMIN's explorer (a scan, reused for a few seconds).
-        self.kanzlei_counts = KanzleiCounts(self)
+        self.kanzlei_counts = KanzleiCounts(redis, self.queue)
         # Told (queue, job id, state, Kanzlei) after every enqueue; must not raise (the job
         # exists by then).
         self.enqueue_listeners: list[Callable[[str, str, str, int | None], None]] = []
@@ -95,19 +96,8 @@ class JobQueues:
         return await Job.fromId(self.queue(queue_name), job_id)
 
     async def discover(self) -> list[str]:
-        """Names of the declared queues plus every queue found in Redis, sorted.
-
-        bullmq has no API to list queues; each queue that ever held a job has a
-        `<prefix>:<queue>:meta` hash, so those are scanned for.
-        """
-        names = set(self.definitions)
-        head, tail = f"{self.prefix}:", ":meta"
-        async for key in self.redis.scan_iter(match=f"{head}*{tail}", count=1000):
-            name = key[len(head) : -len(tail)]
-            # A job id or scheduler key containing ":meta" would have a colon in the middle.
-            if name and ":" not in name:
-                names.add(name)
-        found = sorted(names)
+        """Names of the declared queues plus every queue found in Redis, sorted."""
+        found = sorted(set(self.definitions) | await scan_queue_names(self.redis, self.prefix))
         self._discovered = (time.monotonic(), found)
         return found
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bullmq import Job
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ailawyer.dokumente.retry import dokument_waits_again
 from ailawyer.jobs.access import (
     JobPrincipal,
     Verdict,
@@ -13,6 +16,7 @@ from ailawyer.jobs.access import (
     resolve_owner,
     retry_verdict,
 )
+from ailawyer.jobs.catalog import DOKUMENTE, QUEUES
 from ailawyer.jobs.errors import (
     InvalidPayloadError,
     JobAccessDeniedError,
@@ -20,13 +24,27 @@ from ailawyer.jobs.errors import (
     JobNotRetryableError,
 )
 from ailawyer.jobs.job_ids import is_job_id
-from ailawyer.jobs.registry import QUEUES
+from ailawyer.jobs.payloads import JobPayload
 from ailawyer.logs import get_logger
+from ailawyer.realtime import outbox
+from ailawyer.realtime.emitter import Emitter
 
 if TYPE_CHECKING:
     from ailawyer.services import Services
 
 log = get_logger(__name__)
+
+P = TypeVar("P", bound=JobPayload)
+
+# Resets what a queue's job works on before the failed job waits again, in the given
+# transaction (its events are staged there and sent after the commit).
+RetryHook = Callable[[AsyncSession, Emitter, P], Awaitable[None]]
+RETRY_HOOKS: Mapping[str, RetryHook[Any]] = {DOKUMENTE.name: dokument_waits_again}
+
+
+def has_retry_hook(queue_name: str) -> bool:
+    """Whether a failed job of the queue needs its hook run before it waits again."""
+    return queue_name in RETRY_HOOKS
 
 
 async def retry_job(services: Services, user: JobPrincipal, queue_name: str, job_id: str) -> Job:
@@ -68,16 +86,18 @@ async def requeue_failed_job(services: Services, queue_name: str, job: Job) -> N
             owner = await resolve_owner(session, queue_name, job.data)
         if owner.kanzlei_id is not None:
             await job.updateData({**job.data, "kanzleiId": owner.kanzlei_id})
-    definition = QUEUES.get(queue_name)
+    hook = RETRY_HOOKS.get(queue_name)
     # The domain state first: once the job waits again, a worker may start it at once and
     # must find the Dokument (or whatever the queue keeps) ready for another run.
-    if definition is not None and definition.on_retry is not None:
+    if hook is not None:
         try:
-            payload = definition.validate_payload(job.data)
+            payload = QUEUES[queue_name].validate_payload(job.data)
         except InvalidPayloadError:
             payload = None  # such a job fails again at once; there is nothing to reset
         if payload is not None:
-            await definition.on_retry(services, payload)
+            async with services.db.session() as session:
+                await hook(session, services.emitter, payload)
+                await outbox.commit(session)
     try:
         # Atomic in Redis: a concurrent retry (or a removal) makes this one fail.
         await job.retry("failed")

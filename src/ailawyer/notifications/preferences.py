@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ailawyer.app.sounds import SoundEvent
 from ailawyer.db.models import UserSettings, utcnow
+from ailawyer.notifications.sounds import SoundEvent
 
 
 class BrowserPermission(StrEnum):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from ailawyer.app.sounds import SoundEvent
+from ailawyer.notifications.sounds import SoundEvent
 
 
 @dataclass(frozen=True, slots=True)

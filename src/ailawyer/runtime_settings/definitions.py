@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from ailawyer.jobs.registry import QUEUES
+from ailawyer.jobs.catalog import QUEUES
 from ailawyer.runtime_settings import keys
 from ailawyer.runtime_settings.registry import RuntimeSettingDefinition, RuntimeSettingsRegistry
 

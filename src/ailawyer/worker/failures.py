@@ -23,8 +23,8 @@ from ailawyer.realtime import outbox
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from ailawyer.jobs.registry import QueueDefinition
     from ailawyer.notifications.service import NotificationService
+    from ailawyer.worker.bindings import QueueBinding
 
 log = get_logger(__name__)
 
@@ -35,7 +35,7 @@ RECORD_RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0)
 
 
 async def handle_final_failure(
-    definition: QueueDefinition[Any],
+    binding: QueueBinding[Any],
     ctx: JobContext,
     payload: JobPayload | None,
     summary: str,
@@ -52,6 +52,7 @@ async def handle_final_failure(
     the processor runs). Never raises: bullmq's bookkeeping must go on.
     """
     services = ctx.services
+    definition = binding.definition
     message = (
         f"Warteschlange: {definition.name}\n"
         f"Vorgang: {ctx.job_id}\n"
@@ -69,8 +70,8 @@ async def handle_final_failure(
         await asyncio.sleep(delay)
         try:
             async with services.db.session() as session:
-                if payload is not None and definition.on_final_failure is not None:
-                    recorded = await definition.on_final_failure(ctx, payload, summary, session)
+                if payload is not None and binding.on_final_failure is not None:
+                    recorded = await binding.on_final_failure(ctx, payload, summary, session)
                 else:
                     recorded = await _not_told_yet(session, definition.name, ctx.job_id)
                 if recorded:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from bullmq import Queue
-
 from ailawyer.config import Settings
+from ailawyer.jobs.bullmq_adapter import clean_state
+from ailawyer.jobs.catalog import SYSTEM
 from ailawyer.jobs.payloads import SystemTaskPayload
 from ailawyer.logs import get_logger
 
@@ -22,24 +22,6 @@ log = get_logger(__name__)
 
 RETENTION_SCHEDULER_ID = "retention-cleanup"
 RECOVERY_SCHEDULER_ID = "dokumente-recovery"
-# Bounds one Lua call, so a queue with a million old jobs never blocks Redis for long.
-CLEAN_BATCH = 1000
-
-
-async def clean_state(queue: Queue, state: str, cutoff_ms: int) -> int:
-    """Remove the jobs of `state` (bullmq's key name, e.g. "wait") from up to `cutoff_ms`.
-
-    Time counts from finishing (completed, failed) or creation (the waiting states); the
-    wait list is emptied regardless of time. Returns how many jobs were removed.
-    """
-    count = 0
-    while True:
-        # bullmq takes an age, not a time: recomputed per batch so the cutoff stays put.
-        grace_ms = max(0, round(time.time() * 1000) - cutoff_ms)
-        batch = await queue.clean(grace_ms, CLEAN_BATCH, state)
-        count += len(batch)
-        if len(batch) < CLEAN_BATCH:
-            return count
 
 
 async def clean_finished_jobs(
@@ -63,7 +45,7 @@ async def schedule_retention_cleanup(queues: JobQueues, settings: Settings) -> N
     """Make sure the cleanup runs every interval; idempotent, every worker calls it at start."""
     payload = SystemTaskPayload(task="retention-cleanup")
     # Upsert keeps one scheduler however many workers start; bullmq creates each next run.
-    await queues.queue("system").upsertJobScheduler(
+    await queues.queue(SYSTEM.name).upsertJobScheduler(
         RETENTION_SCHEDULER_ID,
         {"every": round(settings.job_cleanup_interval_seconds * 1000)},
         RETENTION_SCHEDULER_ID,
@@ -75,7 +57,7 @@ async def schedule_retention_cleanup(queues: JobQueues, settings: Settings) -> N
 async def schedule_dokumente_recovery(queues: JobQueues, settings: Settings) -> None:
     """Look for Dokumente whose job is gone (ailawyer.dokumente.recovery) every interval."""
     payload = SystemTaskPayload(task="dokumente-recovery")
-    await queues.queue("system").upsertJobScheduler(
+    await queues.queue(SYSTEM.name).upsertJobScheduler(
         RECOVERY_SCHEDULER_ID,
         {"every": round(settings.job_cleanup_interval_seconds * 1000)},
         RECOVERY_SCHEDULER_ID,

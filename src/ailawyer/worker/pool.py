@@ -1,11 +1,11 @@
-"""The bullmq Workers of one worker process: one per declared queue, run and stopped together.
+"""The bullmq Workers of one worker process: one per bound queue, run and stopped together.
 
 Invariants:
 - Every processor call runs with a fresh log context (jobId, queue, attempt, userId,
   akteId) that is cleared before and after the job.
 - Event listeners are tiny and never raise: bullmq calls them synchronously inside its
   job bookkeeping, and an exception there turns a finished job into "Missing lock"
-  errors (ARCHITECTURE.md). Work they start runs in tracked background tasks.
+  errors (docs/ARCHITECTURE.md, bullmq pitfalls). Work they start runs in tracked background tasks.
 - Graceful stop pauses the workers first and waits for the jobs in flight; only then is
   `Worker.close()` called. `close()` stops bullmq's lock renewal at once, even while jobs
   still run, so a long job would lose its lock, look stalled and run a second time.
@@ -30,10 +30,10 @@ from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.errors import InvalidPayloadError
 from ailawyer.jobs.options import retention_options, worker_options
 from ailawyer.jobs.payloads import JobPayload
-from ailawyer.jobs.registry import QUEUES, QueueDefinition
 from ailawyer.logs import bind_context, clear_context, get_logger
 from ailawyer.redis_client import create_redis
 from ailawyer.runtime_settings import keys
+from ailawyer.worker.bindings import BINDINGS, QueueBinding
 from ailawyer.worker.failures import handle_final_failure
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def guarded(listener: Listener) -> Listener:
 class QueueRunner:
     """One bullmq Worker, its own Redis client and the task running it."""
 
-    definition: QueueDefinition[Any]
+    binding: QueueBinding[Any]
     worker: Worker
     client: Redis
     task: asyncio.Task[None] | None = None
@@ -80,7 +80,7 @@ class WorkerPool:
 
     services: Services
     worker_id: str
-    definitions: Mapping[str, QueueDefinition[Any]] = field(default_factory=lambda: QUEUES)
+    bindings: Mapping[str, QueueBinding[Any]] = field(default_factory=lambda: BINDINGS)
     runners: list[QueueRunner] = field(default_factory=list)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
     started_at: float = field(default_factory=time.time)
@@ -89,23 +89,23 @@ class WorkerPool:
         """Create and run a Worker per queue; each follows its concurrency setting live."""
         runtime = self.services.runtime_settings
         retention = self._retention()
-        for definition in self.definitions.values():
+        for binding in self.bindings.values():
             # Its own client: a worker holds one connection in a blocking BZPOPMIN, and
             # bullmq closes the client it was given when the worker closes.
             client = create_redis(self.services.settings.redis_url or "")
             options = worker_options(
                 self.services.settings,
                 connection=client,
-                concurrency=runtime.get(keys.job_concurrency(definition.name)),
+                concurrency=runtime.get(keys.job_concurrency(binding.name)),
                 worker_name=self.worker_id,
                 retention=retention,
             )
-            worker = Worker(definition.name, self._processor(definition), options)
-            runner = QueueRunner(definition, worker, client)
+            worker = Worker(binding.name, self._processor(binding), options)
+            runner = QueueRunner(binding, worker, client)
             self._listen(runner)
-            runner.task = asyncio.create_task(self._run(runner), name=f"worker:{definition.name}")
+            runner.task = asyncio.create_task(self._run(runner), name=f"worker:{binding.name}")
             self.runners.append(runner)
-            await runtime.watch(keys.job_concurrency(definition.name), self._concurrency(runner))
+            await runtime.watch(keys.job_concurrency(binding.name), self._concurrency(runner))
         await runtime.watch(keys.JOB_RETENTION_COMPLETED_SECONDS, self._apply_retention)
         await runtime.watch(keys.JOB_RETENTION_FAILED_SECONDS, self._apply_retention)
         log.info("workers started", queues=self.queue_info())
@@ -113,7 +113,7 @@ class WorkerPool:
     def queue_info(self) -> dict[str, dict[str, int]]:
         """Per queue: concurrency and running jobs (for heartbeats and the admin page)."""
         return {
-            runner.definition.name: {
+            runner.binding.name: {
                 "concurrency": int(runner.worker.opts["concurrency"]),
                 "active": len(runner.worker.jobs),
             }
@@ -141,7 +141,7 @@ class WorkerPool:
             await asyncio.sleep(min(DRAIN_POLL_SECONDS, remaining))
         finished = not any(r.busy() for r in self.runners)
         if not finished:
-            left = {r.definition.name: [str(j.id) for j, _ in r.worker.jobs] for r in self.runners}
+            left = {r.binding.name: [str(j.id) for j, _ in r.worker.jobs] for r in self.runners}
             log.warning("jobs left for stalled-job recovery", jobs=left)
         await asyncio.gather(
             *(runner.worker.close(force=not finished) for runner in self.runners),
@@ -171,9 +171,7 @@ class WorkerPool:
                 await worker.run()
                 return
             except (RedisError, OSError) as error:
-                log.warning(
-                    "worker waits for Redis", queue=runner.definition.name, error=str(error)
-                )
+                log.warning("worker waits for Redis", queue=runner.binding.name, error=str(error))
                 await asyncio.sleep(self.services.settings.worker_reconnect_seconds)
 
     def _retention(self) -> dict[str, Any]:
@@ -194,14 +192,16 @@ class WorkerPool:
             # bullmq reads opts["concurrency"] each time it decides whether to fetch a job;
             # a higher value takes effect when its idle wait ends (at most its drainDelay).
             runner.worker.opts["concurrency"] = value
-            log.info("queue concurrency set", queue=runner.definition.name, concurrency=value)
+            log.info("queue concurrency set", queue=runner.binding.name, concurrency=value)
 
         return apply
 
-    def _processor(self, definition: QueueDefinition[Any]) -> Callable[[Job, str], Awaitable[Any]]:
+    def _processor(self, binding: QueueBinding[Any]) -> Callable[[Job, str], Awaitable[Any]]:
+        definition = binding.definition
+
         async def process(job: Job, _token: str) -> Any:
             clear_context()
-            ctx = _context(job, definition, self.services)
+            ctx = _context(job, definition.name, self.services)
             bind_context(job_id=ctx.job_id, queue=definition.name, attempt=ctx.attempt)
             payload: JobPayload | None = None
             started = time.monotonic()
@@ -212,7 +212,7 @@ class WorkerPool:
                     raise UnrecoverableError(str(error)) from error
                 bind_context(user_id=payload.user_id, akte_id=payload.akte_id)
                 log.info("job started", attemptsStarted=job.attemptsStarted)
-                result = await definition.processor(ctx, payload)
+                result = await binding.processor(ctx, payload)
                 log.info("job completed", durationMs=_ms_since(started))
                 return result
             except Exception as error:
@@ -223,7 +223,7 @@ class WorkerPool:
                 if final:
                     log.error("job failed for good", durationMs=_ms_since(started), exc_info=True)
                     details = "".join(traceback.format_exception(error))
-                    await handle_final_failure(definition, ctx, payload, summary, details)
+                    await handle_final_failure(binding, ctx, payload, summary, details)
                 else:
                     log.warning("job attempt failed; retrying later", error=summary)
                 raise
@@ -233,7 +233,7 @@ class WorkerPool:
         return process
 
     def _listen(self, runner: QueueRunner) -> None:
-        name = runner.definition.name
+        name = runner.binding.name
         activity = self.services.job_activity
 
         # Each job's events reach the explorer of its Kanzlei too (jobs/activity.py).
@@ -251,7 +251,7 @@ class WorkerPool:
             # A job that stalled more often than allowed is failed by bullmq itself,
             # without calling the processor: its failure handling starts here.
             if job.deferredFailure:
-                self._spawn(self._deferred_failure(runner.definition, job, error))
+                self._spawn(self._deferred_failure(runner.binding, job, error))
 
         def on_error(error: Exception, *_job: Any) -> None:
             log.warning("worker error", queue=name, error=repr(error))
@@ -266,19 +266,19 @@ class WorkerPool:
         runner.worker.on("stalled", guarded(on_stalled))
 
     async def _deferred_failure(
-        self, definition: QueueDefinition[Any], job: Job, error: Exception
+        self, binding: QueueBinding[Any], job: Job, error: Exception
     ) -> None:
         clear_context()
-        ctx = _context(job, definition, self.services)
-        bind_context(job_id=ctx.job_id, queue=definition.name)
+        ctx = _context(job, binding.name, self.services)
+        bind_context(job_id=ctx.job_id, queue=binding.name)
         try:
-            payload: JobPayload | None = definition.validate_payload(job.data)
+            payload: JobPayload | None = binding.definition.validate_payload(job.data)
         except InvalidPayloadError:
             payload = None
         summary = f"{type(error).__name__}: {error}"
         log.error("job failed for good after stalling too often", error=summary)
         try:
-            await handle_final_failure(definition, ctx, payload, summary, summary)
+            await handle_final_failure(binding, ctx, payload, summary, summary)
         finally:
             clear_context()
 
@@ -288,9 +288,9 @@ class WorkerPool:
         task.add_done_callback(self._background.discard)
 
 
-def _context(job: Job, definition: QueueDefinition[Any], services: Services) -> JobContext:
-    kanzlei_id = job_owner(definition.name, job.data).kanzlei_id
-    return JobContext(job=job, queue=definition.name, services=services, kanzlei_id=kanzlei_id)
+def _context(job: Job, queue: str, services: Services) -> JobContext:
+    kanzlei_id = job_owner(queue, job.data).kanzlei_id
+    return JobContext(job=job, queue=queue, services=services, kanzlei_id=kanzlei_id)
 
 
 async def _read_redis_capabilities(worker: Worker) -> None:

@@ -19,14 +19,12 @@ from bullmq import Job
 
 from ailawyer.admin.jobs.explorer import CLEANABLE_STATES
 from ailawyer.jobs.access import holds_kanzlei_jobs, job_owner
-from ailawyer.jobs.counts import state_key
+from ailawyer.jobs.bullmq_adapter import clean_state, count_up_to, failed_ids_up_to, tally
+from ailawyer.jobs.catalog import ADMIN_TEST
 from ailawyer.jobs.errors import JobNotRetryableError
-from ailawyer.jobs.kanzlei_counts import tally
 from ailawyer.jobs.payloads import AdminTestPayload
-from ailawyer.jobs.registry import ADMIN_TEST
-from ailawyer.jobs.retry import requeue_failed_job
+from ailawyer.jobs.retry import has_retry_hook, requeue_failed_job
 from ailawyer.logs import get_logger
-from ailawyer.worker.maintenance import clean_state
 
 if TYPE_CHECKING:
     from ailawyer.services import Services
@@ -97,27 +95,16 @@ async def set_paused(services: Services, queue: str, paused: bool) -> None:
 
 
 async def count_affected(services: Services, queue: str, state: str, up_to_ms: int) -> int:
-    """How many jobs a bulk action on `state` up to `up_to_ms` touches (for the confirmation).
-
-    Mirrors bullmq's selection: finished jobs by their finish time (the score of their
-    set); waiting ones all of them (the wait list has no times).
-    """
+    """How many jobs a bulk action on `state` up to `up_to_ms` touches (for the confirmation):
+    those bullmq's clean selects (finished jobs by their finish time, waiting ones all)."""
     if state not in CLEANABLE_STATES:
         raise ActionRefused("invalid")
-    bull_queue = services.jobs.queue(queue)
-    key = bull_queue.toKey(state_key(state))
-    redis = services.jobs.redis
-    if state == "waiting":
-        return int(await redis.llen(key))
-    if state in ("completed", "failed"):
-        return int(await redis.zcount(key, "-inf", up_to_ms))
-    return int(await redis.zcard(key))
+    return await count_up_to(services.jobs.redis, services.jobs.queue(queue), state, up_to_ms)
 
 
 async def retry_failed(services: Services, queue: str, up_to_ms: int) -> BulkOutcome:
     """Retry every job that failed up to `up_to_ms`; says how many went back to waiting."""
-    definition = services.jobs.definitions.get(queue)
-    if holds_kanzlei_jobs(queue) or (definition is not None and definition.on_retry is not None):
+    if holds_kanzlei_jobs(queue) or has_retry_hook(queue):
         outcome = await _retry_one_by_one(services, queue, up_to_ms)
     else:
         # The installation's jobs only: bullmq moves them in batches, nobody's to count.
@@ -133,13 +120,13 @@ async def retry_failed(services: Services, queue: str, up_to_ms: int) -> BulkOut
 async def _retry_one_by_one(services: Services, queue: str, up_to_ms: int) -> BulkOutcome:
     """Each job through `requeue_failed_job`, so the queue's retry hook runs for it and
     its Kanzlei is counted."""
-    key = services.jobs.queue(queue).toKey("failed")
+    bull_queue = services.jobs.queue(queue)
     retried = skipped = 0
     by_kanzlei: Counter[int] = Counter()
     while True:
         # Retried jobs leave the set; those refused stay and are stepped over.
-        ids = await services.jobs.redis.zrangebyscore(
-            key, "-inf", up_to_ms, start=skipped, num=HOOKED_RETRY_BATCH
+        ids = await failed_ids_up_to(
+            services.jobs.redis, bull_queue, up_to_ms, start=skipped, count=HOOKED_RETRY_BATCH
         )
         if not ids:
             return BulkOutcome(retried, by_kanzlei)
@@ -172,7 +159,7 @@ async def clean(services: Services, queue: str, state: str, up_to_ms: int) -> Bu
     if holds_kanzlei_jobs(queue):
         shares = await tally(services.jobs.redis, bull_queue, state, up_to_ms)
         by_kanzlei.update({k: n for k, n in shares.items() if k is not None})
-    removed = await clean_state(bull_queue, state_key(state), up_to_ms)
+    removed = await clean_state(bull_queue, state, up_to_ms)
     outcome = BulkOutcome(removed, by_kanzlei)
     _note_bulk_change(services, queue, outcome)
     return outcome

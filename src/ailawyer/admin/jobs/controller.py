@@ -68,11 +68,11 @@ from ailawyer.jobs.access import (
     queues_in_scope,
     resolve_owner,
 )
-from ailawyer.jobs.counts import STATES, read_counts
+from ailawyer.jobs.bullmq_adapter import STATES, queue_exists, read_counts
+from ailawyer.jobs.catalog import ADMIN_TEST
 from ailawyer.jobs.job_ids import is_job_id
 from ailawyer.jobs.metrics import read_metrics
 from ailawyer.jobs.payloads import AdminTestPayload
-from ailawyer.jobs.registry import ADMIN_TEST
 from ailawyer.services import Services
 
 BASE = "/admin/jobs"
@@ -204,8 +204,8 @@ def _scope(request: Request[Any, Any, Any]) -> JobScope:
 
 async def _known_queue(request: Request[Any, Any, Any], services: Services, queue: str) -> None:
     """404 for a queue that is neither declared nor in Redis, 403 for one of the operator's."""
-    if queue not in services.jobs.definitions and not await services.jobs.redis.exists(
-        services.jobs.queue(queue).toKey("meta")
+    if queue not in services.jobs.definitions and not await queue_exists(
+        services.jobs.redis, services.jobs.queue(queue)
     ):
         raise NotFoundException(f"unknown queue {queue!r}")
     _enforce(queue_verdict(request.user, queue), "queue")

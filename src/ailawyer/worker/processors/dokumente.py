@@ -161,12 +161,3 @@ async def record_dokument_refusal(ctx: JobContext, payload: DokumentPayload, rea
                 data={"dokumentId": dokument.id, "akteId": dokument.akte_id, "jobId": ctx.job_id},
             )
         await outbox.commit(session)
-
-
-async def reset_dokument_for_retry(services: Services, payload: DokumentPayload) -> None:
-    """The Dokument waits again (AUSSTEHEND) before its job is retried."""
-    async with services.db.session() as session:
-        dokument = await session.get(Dokument, payload.dokument_id)
-        if dokument is not None:
-            await status.mark_pending(session, services.emitter, dokument)
-        await outbox.commit(session)

@@ -13,11 +13,11 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_409_CONFLICT
 
-from ailawyer.app.sounds import SOUND_FILES, SoundEvent
 from ailawyer.app.web.authentication import requires_login
 from ailawyer.app.web.dependencies import DbSessionDep, ServicesDep
 from ailawyer.notifications.preferences import load_preferences
 from ailawyer.notifications.service import CursorInvalid, NotificationNotFound
+from ailawyer.notifications.sounds import SOUND_FILES, SoundEvent
 
 CURSOR_INVALID = "cursor_invalid"
 

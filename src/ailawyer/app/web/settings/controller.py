@@ -10,7 +10,6 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from msgspec import Struct
 
-from ailawyer.app.sounds import SoundEvent
 from ailawyer.app.web.authentication import requires_login
 from ailawyer.app.web.dependencies import DbSessionDep
 from ailawyer.app.web.forms import FormData
@@ -23,6 +22,7 @@ from ailawyer.notifications.preferences import (
     save_browser_permission,
     save_sounds,
 )
+from ailawyer.notifications.sounds import SoundEvent
 
 
 class PermissionAnswer(Struct):

@@ -1,0 +1,359 @@
+"""Everything we know about bullmq's Redis data model, in one place.
+
+bullmq's API covers adding, counting and moving jobs, but not listing queues, searching,
+counting per Kanzlei, or selecting finished jobs by time. Those read bullmq's keys
+directly: `<prefix>:<queue>:meta` (one per queue), one key per state (`wait` for the
+state its API calls "waiting"), one hash per job (`<prefix>:<queue>:<id>`, with `name`,
+`data`, `opts`, timestamps), and the key suffixes beside them. The rest of the code asks
+this module instead of spelling those names (docs/ARCHITECTURE.md, bullmq pitfalls).
+
+The Lua scripts here are read-only, but without the Redis 7 `#!lua flags=no-writes` line:
+the embedded fallback Redis (6.2) refuses it. Each reads one bounded slice of a state per
+call (a few milliseconds of Redis time), so others get their turn between calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bullmq import Queue
+from redis.asyncio import Redis
+
+# bullmq's state names (as its API spells them), in the order a job usually passes them.
+STATES = ("waiting", "prioritized", "delayed", "active", "completed", "failed")
+# The states bullmq keeps in a list (newest first); the others are sorted sets.
+LIST_STATES = frozenset({"waiting", "active"})
+# bullmq's API says "waiting" where its Redis key says "wait".
+_STATE_KEYS = {"waiting": "wait"}
+# Key suffixes bullmq puts beside the job hashes of a queue (its queue_keys.py and Lua
+# scripts): a job id equal to one of them would make bullmq read the queue's own keys.
+KEY_SUFFIXES = frozenset(
+    {
+        "",
+        "active",
+        "cleanup",
+        "completed",
+        "de",
+        "delayed",
+        "events",
+        "failed",
+        "id",
+        "limiter",
+        "marker",
+        "meta",
+        "metrics",
+        "paused",
+        "pc",
+        "prioritized",
+        "repeat",
+        "stalled",
+        "stalled-check",
+        "wait",
+        "waiting-children",
+    }
+)
+_META = "meta"
+# A job's Kanzlei in its raw JSON, as a Lua pattern. Payloads of the queues that hold Kanzlei
+# jobs are flat, typed and written by us (`JobPayload`): the first match is the top-level
+# field. bullmq writes compact JSON; the optional blank is for other writers.
+KANZLEI_PATTERN = '"kanzleiId":%s*(%d+)'
+# Jobs one tally call reads.
+TALLY_CHUNK = 1000
+# Jobs one clean call removes, so a queue with a million old jobs never blocks Redis for long.
+CLEAN_BATCH = 1000
+
+
+def _state_key(queue: Queue, state: str) -> str:
+    return queue.toKey(_STATE_KEYS.get(state, state))
+
+
+# --- queues ------------------------------------------------------------------------------
+
+
+async def scan_queue_names(redis: Redis, prefix: str) -> set[str]:
+    """Every queue found in Redis under `prefix`: each that ever held a job has a meta hash
+    (bullmq has no API to list queues). Reads every key name: keep the answer a while."""
+    names: set[str] = set()
+    head, tail = f"{prefix}:", f":{_META}"
+    async for key in redis.scan_iter(match=f"{head}*{tail}", count=1000):
+        name = key[len(head) : -len(tail)]
+        # A job id or scheduler key containing ":meta" would have a colon in the middle.
+        if name and ":" not in name:
+            names.add(name)
+    return names
+
+
+async def queue_exists(redis: Redis, queue: Queue) -> bool:
+    """Whether the queue ever held a job (its meta hash exists)."""
+    return bool(await redis.exists(queue.toKey(_META)))
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """Jobs per state (every name in STATES) and the queue's pause flag."""
+
+    counts: Mapping[str, int]
+    paused: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": dict(self.counts), "paused": self.paused}
+
+
+async def read_counts(queue: Queue) -> QueueCounts:
+    """One LLEN/ZCARD per state (bullmq's getCounts script) and one HEXISTS: O(1) per queue."""
+    counts, paused = await asyncio.gather(queue.getJobCounts(*STATES), queue.isPaused())
+    return QueueCounts(
+        counts={state: int(counts.get(state) or 0) for state in STATES}, paused=paused
+    )
+
+
+# --- selecting and removing jobs by time ---------------------------------------------------
+
+
+async def count_up_to(redis: Redis, queue: Queue, state: str, up_to_ms: int) -> int:
+    """How many jobs of `state` `clean_state(…, up_to_ms)` removes: finished jobs by their
+    finish time (the score of their set), the others all of them (waiting ones have no
+    time; bullmq cleans the delayed and prioritized sets whole too)."""
+    key = _state_key(queue, state)
+    if state in LIST_STATES:
+        return int(await redis.llen(key))
+    if state in ("completed", "failed"):
+        return int(await redis.zcount(key, "-inf", up_to_ms))
+    return int(await redis.zcard(key))
+
+
+async def failed_ids_up_to(
+    redis: Redis, queue: Queue, up_to_ms: int, *, start: int, count: int
+) -> list[str]:
+    """Ids of up to `count` jobs that failed up to `up_to_ms`, oldest first, from `start`."""
+    return list(
+        await redis.zrangebyscore(
+            _state_key(queue, "failed"), "-inf", up_to_ms, start=start, num=count
+        )
+    )
+
+
+async def clean_state(queue: Queue, state: str, cutoff_ms: int) -> int:
+    """Remove the jobs of `state` from up to `cutoff_ms`; returns how many were removed.
+
+    Time counts from finishing (completed, failed) or creation (the waiting states); the
+    wait list is emptied regardless of time.
+    """
+    count = 0
+    while True:
+        # bullmq takes an age, not a time: recomputed per batch so the cutoff stays put.
+        grace_ms = max(0, round(time.time() * 1000) - cutoff_ms)
+        batch = await queue.clean(grace_ms, CLEAN_BATCH, _STATE_KEYS.get(state, state))
+        count += len(batch)
+        if len(batch) < CLEAN_BATCH:
+            return count
+
+
+# --- job hashes ----------------------------------------------------------------------------
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+async def read_job_range(
+    queue: Queue, state: str, start: int, end: int
+) -> list[tuple[str, dict[str, str]]]:
+    """Ids and raw hashes of the jobs `start`..`end` of `state`, newest first.
+
+    bullmq's getJobs script reads ids and hashes together and skips ids whose job is
+    gone, so a range is never short of rows because of a concurrent removal.
+    """
+    raw = await queue.scripts.getJobs([state], start, end, False)
+    return [(job_id, _pairs(fields)) for per_type in raw for job_id, fields in per_type]
+
+
+async def read_job_fields(queue: Queue, job_id: str) -> dict[str, str]:
+    """A job's raw hash (empty if the job does not exist)."""
+    return dict(await queue.backend.getJobData(job_id) or {})
+
+
+async def read_job_data(redis: Redis, queue: Queue, job_id: str) -> str | None:
+    """A job's payload as stored (raw JSON), or None."""
+    return await redis.hget(queue.toKey(job_id), "data")
+
+
+async def read_job_hashes(
+    redis: Redis, queue: Queue, job_ids: Iterable[str]
+) -> list[dict[str, str]]:
+    """The raw hashes of `job_ids`, in order (empty for a job removed meanwhile)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.hgetall(queue.toKey(job_id))
+        return list(await pipe.execute())
+
+
+# --- per-Kanzlei tally ---------------------------------------------------------------------
+
+# One slice of a state: a list (LRANGE), a sorted set newest first (ZREVRANGE), or a sorted
+# set by score up to ARGV[5] (ZRANGEBYSCORE: finished up to a moment). Returns the number of
+# ids read and, per Kanzlei ("" for jobs without one), how many of them it has. An id whose
+# hash is gone (removed meanwhile) is not counted.
+_TALLY_SCRIPT = f"""
+local ids
+local first, count = tonumber(ARGV[3]), tonumber(ARGV[4])
+if ARGV[2] == "l" then
+  ids = redis.call("LRANGE", KEYS[1], first, first + count - 1)
+elseif ARGV[2] == "z" then
+  ids = redis.call("ZREVRANGE", KEYS[1], first, first + count - 1)
+else
+  ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[5], "LIMIT", first, count)
+end
+local tally = {{}}
+for _, id in ipairs(ids) do
+  local data = redis.call("HGET", ARGV[1] .. id, "data")
+  if data then
+    local kanzlei = string.match(data, '{KANZLEI_PATTERN}') or ""
+    tally[kanzlei] = (tally[kanzlei] or 0) + 1
+  end
+end
+local flat = {{}}
+for kanzlei, n in pairs(tally) do
+  flat[#flat + 1] = kanzlei
+  flat[#flat + 1] = n
+end
+return {{#ids, flat}}
+"""
+
+
+async def tally(
+    redis: Redis, queue: Queue, state: str, up_to_ms: int | None = None
+) -> Counter[int | None]:
+    """How many jobs of `state` each Kanzlei has (None: jobs of no Kanzlei); with `up_to_ms`,
+    only those `clean_state` would remove up to then."""
+    script = redis.register_script(_TALLY_SCRIPT)
+    key = _state_key(queue, state)
+    # A list has no times: cleaning takes all of it (see count_up_to).
+    by_score = up_to_ms is not None and state not in LIST_STATES
+    mode = "s" if by_score else ("l" if state in LIST_STATES else "z")
+    result: Counter[int | None] = Counter()
+    offset = 0
+    while True:
+        read, flat = await script(
+            keys=[key], args=[queue.toKey(""), mode, offset, TALLY_CHUNK, up_to_ms or 0]
+        )
+        for kanzlei, count in zip(flat[::2], flat[1::2], strict=True):
+            result[int(kanzlei) if kanzlei else None] += int(count)
+        offset += int(read)
+        if int(read) < TALLY_CHUNK:
+            return result
+
+
+# --- search --------------------------------------------------------------------------------
+
+# For each id of a slice of one state: HMGET name and data; keep it if it is Kanzlei
+# ARGV[5]'s (any job for ""), and then if it matches: every job ("all"), text (in name or
+# the raw JSON, also in its \u-escaped form; ASCII-case-insensitive, the lowering skipped
+# when the needle has no letters), or one top-level payload field exactly (decoded only
+# where the value's text occurs). Returns the number of ids inspected and, per hit, its
+# index and its id. The arguments after the Kanzlei come from `SearchScript.match_*`.
+_SEARCH_SCRIPT = f"""
+local ids
+local first = tonumber(ARGV[3])
+local last = first + tonumber(ARGV[4]) - 1
+if ARGV[2] == "l" then
+  ids = redis.call("LRANGE", KEYS[1], first, last)
+else
+  ids = redis.call("ZREVRANGE", KEYS[1], first, last)
+end
+local kanzlei, mode, fold = ARGV[5], ARGV[6], ARGV[7] == "1"
+local needle, escaped, field = ARGV[8], ARGV[9], ARGV[8]
+local function contains(value)
+  if not value then
+    return false
+  end
+  if fold then
+    value = string.lower(value)
+  end
+  return string.find(value, needle, 1, true) ~= nil
+    or (escaped ~= "" and string.find(value, escaped, 1, true) ~= nil)
+end
+local function in_scope(data)
+  return kanzlei == "" or (data and string.match(data, '{KANZLEI_PATTERN}') == kanzlei)
+end
+local hits = {{}}
+for index, id in ipairs(ids) do
+  local fields = redis.call("HMGET", ARGV[1] .. id, "name", "data")
+  local hit = false
+  if not in_scope(fields[2]) then
+    -- another Kanzlei's job (or one removed meanwhile): never a hit
+  elseif mode == "all" then
+    hit = fields[2] ~= false
+  elseif mode == "text" then
+    hit = contains(fields[1]) or contains(fields[2])
+  elseif fields[2] and string.find(fields[2], ARGV[10], 1, true) then
+    -- Decoding is the expensive part: only where the value occurs at all.
+    local ok, decoded = pcall(cjson.decode, fields[2])
+    if ok and type(decoded) == "table" then
+      local value = decoded[field]
+      hit = value ~= nil and value ~= cjson.null and tostring(value) == ARGV[9]
+    end
+  end
+  if hit then
+    hits[#hits + 1] = index - 1
+    hits[#hits + 1] = id
+  end
+end
+return {{#ids, hits}}
+"""
+
+
+class SearchScript:
+    """The search script, registered once on a Redis client."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._script = redis.register_script(_SEARCH_SCRIPT)
+
+    async def chunk(
+        self,
+        queue: Queue,
+        state: str,
+        offset: int,
+        size: int,
+        kanzlei_id: int | None,
+        match: Sequence[str],
+    ) -> tuple[int, list[tuple[int, str]]]:
+        """Inspect up to `size` jobs of `state` from `offset` (newest first): how many were
+        inspected, and (index in the slice, id) of each hit. `match` is one of the match_*
+        argument lists."""
+        inspected, hits = await self._script(
+            keys=[_state_key(queue, state)],
+            args=[
+                queue.toKey(""),
+                "l" if state in LIST_STATES else "z",
+                offset,
+                size,
+                str(kanzlei_id or ""),
+                *match,
+            ],
+        )
+        return int(inspected), [
+            (int(index), job_id) for index, job_id in zip(hits[::2], hits[1::2], strict=True)
+        ]
+
+    @staticmethod
+    def match_all() -> list[str]:
+        """Every job (of the Kanzlei, if one is given)."""
+        return ["all", "0", "", ""]
+
+    @staticmethod
+    def match_text(fold: bool, needle: str, escaped: str) -> list[str]:
+        """Jobs whose name or raw payload contains `needle` (or its JSON-escaped form);
+        `fold`: lower-case the job's text first (the needle already is)."""
+        return ["text", "1" if fold else "0", needle, escaped]
+
+    @staticmethod
+    def match_field(field: str, value: str, value_in_json: str) -> list[str]:
+        """Jobs whose top-level payload field `field` reads `value`; only payloads that
+        contain `value_in_json` (its text as JSON writes it) are decoded."""
+        return ["field", "0", field, value, value_in_json]
