@@ -37,7 +37,7 @@ from ailawyer.db.session import Database
 from ailawyer.domain.roles import Role
 from ailawyer.domain.users import create_user
 from ailawyer.embedded_redis import RedisServer
-from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.definitions import LOG_LEVEL, MAINTENANCE_BANNER
 from ailawyer.services import Services
 
 EMAIL = "bench-admin@kanzlei.example"
@@ -130,14 +130,14 @@ async def measure(base_url: str, settings: Settings, runs: int) -> list[Run]:
             client.headers["x-csrftoken"] = await csrf_token(client, "/admin/settings")
             client.headers["hx-request"] = "true"
             # Warm-up: connections, templates, the first query of each process.
-            await measure_one(client, services, processes, keys.MAINTENANCE_BANNER, "warm-up")
+            await measure_one(client, services, processes, MAINTENANCE_BANNER, "warm-up")
             results = []
             for number in range(runs):
                 if number % 2:
                     level = "WARNING" if number % 4 == 1 else "INFO"
-                    setting, value = keys.LOG_LEVEL, level
+                    setting, value = LOG_LEVEL, level
                 else:
-                    setting, value = keys.MAINTENANCE_BANNER, f"Wartung Nr. {number}"
+                    setting, value = MAINTENANCE_BANNER, f"Wartung Nr. {number}"
                 results.append(await measure_one(client, services, processes, setting, value))
                 await asyncio.sleep(0.02)
         return results
@@ -197,7 +197,7 @@ async def main(runs: int, database_url: str | None) -> None:
     print(row("save -> applied, each process", [t for r in results for t in r.applied]))
     print(row("first -> last process applied", [max(r.applied) - min(r.applied) for r in results]))
     print(row("save -> HTTP answer", [r.answered for r in results]))
-    for setting in (keys.MAINTENANCE_BANNER, keys.LOG_LEVEL):
+    for setting in (MAINTENANCE_BANNER, LOG_LEVEL):
         subset = [max(r.applied) for r in results if r.setting == setting]
         print(row(f"save -> applied in all 4 ({setting})", subset))
 

@@ -18,14 +18,19 @@ from tests.support.runtime_settings import processes_applied, wait_until_applied
 
 from ailawyer.db.models import AuditLog, SystemSetting, User
 from ailawyer.domain.roles import Role
-from ailawyer.runtime_settings import keys
-from ailawyer.runtime_settings.definitions import RUNTIME_SETTINGS
+from ailawyer.runtime_settings.definitions import (
+    JOB_RETENTION_FAILED_SECONDS,
+    LOG_LEVEL,
+    MAINTENANCE_BANNER,
+    RUNTIME_SETTINGS,
+    job_concurrency,
+)
 from ailawyer.services import Services
 
 pytestmark = pytest.mark.usefixtures("defaults_restored")
 
-BANNER = keys.MAINTENANCE_BANNER
-CONCURRENCY = keys.job_concurrency("test")
+BANNER = MAINTENANCE_BANNER
+CONCURRENCY = job_concurrency("test")
 HTMX = {"hx-request": "true"}
 
 
@@ -86,7 +91,7 @@ async def test_the_page_lists_every_setting_by_category_with_label_value_and_def
     [
         (CONCURRENCY, "0", "erlaubt ist eine ganze Zahl von 1 bis 100"),
         (CONCURRENCY, "viele", "erlaubt ist eine ganze Zahl von 1 bis 100"),
-        (keys.LOG_LEVEL, "LAUT", "erlaubt ist DEBUG, INFO, WARNING, ERROR oder CRITICAL"),
+        (LOG_LEVEL, "LAUT", "erlaubt ist DEBUG, INFO, WARNING, ERROR oder CRITICAL"),
         (BANNER, "x" * 301, "erlaubt ist ein Text mit höchstens 300 Zeichen"),
     ],
 )
@@ -95,7 +100,7 @@ async def test_an_invalid_value_is_refused_in_german_next_to_its_field_and_chang
 ) -> None:
     admin = await build_operator(factory)
     # A valid change in the same form is not saved either: the form is refused as a whole.
-    form = {key: value, keys.JOB_RETENTION_FAILED_SECONDS: "3600"}
+    form = {key: value, JOB_RETENTION_FAILED_SECONDS: "3600"}
     async with admin_client(live_server, admin) as client:
         plain = await client.post("/admin/settings", data=form)
         partial = await client.post("/admin/settings", data=form, headers=HTMX)
@@ -121,7 +126,7 @@ async def test_a_save_is_stored_audited_and_applied_by_the_running_app(
     async with admin_client(live_server, admin) as client:
         response = await client.post(
             "/admin/settings",
-            data={BANNER: f"  {text}  ", CONCURRENCY: "3", keys.LOG_LEVEL: "DEBUG"},
+            data={BANNER: f"  {text}  ", CONCURRENCY: "3", LOG_LEVEL: "DEBUG"},
             headers=HTMX,
         )
 

@@ -11,7 +11,10 @@ import time
 from tests.support.jobs import running_pool, wait_for_state
 
 from ailawyer.jobs.payloads import AdminTestPayload, SystemTaskPayload
-from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.definitions import (
+    JOB_RETENTION_COMPLETED_SECONDS,
+    JOB_RETENTION_FAILED_SECONDS,
+)
 from ailawyer.services import Services
 
 COMPLETED_AGE = 3600
@@ -38,8 +41,8 @@ async def test_cleanup_removes_finished_jobs_older_than_the_limits_and_keeps_new
     isolated_services: Services,
 ) -> None:
     services = isolated_services
-    await services.runtime_settings.set(keys.JOB_RETENTION_COMPLETED_SECONDS, COMPLETED_AGE)
-    await services.runtime_settings.set(keys.JOB_RETENTION_FAILED_SECONDS, FAILED_AGE)
+    await services.runtime_settings.set(JOB_RETENTION_COMPLETED_SECONDS, COMPLETED_AGE)
+    await services.runtime_settings.set(JOB_RETENTION_FAILED_SECONDS, FAILED_AGE)
     async with running_pool(services):
         old_done = await finish(services, "never", "completed")
         new_done = await finish(services, "never", "completed")

@@ -15,7 +15,7 @@ from ailawyer.db.models import SystemSetting, UserSettings
 from ailawyer.domain.roles import Role
 from ailawyer.jobs.bullmq_adapter import read_counts
 from ailawyer.jobs.catalog import ADMIN_TEST
-from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.definitions import LOG_LEVEL, MAINTENANCE_BANNER
 from ailawyer.services import Services
 
 pytestmark = pytest.mark.usefixtures("defaults_restored")
@@ -60,8 +60,8 @@ async def test_two_keys_to_reset_are_refused_and_the_stored_value_stays(
     live_server: str, factory: Factory, services: Services
 ) -> None:
     operator = await build_operator(factory)
-    await services.runtime_settings.set(keys.MAINTENANCE_BANNER, "Wartung")
-    body = f"key={keys.MAINTENANCE_BANNER}&key={keys.LOG_LEVEL}"
+    await services.runtime_settings.set(MAINTENANCE_BANNER, "Wartung")
+    body = f"key={MAINTENANCE_BANNER}&key={LOG_LEVEL}"
     async with logged_in(live_server, operator) as client:
         page = await post_form(client, "/admin/settings/reset", body, page="/admin/settings")
         api = await post_form(
@@ -72,7 +72,7 @@ async def test_two_keys_to_reset_are_refused_and_the_stored_value_stays(
     assert api.status_code == 400
     assert api.json()["status_code"] == 400
     async with services.db.session() as db:
-        row = await db.get(SystemSetting, keys.MAINTENANCE_BANNER)
+        row = await db.get(SystemSetting, MAINTENANCE_BANNER)
     assert row is not None and row.value == "Wartung"
 
 

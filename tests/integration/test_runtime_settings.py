@@ -13,12 +13,11 @@ from tests.support.jobs import isolated, job_services, wait_until
 from ailawyer.config import Settings
 from ailawyer.db.models import SystemSetting
 from ailawyer.embedded_redis import RedisServer
-from ailawyer.runtime_settings import keys
-from ailawyer.runtime_settings.definitions import RUNTIME_SETTINGS
+from ailawyer.runtime_settings.definitions import LOG_LEVEL, RUNTIME_SETTINGS, job_concurrency
 from ailawyer.runtime_settings.registry import RuntimeSettingError, UnknownRuntimeSettingError
 from ailawyer.services import Services
 
-CONCURRENCY = keys.job_concurrency("dokumente")
+CONCURRENCY = job_concurrency("dokumente")
 
 
 async def stored(services: Services, key: str) -> object:
@@ -31,7 +30,7 @@ async def test_a_setting_has_its_default_until_it_is_set(isolated_services: Serv
     runtime = isolated_services.runtime_settings
 
     assert runtime.get(CONCURRENCY) == 4
-    assert runtime.get(keys.LOG_LEVEL) == isolated_services.settings.log_level
+    assert runtime.get(LOG_LEVEL) == isolated_services.settings.log_level
 
     assert await runtime.set(CONCURRENCY, "7") == 7
     assert runtime.get(CONCURRENCY) == 7
@@ -43,7 +42,7 @@ async def test_a_setting_has_its_default_until_it_is_set(isolated_services: Serv
     [
         (CONCURRENCY, 0, "erlaubt ist eine ganze Zahl von 1 bis 100"),
         (CONCURRENCY, "viele", "erlaubt ist eine ganze Zahl von 1 bis 100"),
-        (keys.LOG_LEVEL, "LAUT", "erlaubt ist DEBUG, INFO, WARNING, ERROR oder CRITICAL"),
+        (LOG_LEVEL, "LAUT", "erlaubt ist DEBUG, INFO, WARNING, ERROR oder CRITICAL"),
     ],
 )
 async def test_an_invalid_value_is_refused_in_german_and_changes_nothing(
@@ -71,7 +70,7 @@ async def test_every_queue_has_a_concurrency_setting_with_a_german_label(
     from ailawyer.jobs.catalog import QUEUES
 
     for name, definition in QUEUES.items():
-        setting = RUNTIME_SETTINGS[keys.job_concurrency(name)]
+        setting = RUNTIME_SETTINGS[job_concurrency(name)]
         assert definition.label in setting.label
         assert setting.default(settings) == definition.default_concurrency
 
@@ -114,9 +113,9 @@ async def test_a_process_rereads_everything_after_redis_comes_back(
     async with job_services(own_settings) as saving, job_services(own_settings) as missing:
         # A change it hears proves its listener is past the re-read that follows its first
         # subscription; that re-read could otherwise still read the change made below.
-        await saving.runtime_settings.set(keys.job_concurrency("test"), 3)
+        await saving.runtime_settings.set(job_concurrency("test"), 3)
         await wait_until(
-            lambda: _value(missing, keys.job_concurrency("test"), 3), within=5, what="listening"
+            lambda: _value(missing, job_concurrency("test"), 3), within=5, what="listening"
         )
         await asyncio.to_thread(own_redis.stop)
         # Stored while the other process cannot hear it: the publish fails, the row stays.

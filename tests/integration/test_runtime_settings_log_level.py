@@ -22,7 +22,7 @@ from tests.support.runtime_settings import wait_until_applied
 from tests.support.worker_processes import stop_all
 
 from ailawyer.config import Settings
-from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.definitions import LOG_LEVEL, MAINTENANCE_BANNER
 from ailawyer.services import Services
 
 pytestmark = pytest.mark.usefixtures("defaults_restored")
@@ -70,16 +70,16 @@ async def test_a_running_worker_logs_debug_lines_within_a_second_after_the_chang
     try:
         async with admin(live_server, factory) as client:
             await wait_until(lambda: heartbeat(services, worker.pid), within=30, what="a beat")
-            await save(client, **{keys.LOG_LEVEL: "WARNING"})
+            await save(client, **{LOG_LEVEL: "WARNING"})
             await wait_until_applied(services, {worker.pid})
             since = len(log_lines(settings, worker.pid))
             # Another change makes the worker act (and acknowledge at DEBUG) once more.
-            await save(client, **{keys.MAINTENANCE_BANNER: "Wartung"})
+            await save(client, **{MAINTENANCE_BANNER: "Wartung"})
             await wait_until_applied(services, {worker.pid})
             assert debug_lines(settings, worker.pid, since) == []
 
             saved_at = time.time()
-            await save(client, **{keys.LOG_LEVEL: "DEBUG"})
+            await save(client, **{LOG_LEVEL: "DEBUG"})
 
             async def debug_logged() -> list[dict[str, object]]:
                 return debug_lines(settings, worker.pid, since)
@@ -97,7 +97,7 @@ async def test_a_worker_started_after_the_change_uses_the_saved_level_not_its_ow
     live_server: str, factory: Factory, services: Services, settings: Settings, tmp_path: Path
 ) -> None:
     async with admin(live_server, factory) as client:
-        await save(client, **{keys.LOG_LEVEL: "INFO"})
+        await save(client, **{LOG_LEVEL: "INFO"})
     # Its environment says WARNING; the saved INFO applies from its start on.
     worker = start_worker(settings, tmp_path, "later", LOG_LEVEL="WARNING")
     try:

@@ -10,10 +10,10 @@ from tests.support.worker_processes import start_worker, stop_all, wait_for_work
 
 from ailawyer.config import Settings
 from ailawyer.jobs.payloads import AdminTestPayload
-from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.definitions import job_concurrency
 from ailawyer.services import Services
 
-KEY = keys.job_concurrency("test")
+KEY = job_concurrency("test")
 
 
 async def heartbeat_concurrency(services: Services, expected: int) -> list[Any] | None:

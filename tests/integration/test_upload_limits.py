@@ -23,7 +23,11 @@ from ailawyer.db.models import Akte, Kanzlei, User
 from ailawyer.dokumente.storage import DokumentStorage
 from ailawyer.dokumente.upload_limits import MB
 from ailawyer.domain.roles import Role
-from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.definitions import (
+    UPLOAD_FILES_PER_HOUR,
+    UPLOAD_KANZLEI_QUOTA_MB,
+    UPLOAD_MB_PER_HOUR,
+)
 from ailawyer.services import Services
 
 pytestmark = pytest.mark.usefixtures("defaults_restored")
@@ -136,7 +140,7 @@ def upload_error(page: str) -> str:
 async def test_more_files_than_the_hour_allows_are_refused_with_429_next_to_the_form(
     client: httpx.AsyncClient, services: Services, akte: Akte
 ) -> None:
-    await set_limits(services, **{keys.UPLOAD_FILES_PER_HOUR: 2})
+    await set_limits(services, **{UPLOAD_FILES_PER_HOUR: 2})
 
     accepted = await upload(
         client, akte.id, [("a.pdf", padded_pdf(1000)), ("b.pdf", padded_pdf(1000))]
@@ -159,7 +163,7 @@ async def test_more_files_than_the_hour_allows_are_refused_with_429_next_to_the_
 async def test_the_megabytes_of_the_hour_are_counted_too(
     client: httpx.AsyncClient, services: Services, akte: Akte
 ) -> None:
-    await set_limits(services, **{keys.UPLOAD_MB_PER_HOUR: 1})
+    await set_limits(services, **{UPLOAD_MB_PER_HOUR: 1})
 
     first = await upload(client, akte.id, [("a.pdf", padded_pdf(600_000))])
     second = await upload(client, akte.id, [("b.pdf", padded_pdf(600_000))])
@@ -177,7 +181,7 @@ async def test_the_megabytes_of_the_hour_are_counted_too(
 async def test_an_upload_beyond_the_kanzlei_storage_is_refused_with_413_and_leaves_nothing(
     client: httpx.AsyncClient, services: Services, akte: Akte, factory: Factory
 ) -> None:
-    await set_limits(services, **{keys.UPLOAD_KANZLEI_QUOTA_MB: 1, keys.UPLOAD_FILES_PER_HOUR: 2})
+    await set_limits(services, **{UPLOAD_KANZLEI_QUOTA_MB: 1, UPLOAD_FILES_PER_HOUR: 2})
     assert (await upload(client, akte.id, [("a.pdf", padded_pdf(700_000))])).status_code == 201
     files_before = stored_files(services.settings)
 
@@ -215,7 +219,7 @@ async def test_parallel_uploads_on_two_app_processes_stay_within_the_kanzlei_sto
 ) -> None:
     """Each upload checks the storage after inserting its row, with the Kanzlei locked:
     of 12 parallel uploads of 400,000 bytes against 2 MiB exactly 5 fit, none more."""
-    await set_limits(services, processes=2, **{keys.UPLOAD_KANZLEI_QUOTA_MB: 2})
+    await set_limits(services, processes=2, **{UPLOAD_KANZLEI_QUOTA_MB: 2})
     people = [await factory.user(Role.SEKRETARIAT, kanzlei=kanzlei) for _ in range(4)]
     files_before = stored_files(services.settings)
 
@@ -245,7 +249,7 @@ async def test_parallel_uploads_on_two_app_processes_stay_within_the_users_hour(
     akte: Akte,
     paused: None,
 ) -> None:
-    await set_limits(services, processes=2, **{keys.UPLOAD_FILES_PER_HOUR: 3})
+    await set_limits(services, processes=2, **{UPLOAD_FILES_PER_HOUR: 3})
 
     answers = await asyncio.gather(
         parallel_uploads(live_server, sachbearbeiter, akte, [1000] * 5),

@@ -16,7 +16,7 @@ from tests.support.worker_processes import runs, start_worker, stop_all, wait_fo
 
 from ailawyer.config import Settings
 from ailawyer.jobs.payloads import AdminTestPayload
-from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.definitions import job_concurrency
 from ailawyer.services import Services
 
 LONG_JOB = AdminTestPayload(duration_ms=9000, steps=18)
@@ -33,7 +33,7 @@ async def test_sigterm_lets_every_running_job_finish_once_and_exits_0(
     own_settings = isolated(settings, shutdown_grace_seconds=20)
     async with job_services(own_settings) as own:
         # A free slot: bullmq's close() would end its fetch loop, and lock renewal, at once.
-        await own.runtime_settings.set(keys.job_concurrency("test"), 4)
+        await own.runtime_settings.set(job_concurrency("test"), 4)
         stopping = start_worker(own_settings, tmp_path, "stopping")
         watching = None
         try:

@@ -36,7 +36,7 @@ from ailawyer.db.models import Akte, DokumentStatus, User
 from ailawyer.domain.roles import Role
 from ailawyer.notifications.types import JOB_COMPLETED
 from ailawyer.redis_client import create_redis
-from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.definitions import MAINTENANCE_BANNER
 from ailawyer.services import Services
 
 pytestmark = pytest.mark.browser
@@ -138,7 +138,7 @@ async def stored(
         token = await csrf_token(client, "/admin/settings")
         saved = await client.post(
             "/admin/settings",
-            data={keys.MAINTENANCE_BANNER: payload("banner"), "_csrf_token": token},
+            data={MAINTENANCE_BANNER: payload("banner"), "_csrf_token": token},
         )
         assert saved.status_code in (200, 303), saved.text[:500]
     await wait_until_applied(services)

@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 
 from ailawyer.config import Environment, Settings
-from ailawyer.runtime_settings import keys
-from ailawyer.runtime_settings.definitions import RUNTIME_SETTINGS
+from ailawyer.runtime_settings.definitions import (
+    JOB_RETENTION_COMPLETED_SECONDS,
+    JOB_RETENTION_FAILED_SECONDS,
+    LOG_LEVEL,
+    MAINTENANCE_BANNER,
+    RUNTIME_SETTINGS,
+    job_concurrency,
+)
 from ailawyer.runtime_settings.registry import RuntimeSettingDefinition, RuntimeSettingError
 
 SETTINGS = Settings(
@@ -21,11 +27,11 @@ def test_the_registry_holds_the_settings_the_admin_page_promises() -> None:
     declared = {definition.key for definition in RUNTIME_SETTINGS}
 
     assert {
-        keys.LOG_LEVEL,
-        keys.MAINTENANCE_BANNER,
-        keys.JOB_RETENTION_COMPLETED_SECONDS,
-        keys.JOB_RETENTION_FAILED_SECONDS,
-        keys.job_concurrency("dokumente"),
+        LOG_LEVEL,
+        MAINTENANCE_BANNER,
+        JOB_RETENTION_COMPLETED_SECONDS,
+        JOB_RETENTION_FAILED_SECONDS,
+        job_concurrency("dokumente"),
     } <= declared
 
 
@@ -53,7 +59,7 @@ def test_categories_keep_the_declaration_order() -> None:
 
 
 def test_the_banner_is_trimmed_and_limited_in_length() -> None:
-    banner = RUNTIME_SETTINGS[keys.MAINTENANCE_BANNER]
+    banner = RUNTIME_SETTINGS[MAINTENANCE_BANNER]
 
     assert banner.validate("  Wartung ab 18 Uhr  ") == "Wartung ab 18 Uhr"
     assert banner.validate("") == ""

@@ -33,10 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.db.models import Akte, Dokument, Kanzlei
 from ailawyer.logs import get_logger
-from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.definitions import (
+    UPLOAD_FILES_PER_HOUR,
+    UPLOAD_KANZLEI_QUOTA_MB,
+    UPLOAD_MB_PER_HOUR,
+)
 
 if TYPE_CHECKING:
-    # Only a type here: the service imports the job registry, which imports this module.
     from ailawyer.runtime_settings.service import RuntimeSettings
 
 log = get_logger(__name__)
@@ -125,8 +128,8 @@ class UploadRate:
 
     async def reserve(self, user_id: int, files: int, size_bytes: int) -> Reservation:
         """Count the upload against the user's hour, or UploadRefused (429) if over."""
-        max_files = int(self.runtime.get(keys.UPLOAD_FILES_PER_HOUR))
-        max_bytes = int(self.runtime.get(keys.UPLOAD_MB_PER_HOUR)) * MB
+        max_files = int(self.runtime.get(UPLOAD_FILES_PER_HOUR))
+        max_bytes = int(self.runtime.get(UPLOAD_MB_PER_HOUR)) * MB
         limits = f"höchstens {max_files} Dateien und {_mb(max_bytes)} pro Stunde"
         if files > max_files or size_bytes > max_bytes:
             # No window would ever take this request: waiting would not help.
@@ -166,7 +169,7 @@ class UploadRate:
 
 def quota_bytes(runtime: RuntimeSettings) -> int:
     """The storage each Kanzlei may use, in bytes."""
-    return int(runtime.get(keys.UPLOAD_KANZLEI_QUOTA_MB)) * MB
+    return int(runtime.get(UPLOAD_KANZLEI_QUOTA_MB)) * MB
 
 
 async def kanzlei_of_akte(session: AsyncSession, akte_id: int) -> int:

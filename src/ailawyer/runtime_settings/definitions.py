@@ -7,8 +7,22 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from ailawyer.jobs.catalog import QUEUES
-from ailawyer.runtime_settings import keys
 from ailawyer.runtime_settings.registry import RuntimeSettingDefinition, RuntimeSettingsRegistry
+
+# The keys code reads settings by; each is declared with its type, label and default below.
+LOG_LEVEL = "log.level"
+JOB_RETENTION_COMPLETED_SECONDS = "jobs.retention.completed_seconds"
+JOB_RETENTION_FAILED_SECONDS = "jobs.retention.failed_seconds"
+MAINTENANCE_BANNER = "ui.maintenance_banner"
+UPLOAD_FILES_PER_HOUR = "uploads.rate.files_per_hour"
+UPLOAD_MB_PER_HOUR = "uploads.rate.mb_per_hour"
+UPLOAD_KANZLEI_QUOTA_MB = "uploads.quota.kanzlei_mb"
+
+
+def job_concurrency(queue_name: str) -> str:
+    """The key of a queue's concurrency per worker process."""
+    return f"jobs.concurrency.{queue_name}"
+
 
 MAX_CONCURRENCY = 100
 MAX_BANNER_LENGTH = 300
@@ -18,7 +32,7 @@ CATEGORY_JOBS = "Hintergrundverarbeitung"
 CATEGORY_UPLOADS = "Dokumente"
 
 _MAINTENANCE_BANNER = RuntimeSettingDefinition(
-    key=keys.MAINTENANCE_BANNER,
+    key=MAINTENANCE_BANNER,
     label="Wartungshinweis",
     description="Erscheint für alle angemeldeten Benutzer oben auf jeder Seite, z. B. „Am "
     "Freitag ab 18 Uhr ist das System wegen Wartung nicht erreichbar.“ Leer: kein Hinweis.",
@@ -31,7 +45,7 @@ _MAINTENANCE_BANNER = RuntimeSettingDefinition(
 )
 
 _LOG_LEVEL = RuntimeSettingDefinition(
-    key=keys.LOG_LEVEL,
+    key=LOG_LEVEL,
     label="Protokollstufe",
     description="Ab welcher Stufe App und Worker Protokollzeilen schreiben.",
     category=CATEGORY_SYSTEM,
@@ -42,7 +56,7 @@ _LOG_LEVEL = RuntimeSettingDefinition(
 
 _RETENTION = [
     RuntimeSettingDefinition(
-        key=keys.JOB_RETENTION_COMPLETED_SECONDS,
+        key=JOB_RETENTION_COMPLETED_SECONDS,
         label="Abgeschlossene Vorgänge aufbewahren (Sekunden)",
         description="Danach werden abgeschlossene Vorgänge aus der Warteschlange entfernt.",
         category=CATEGORY_JOBS,
@@ -51,7 +65,7 @@ _RETENTION = [
         default=lambda settings: settings.job_keep_completed_seconds,
     ),
     RuntimeSettingDefinition(
-        key=keys.JOB_RETENTION_FAILED_SECONDS,
+        key=JOB_RETENTION_FAILED_SECONDS,
         label="Fehlgeschlagene Vorgänge aufbewahren (Sekunden)",
         description="Danach werden fehlgeschlagene Vorgänge aus der Warteschlange entfernt.",
         category=CATEGORY_JOBS,
@@ -64,7 +78,7 @@ _RETENTION = [
 
 def _concurrency(name: str, label: str, default: int) -> RuntimeSettingDefinition:
     return RuntimeSettingDefinition(
-        key=keys.job_concurrency(name),
+        key=job_concurrency(name),
         label=f"Parallele Vorgänge: {label}",
         description=f"Wie viele Vorgänge der Warteschlange „{name}“ jeder Worker gleichzeitig "
         "bearbeitet.",
@@ -79,7 +93,7 @@ def _concurrency(name: str, label: str, default: int) -> RuntimeSettingDefinitio
 # and the storage of each Kanzlei (ailawyer.dokumente.upload decides both).
 _UPLOADS = [
     RuntimeSettingDefinition(
-        key=keys.UPLOAD_FILES_PER_HOUR,
+        key=UPLOAD_FILES_PER_HOUR,
         label="Hochladen: Dateien je Benutzer und Stunde",
         description="So viele PDF-Dateien darf jeder Benutzer innerhalb einer Stunde "
         "hochladen; danach wird das Hochladen bis zum Ablauf der Stunde abgelehnt.",
@@ -89,7 +103,7 @@ _UPLOADS = [
         default=lambda _settings: 200,
     ),
     RuntimeSettingDefinition(
-        key=keys.UPLOAD_MB_PER_HOUR,
+        key=UPLOAD_MB_PER_HOUR,
         label="Hochladen: Megabyte je Benutzer und Stunde",
         description="So viele Megabyte darf jeder Benutzer innerhalb einer Stunde hochladen.",
         category=CATEGORY_UPLOADS,
@@ -98,7 +112,7 @@ _UPLOADS = [
         default=lambda _settings: 1000,
     ),
     RuntimeSettingDefinition(
-        key=keys.UPLOAD_KANZLEI_QUOTA_MB,
+        key=UPLOAD_KANZLEI_QUOTA_MB,
         label="Speicherplatz je Kanzlei (Megabyte)",
         description="So viel Platz dürfen die Dokumente einer Kanzlei zusammen belegen; "
         "darüber hinaus wird das Hochladen abgelehnt. Gilt für jede Kanzlei einzeln.",

@@ -32,7 +32,11 @@ from ailawyer.jobs.options import retention_options, worker_options
 from ailawyer.jobs.payloads import JobPayload
 from ailawyer.logs import bind_context, clear_context, get_logger
 from ailawyer.redis_client import create_redis
-from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.definitions import (
+    JOB_RETENTION_COMPLETED_SECONDS,
+    JOB_RETENTION_FAILED_SECONDS,
+    job_concurrency,
+)
 from ailawyer.worker.bindings import BINDINGS, QueueBinding
 from ailawyer.worker.failures import handle_final_failure
 
@@ -96,7 +100,7 @@ class WorkerPool:
             options = worker_options(
                 self.services.settings,
                 connection=client,
-                concurrency=runtime.get(keys.job_concurrency(binding.name)),
+                concurrency=runtime.get(job_concurrency(binding.name)),
                 worker_name=self.worker_id,
                 retention=retention,
             )
@@ -105,9 +109,9 @@ class WorkerPool:
             self._listen(runner)
             runner.task = asyncio.create_task(self._run(runner), name=f"worker:{binding.name}")
             self.runners.append(runner)
-            await runtime.watch(keys.job_concurrency(binding.name), self._concurrency(runner))
-        await runtime.watch(keys.JOB_RETENTION_COMPLETED_SECONDS, self._apply_retention)
-        await runtime.watch(keys.JOB_RETENTION_FAILED_SECONDS, self._apply_retention)
+            await runtime.watch(job_concurrency(binding.name), self._concurrency(runner))
+        await runtime.watch(JOB_RETENTION_COMPLETED_SECONDS, self._apply_retention)
+        await runtime.watch(JOB_RETENTION_FAILED_SECONDS, self._apply_retention)
         log.info("workers started", queues=self.queue_info())
 
     def queue_info(self) -> dict[str, dict[str, int]]:
@@ -177,8 +181,8 @@ class WorkerPool:
     def _retention(self) -> dict[str, Any]:
         runtime = self.services.runtime_settings
         return retention_options(
-            runtime.get(keys.JOB_RETENTION_COMPLETED_SECONDS),
-            runtime.get(keys.JOB_RETENTION_FAILED_SECONDS),
+            runtime.get(JOB_RETENTION_COMPLETED_SECONDS),
+            runtime.get(JOB_RETENTION_FAILED_SECONDS),
         )
 
     def _apply_retention(self, _value: int) -> None:

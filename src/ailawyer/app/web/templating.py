@@ -14,7 +14,7 @@ from litestar.utils.scope.state import ScopeState
 
 from ailawyer import __version__
 from ailawyer.app.web.icons import icon
-from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.definitions import MAINTENANCE_BANNER
 
 # A German firm reads German wall-clock time, whatever the server's time zone is.
 DISPLAY_TIMEZONE = ZoneInfo("Europe/Berlin")
@@ -102,8 +102,6 @@ def render(
         "csrf_token": csrf_token if isinstance(csrf_token, str) else "",
         "status_code": status_code,
         # From this process's copy of the runtime settings: no query per page.
-        "maintenance_banner": services.runtime_settings.get(keys.MAINTENANCE_BANNER)
-        if user
-        else None,
+        "maintenance_banner": services.runtime_settings.get(MAINTENANCE_BANNER) if user else None,
     }
     return Template(template_name, context={**shared, **context}, status_code=status_code)

@@ -7,7 +7,10 @@ from typing import Any
 from ailawyer.dokumente.recovery import requeue_orphaned_dokumente
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.payloads import SystemTaskPayload
-from ailawyer.runtime_settings import keys
+from ailawyer.runtime_settings.definitions import (
+    JOB_RETENTION_COMPLETED_SECONDS,
+    JOB_RETENTION_FAILED_SECONDS,
+)
 from ailawyer.worker.maintenance import clean_finished_jobs
 
 
@@ -18,8 +21,8 @@ async def run_system_task(ctx: JobContext, payload: SystemTaskPayload) -> dict[s
             runtime = ctx.services.runtime_settings
             removed = await clean_finished_jobs(
                 ctx.services.jobs,
-                completed_seconds=runtime.get(keys.JOB_RETENTION_COMPLETED_SECONDS),
-                failed_seconds=runtime.get(keys.JOB_RETENTION_FAILED_SECONDS),
+                completed_seconds=runtime.get(JOB_RETENTION_COMPLETED_SECONDS),
+                failed_seconds=runtime.get(JOB_RETENTION_FAILED_SECONDS),
             )
             await ctx.log(f"Entfernt: {removed}")
             return {"removed": removed}
