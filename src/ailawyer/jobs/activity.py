@@ -3,7 +3,7 @@
 Fed synchronously by the worker's bullmq listeners (a job became active, completed or
 failed), by `JobQueues.enqueue`, by job progress and by the explorer's own actions.
 Those calls only note the change in memory: bullmq runs its listeners inside its job
-bookkeeping, where nothing may block or raise (ARCHITECTURE.md).
+bookkeeping, where nothing may block or raise (docs/ARCHITECTURE.md, bullmq pitfalls).
 
 A flush, at most every FLUSH_INTERVAL_SECONDS per process, then
 - adds the collected metrics to Redis in one pipeline (`ailawyer.jobs.metrics`), and

@@ -11,7 +11,8 @@
 - Stalled jobs: a SIGKILLed worker's jobs keep their lock until it expires; another worker's
   stalled check moves them back to waiting. Recovery takes at most about
   lock + stalled interval (default 15 s + 5 s), instead of bullmq's 60–75 s.
-- No rate limiter option anywhere: bullmq's does not work (ARCHITECTURE.md).
+- No rate limiter option anywhere: bullmq's does not work (docs/ARCHITECTURE.md, bullmq
+  pitfalls).
 """
 
 from __future__ import annotations

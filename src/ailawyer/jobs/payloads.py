@@ -1,7 +1,7 @@
 """Typed job payloads: ids and parameters only, never personal data (names, document text).
 
 Payloads are stored in Redis as camelCase JSON (`{"dokumentId": 7, "akteId": 3}`), the
-shape the explorer shows and the original Node design used. Unknown fields are refused,
+shape the explorer shows (and a Node producer would write). Unknown fields are refused,
 so nobody can slip a name or a text into a job by adding a key.
 """
 
