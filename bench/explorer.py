@@ -36,7 +36,7 @@ from tests.support.http import login
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
 
-from ailawyer.admin.jobs.explorer import (
+from ailawyer.app.web.admin.jobs.explorer import (
     PER_PAGE,
     SEARCH_RESULTS,
     SEARCH_SECONDS,

@@ -35,7 +35,7 @@ import httpx
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
 
-from ailawyer.admin.system.log_reader import LogQuery, read_logs
+from ailawyer.app.web.admin.system.log_reader import LogQuery, read_logs
 from ailawyer.config import Settings
 from ailawyer.db.migrate import upgrade
 from ailawyer.db.session import Database

@@ -8,7 +8,7 @@ import httpx
 from tests.support.factories import Factory
 from tests.support.job_explorer import FAILURE, LOG_LINE, add, finish, probe_queue
 
-from ailawyer.admin.jobs.explorer import STATE_LABELS, JobSearch, SearchCursor, SearchQuery
+from ailawyer.app.web.admin.jobs.explorer import STATE_LABELS, JobSearch, SearchCursor, SearchQuery
 from ailawyer.db.models import User
 from ailawyer.jobs.bullmq_adapter import STATES, read_counts
 from ailawyer.services import Services

@@ -22,7 +22,7 @@ from tests.support.personas import build_operator
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
 
-from ailawyer.admin.system.status import read_queue_backlogs, read_redis_facts
+from ailawyer.app.web.admin.system.status import read_queue_backlogs, read_redis_facts
 from ailawyer.config import Settings
 from ailawyer.embedded_redis import RedisServer
 from ailawyer.redis_client import create_redis

@@ -17,7 +17,7 @@ from tests.support.personas import build_operator
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
 
-from ailawyer.admin.system.log_reader import LogQuery, read_logs
+from ailawyer.app.web.admin.system.log_reader import LogQuery, read_logs
 from ailawyer.config import Settings
 
 T = TypeVar("T")

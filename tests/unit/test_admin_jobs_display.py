@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 
-from ailawyer.admin.jobs.charts import HEIGHT, minute_bars
-from ailawyer.admin.jobs.controller import ms_de, notice_from
-from ailawyer.admin.jobs.explorer import SearchCursor, SearchQuery, pretty_json, summarize_job
+from ailawyer.app.web.admin.jobs.charts import HEIGHT, minute_bars
+from ailawyer.app.web.admin.jobs.controller import ms_de, notice_from
+from ailawyer.app.web.admin.jobs.explorer import (
+    SearchCursor,
+    SearchQuery,
+    pretty_json,
+    summarize_job,
+)
 from ailawyer.jobs.metrics import MINUTES, MetricsBuffer, QueueMetrics, percentile, summarize
 
 

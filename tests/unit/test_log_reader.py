@@ -12,7 +12,7 @@ import pytest
 from tests.integration.test_logging import isolated_logging  # noqa: F401 (a fixture)
 from tests.support.log_files import BASE_TIME, log_line, write_log
 
-from ailawyer.admin.system.log_reader import LogPage, LogQuery, read_logs
+from ailawyer.app.web.admin.system.log_reader import LogPage, LogQuery, read_logs
 from ailawyer.logs import bind_context, clear_context, configure_logging, get_logger
 
 BUDGET = 64 * 1024 * 1024

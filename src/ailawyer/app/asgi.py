@@ -20,8 +20,8 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
 from ailawyer import __version__
-from ailawyer.admin.routes import admin_router
 from ailawyer.app.realtime.server import RealtimeServer
+from ailawyer.app.web.admin.routes import admin_router
 from ailawyer.app.web.akten.controller import akte_page
 from ailawyer.app.web.akten.dokumente import dokumente_routes
 from ailawyer.app.web.auth.controller import AuthController

@@ -1,7 +1,7 @@
 """Who may see and act on a job: decided here and nowhere else (as `domain/access.py` for Akten).
 
 Every job route asks these functions: the retry API (`/api/jobs/…/retry`), every page and
-action of the job explorer (`admin/jobs`), and the Socket.IO join of its live room.
+action of the job explorer (`app/web/admin/jobs`), and the Socket.IO join of its live room.
 
 - A job belongs to a Kanzlei when its queue holds Kanzlei jobs (`QueueDefinition.kanzlei_jobs`)
   and its payload names the Kanzlei (`kanzleiId`). Every other job (the system queue, test

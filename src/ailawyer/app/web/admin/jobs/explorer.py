@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ailawyer.admin.system.status import ProcessInfo, process_list
+from ailawyer.app.web.admin.system.status import ProcessInfo, process_list
 from ailawyer.db.models import Akte, User
 from ailawyer.jobs import bullmq_adapter
 from ailawyer.jobs.access import EVERY_JOB, JobScope, job_owner, queues_in_scope

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from litestar import Router
 
-from ailawyer.admin.audit.controller import audit_page
-from ailawyer.admin.jobs.controller import job_routes
-from ailawyer.admin.overview import admin_index, admin_users
-from ailawyer.admin.settings.controller import (
+from ailawyer.app.web.admin.audit.controller import audit_page
+from ailawyer.app.web.admin.jobs.controller import job_routes
+from ailawyer.app.web.admin.overview import admin_index, admin_users
+from ailawyer.app.web.admin.settings.controller import (
     reset_setting,
     save_settings,
     settings_page,
     settings_processes,
 )
-from ailawyer.admin.system.controller import system_logs, system_page, system_status
+from ailawyer.app.web.admin.system.controller import system_logs, system_page, system_status
 from ailawyer.app.web.authentication import requires_admin, requires_operator
 
 installation_router = Router(

@@ -15,8 +15,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Template
 
-from ailawyer.admin.system.log_reader import LEVELS, SOURCES, LogPage, LogQuery, read_logs
-from ailawyer.admin.system.status import (
+from ailawyer.app.web.admin.system.log_reader import LEVELS, SOURCES, LogPage, LogQuery, read_logs
+from ailawyer.app.web.admin.system.status import (
     process_list,
     read_disks,
     read_queue_backlogs,

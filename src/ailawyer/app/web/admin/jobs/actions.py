@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from bullmq import Job
 
-from ailawyer.admin.jobs.explorer import CLEANABLE_STATES
+from ailawyer.app.web.admin.jobs.explorer import CLEANABLE_STATES
 from ailawyer.jobs.access import holds_kanzlei_jobs, job_owner
 from ailawyer.jobs.bullmq_adapter import clean_state, count_up_to, failed_ids_up_to, tally
 from ailawyer.jobs.catalog import ADMIN_TEST

@@ -32,9 +32,9 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from pydantic import ValidationError
 
-from ailawyer.admin.jobs import actions
-from ailawyer.admin.jobs.charts import minute_bars
-from ailawyer.admin.jobs.explorer import (
+from ailawyer.app.web.admin.jobs import actions
+from ailawyer.app.web.admin.jobs.charts import minute_bars
+from ailawyer.app.web.admin.jobs.explorer import (
     CLEANABLE_STATES,
     PER_PAGE,
     STATE_LABELS,
