@@ -28,6 +28,10 @@ class Principal(Protocol):
     def role(self) -> Role: ...
     @property
     def aktiv(self) -> bool: ...
+    # The installation's operator (docs/ARCHITECTURE.md, "Trust model"): Akten do not ask it;
+    # jobs and the audit log do.
+    @property
+    def is_operator(self) -> bool: ...
 
 
 def can_access_akte(user: Principal, akte: Akte) -> bool:

@@ -210,9 +210,9 @@ class AuditPage:
 EVERY_KANZLEI = None
 
 
-def audit_scope_of(user: Principal, *, is_operator: bool) -> int | None:
+def audit_scope_of(user: Principal) -> int | None:
     """The Kanzlei whose audit log `user` reads, or EVERY_KANZLEI for the operator."""
-    return EVERY_KANZLEI if is_operator else user.kanzlei_id
+    return EVERY_KANZLEI if user.is_operator else user.kanzlei_id
 
 
 def _in_scope(kanzlei_id: int | None) -> list[Any]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,11 +42,8 @@ class Verdict(Enum):
     HIDDEN = "hidden"
 
 
-class JobPrincipal(Principal, Protocol):
-    """What job decisions need to know about a user (a User row or a session's user)."""
-
-    @property
-    def is_operator(self) -> bool: ...
+# What job decisions need to know about a user: the one Principal of domain/access.py.
+JobPrincipal = Principal
 
 
 @dataclass(frozen=True)

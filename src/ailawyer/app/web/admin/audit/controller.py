@@ -42,7 +42,7 @@ async def audit_page(
     its jobs and people; the operator reads every entry, installation-wide ones included.
     """
     user = request.user
-    kanzlei_id = audit_scope_of(user, is_operator=user.is_operator)
+    kanzlei_id = audit_scope_of(user)
     page = await list_audit(
         db, kanzlei_id, action=aktion or None, user_id=benutzer, page=seite, per_page=PER_PAGE
     )
