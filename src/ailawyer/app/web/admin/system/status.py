@@ -17,12 +17,11 @@ from typing import Any, Literal
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from ailawyer.jobs.bullmq_adapter import read_waiting
+
 Status = Literal["up", "degraded", "down"]
 
 REQUIRED_EVICTION_POLICY = "noeviction"
-# How many of the oldest entries of a wait list are inspected: a LIFO job is pushed to
-# the other end, so the very last entry is not always the oldest.
-_OLDEST_SAMPLE = 10
 # A job still waiting after this long means the workers do not keep up (or none runs).
 BACKLOG_WARNING_SECONDS = 5 * 60
 DISK_WARNING_FRACTION = 0.10
@@ -104,50 +103,13 @@ class QueueBacklog:
 async def read_queue_backlogs(
     redis: Redis, bull_prefix: str, queues: Iterable[str]
 ) -> list[QueueBacklog]:
-    """Waiting jobs per queue, read from bullmq's keys without changing anything.
-
-    Waiting jobs are in `<prefix>:<queue>:wait` (pushed left, taken from the right, so
-    the oldest are at the right end), in the sorted set `:prioritized`, and, for queues
-    paused by an older bullmq, in `:paused`. A job waits since it became due: its
-    `timestamp` plus `delay`, or, after a failed attempt, since that attempt started.
-    """
-    return list(
-        await asyncio.gather(*(_backlog(redis, f"{bull_prefix}:{name}", name) for name in queues))
-    )
-
-
-async def _backlog(redis: Redis, key: str, name: str) -> QueueBacklog:
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.llen(f"{key}:wait")
-        pipe.llen(f"{key}:paused")
-        pipe.zcard(f"{key}:prioritized")
-        pipe.lrange(f"{key}:wait", -_OLDEST_SAMPLE, -1)
-        pipe.lrange(f"{key}:paused", -_OLDEST_SAMPLE, -1)
-        pipe.zrange(f"{key}:prioritized", 0, _OLDEST_SAMPLE - 1)
-        wait, paused, prioritized, *samples = await pipe.execute()
-    job_ids = {job_id for sample in samples for job_id in sample}
-    since: list[float] = []
-    if job_ids:
-        async with redis.pipeline(transaction=False) as pipe:
-            for job_id in job_ids:
-                pipe.hmget(f"{key}:{job_id}", "timestamp", "delay", "processedOn")
-            for timestamp, delay, processed_on in await pipe.execute():
-                due = _waiting_since(timestamp, delay, processed_on)
-                if due is not None:
-                    since.append(due)
-    return QueueBacklog(
-        queue=name,
-        waiting=int(wait) + int(paused) + int(prioritized),
-        oldest_waiting_since=min(since) if since else None,
-    )
-
-
-def _waiting_since(timestamp: Any, delay: Any, processed_on: Any) -> float | None:
-    created = _int(timestamp)
-    if created is None:  # the job hash is gone (removed meanwhile)
-        return None
-    due_ms = max(created + (_int(delay) or 0), _int(processed_on) or 0)
-    return due_ms / 1000
+    """Waiting jobs per queue and since when the longest-waiting one waits (read-only)."""
+    names = list(queues)
+    waits = await asyncio.gather(*(read_waiting(redis, bull_prefix, name) for name in names))
+    return [
+        QueueBacklog(queue=name, waiting=wait.count, oldest_waiting_since=wait.oldest_since)
+        for name, wait in zip(names, waits, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
