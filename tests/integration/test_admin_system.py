@@ -22,11 +22,12 @@ from tests.support.personas import build_operator
 from tests.support.ports import free_port
 from tests.support.processes import AilawyerProcess, wait_for_http
 
-from ailawyer.app.web.admin.system.status import read_queue_backlogs, read_redis_facts
+from ailawyer.app.web.admin.system.status import read_queue_backlogs
 from ailawyer.config import Settings
 from ailawyer.embedded_redis import RedisServer
 from ailawyer.redis_client import create_redis
 from ailawyer.services import Services
+from ailawyer.system_facts import read_redis_facts
 
 
 @asynccontextmanager
@@ -143,8 +144,8 @@ async def test_the_backlog_shows_the_oldest_waiting_job_of_each_queue(services: 
     await queue.add("wichtig", {}, {"priority": 1})
     await queue.add("spaeter", {}, {"delay": 60_000})
 
-    (backlog,) = await read_queue_backlogs(services.redis, prefix, ["rueckstand"])
-    (empty,) = await read_queue_backlogs(services.redis, prefix, ["leer"])
+    empty_queue = Queue("leer", {"connection": services.redis, "prefix": prefix})
+    backlog, empty = await read_queue_backlogs(services.redis, [queue, empty_queue])
 
     # Delayed jobs are not waiting yet; prioritized ones are.
     assert backlog.waiting == 3

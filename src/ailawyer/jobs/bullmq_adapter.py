@@ -175,6 +175,74 @@ def _int(value: Any) -> int | None:
         return None
 
 
+# --- backlog ---------------------------------------------------------------------------------
+
+# How many of the oldest entries of a wait list are inspected: a LIFO job is pushed to
+# the other end, so the very last entry is not always the oldest.
+_OLDEST_SAMPLE = 10
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """How many jobs of a queue wait, and since when (epoch seconds) the longest-waiting
+    one does (None: none waits)."""
+
+    waiting: int
+    oldest_waiting_since: float | None
+
+
+async def read_backlog(redis: Redis, queue: Queue) -> Backlog:
+    """Waiting jobs of `queue`, read without changing anything (two round trips).
+
+    Waiting jobs are in the wait list (pushed left, taken from the right, so the oldest
+    are at the right end), in the sorted set of prioritized jobs, and, for queues paused
+    by an older bullmq, in `paused`. A job waits since it became due: its `timestamp` plus
+    `delay`, or, after a failed attempt, since that attempt started.
+    """
+    wait, paused, prioritized = (
+        _state_key(queue, "waiting"),
+        queue.toKey("paused"),
+        _state_key(queue, "prioritized"),
+    )
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.llen(wait)
+        pipe.llen(paused)
+        pipe.zcard(prioritized)
+        pipe.lrange(wait, -_OLDEST_SAMPLE, -1)
+        pipe.lrange(paused, -_OLDEST_SAMPLE, -1)
+        pipe.zrange(prioritized, 0, _OLDEST_SAMPLE - 1)
+        n_wait, n_paused, n_prioritized, *samples = await pipe.execute()
+    job_ids = {job_id for sample in samples for job_id in sample}
+    since: list[float] = []
+    if job_ids:
+        async with redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hmget(queue.toKey(job_id), "timestamp", "delay", "processedOn")
+            for timestamp, delay, processed_on in await pipe.execute():
+                due = _waiting_since(timestamp, delay, processed_on)
+                if due is not None:
+                    since.append(due)
+    return Backlog(
+        waiting=int(n_wait) + int(n_paused) + int(n_prioritized),
+        oldest_waiting_since=min(since) if since else None,
+    )
+
+
+def _waiting_since(timestamp: Any, delay: Any, processed_on: Any) -> float | None:
+    created = _int(timestamp)
+    if created is None:  # the job hash is gone (removed meanwhile)
+        return None
+    due_ms = max(created + (_int(delay) or 0), _int(processed_on) or 0)
+    return due_ms / 1000
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 # --- selecting and removing jobs by time ---------------------------------------------------
 
 

@@ -1,84 +1,25 @@
-"""What the admin system page shows besides `/api/health`: Redis, queue backlogs, disks, processes.
+"""What the admin system page shows besides `/api/health`: queue backlogs and processes.
 
-Read-only and framework-free. Each reader is bounded (a few Redis commands, one `statvfs`
-per directory) so the page can be polled.
+Read-only and framework-free. Redis memory and durability and free disk come from
+`ailawyer.system_facts` (the alerts read them too); the backlog from the bullmq adapter.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from bullmq import Queue
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
-from ailawyer.jobs.bullmq_adapter import read_waiting
+from ailawyer.jobs.bullmq_adapter import read_backlog
+from ailawyer.system_facts import Status
 
-Status = Literal["up", "degraded", "down"]
-
-REQUIRED_EVICTION_POLICY = "noeviction"
 # A job still waiting after this long means the workers do not keep up (or none runs).
 BACKLOG_WARNING_SECONDS = 5 * 60
-DISK_WARNING_FRACTION = 0.10
-DISK_CRITICAL_FRACTION = 0.03
-
-
-@dataclass(frozen=True)
-class RedisFacts:
-    """Memory use and durability settings; None where Redis would not say."""
-
-    used_memory: int | None
-    max_memory: int | None
-    aof_enabled: bool | None
-    eviction_policy: str | None
-    version: str | None
-    # "config" when CONFIG GET answered; "info" when it is disabled (managed Redis).
-    source: Literal["config", "info"]
-
-    @property
-    def eviction_ok(self) -> bool | None:
-        """Whether jobs are safe from eviction; None when the policy is unknown."""
-        if self.eviction_policy is None:
-            return None
-        return self.eviction_policy == REQUIRED_EVICTION_POLICY
-
-    @property
-    def status(self) -> Status:
-        """Yellow when Redis may drop or lose jobs (eviction, or no AOF)."""
-        return "degraded" if self.eviction_ok is False or self.aof_enabled is False else "up"
-
-
-async def read_redis_facts(redis: Redis) -> RedisFacts:
-    """INFO, and CONFIG GET where the server allows it (it wins where both answer)."""
-    info = await redis.info()  # the default sections: server, memory, persistence, ...
-    aof: bool | None = _flag(info.get("aof_enabled"))
-    policy: str | None = info.get("maxmemory_policy")
-    source: Literal["config", "info"] = "info"
-    try:
-        config = await redis.config_get("appendonly")
-        config.update(await redis.config_get("maxmemory-policy"))
-    except ResponseError:
-        # Managed Redis often renames or forbids CONFIG (an unknown command, or NOPERM
-        # from an ACL); INFO says the same for current Redis versions.
-        pass
-    else:
-        source = "config"
-        if "appendonly" in config:
-            aof = config["appendonly"] == "yes"
-        policy = config.get("maxmemory-policy", policy)
-    return RedisFacts(
-        used_memory=_int(info.get("used_memory")),
-        max_memory=_int(info.get("maxmemory")),
-        aof_enabled=aof,
-        eviction_policy=policy,
-        version=info.get("redis_version"),
-        source=source,
-    )
 
 
 @dataclass(frozen=True)
@@ -100,48 +41,13 @@ class QueueBacklog:
         return "degraded" if age is not None and age > BACKLOG_WARNING_SECONDS else "up"
 
 
-async def read_queue_backlogs(
-    redis: Redis, bull_prefix: str, queues: Iterable[str]
-) -> list[QueueBacklog]:
-    """Waiting jobs per queue and since when the longest-waiting one waits (read-only)."""
-    names = list(queues)
-    waits = await asyncio.gather(*(read_waiting(redis, bull_prefix, name) for name in names))
+async def read_queue_backlogs(redis: Redis, queues: Sequence[Queue]) -> list[QueueBacklog]:
+    """Waiting jobs per queue (`bullmq_adapter.read_backlog`), all queues at once."""
+    backlogs = await asyncio.gather(*(read_backlog(redis, queue) for queue in queues))
     return [
-        QueueBacklog(queue=name, waiting=wait.count, oldest_waiting_since=wait.oldest_since)
-        for name, wait in zip(names, waits, strict=True)
+        QueueBacklog(queue.name, backlog.waiting, backlog.oldest_waiting_since)
+        for queue, backlog in zip(queues, backlogs, strict=True)
     ]
-
-
-@dataclass(frozen=True)
-class DiskFacts:
-    """Free space of the file system holding one of our directories."""
-
-    label: str
-    path: Path
-    free: int
-    total: int
-
-    @property
-    def free_fraction(self) -> float:
-        return self.free / self.total if self.total else 0.0
-
-    @property
-    def status(self) -> Status:
-        if self.free_fraction < DISK_CRITICAL_FRACTION:
-            return "down"
-        return "degraded" if self.free_fraction < DISK_WARNING_FRACTION else "up"
-
-
-def read_disks(directories: Mapping[str, Path]) -> list[DiskFacts]:
-    """Free space for each labelled directory (of its nearest existing parent if not created)."""
-    facts = []
-    for label, directory in directories.items():
-        existing = directory.resolve()
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-        usage = shutil.disk_usage(existing)
-        facts.append(DiskFacts(label=label, path=directory, free=usage.free, total=usage.total))
-    return facts
 
 
 @dataclass(frozen=True)
@@ -185,15 +91,3 @@ def process_list(*heartbeats: Iterable[Mapping[str, Any]]) -> list[ProcessInfo]:
         for record in records
     ]
     return sorted(rows, key=lambda row: (row.kind != "app", row.host or "", row.started_at or 0))
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _flag(value: Any) -> bool | None:
-    number = _int(value)
-    return None if number is None else bool(number)
