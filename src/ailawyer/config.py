@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     log_dir: Path | None = None
     log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_backup_count: int = Field(default=10, ge=1)
+    # The scheduled maintenance deletes log files of ended processes this long after their
+    # last line (ailawyer.worker.log_retention).
+    log_retention_days: int = Field(default=14, ge=1)
     # The most one log viewer request reads when its filters match few lines.
     log_viewer_scan_mb: int = Field(default=64, ge=1)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -69,8 +72,11 @@ class Settings(BaseSettings):
     # Defaults of the runtime settings for retention; admins change them while running.
     job_keep_completed_seconds: int = Field(default=24 * 3600, ge=1)
     job_keep_failed_seconds: int = Field(default=7 * 24 * 3600, ge=1)
-    # Maintenance: retention cleanup, and Dokumente whose job is gone are enqueued again.
+    # Maintenance: the retention cleanup (jobs, log files, notifications, audit log).
     job_cleanup_interval_seconds: float = Field(default=15 * 60, gt=0)
+    # How often Dokumente whose job is gone are enqueued again (ailawyer.dokumente.recovery);
+    # short, because a Redis that lost writes leaves accepted uploads waiting until then.
+    dokumente_recovery_seconds: float = Field(default=15.0, gt=0)
     # A killed worker's jobs run again after at most lock + stalled interval (~20 s).
     job_lock_seconds: float = Field(default=15.0, gt=0)
     job_stalled_interval_seconds: float = Field(default=5.0, gt=0)

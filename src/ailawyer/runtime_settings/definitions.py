@@ -17,6 +17,9 @@ MAINTENANCE_BANNER = "ui.maintenance_banner"
 UPLOAD_FILES_PER_HOUR = "uploads.rate.files_per_hour"
 UPLOAD_MB_PER_HOUR = "uploads.rate.mb_per_hour"
 UPLOAD_KANZLEI_QUOTA_MB = "uploads.quota.kanzlei_mb"
+NOTIFICATION_RETENTION_DAYS = "retention.notifications_days"
+NOTIFICATION_DISMISSED_RETENTION_DAYS = "retention.dismissed_notifications_days"
+AUDIT_RETENTION_DAYS = "retention.audit_days"
 
 
 def job_concurrency(queue_name: str) -> str:
@@ -30,6 +33,7 @@ CATEGORY_NOTICES = "Hinweise"
 CATEGORY_SYSTEM = "System"
 CATEGORY_JOBS = "Hintergrundverarbeitung"
 CATEGORY_UPLOADS = "Dokumente"
+CATEGORY_RETENTION = "Aufbewahrung"
 
 _MAINTENANCE_BANNER = RuntimeSettingDefinition(
     key=MAINTENANCE_BANNER,
@@ -123,6 +127,41 @@ _UPLOADS = [
     ),
 ]
 
+# How long the scheduled retention cleanup keeps records (ailawyer.worker.retention); log
+# files follow LOG_RETENTION_DAYS.
+MAX_RETENTION_DAYS = 100 * 365
+_RETENTION_OF_RECORDS = [
+    RuntimeSettingDefinition(
+        key=NOTIFICATION_RETENTION_DAYS,
+        label="Benachrichtigungen aufbewahren (Tage)",
+        description="Benachrichtigungen, die älter sind, werden gelöscht, gelesen oder nicht.",
+        category=CATEGORY_RETENTION,
+        value_type=Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS)],
+        allowed="eine ganze Zahl von 1 bis 36.500",
+        default=lambda _settings: 180,
+    ),
+    RuntimeSettingDefinition(
+        key=NOTIFICATION_DISMISSED_RETENTION_DAYS,
+        label="Ausgeblendete Benachrichtigungen aufbewahren (Tage)",
+        description="Benachrichtigungen, die ein Benutzer ausgeblendet hat, werden so viele "
+        "Tage danach gelöscht.",
+        category=CATEGORY_RETENTION,
+        value_type=Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS)],
+        allowed="eine ganze Zahl von 1 bis 36.500",
+        default=lambda _settings: 30,
+    ),
+    RuntimeSettingDefinition(
+        key=AUDIT_RETENTION_DAYS,
+        label="Einträge im Protokoll der Verwaltung aufbewahren (Tage)",
+        description="Einträge im Protokoll (wer hat wann was geändert), die älter sind, "
+        "werden gelöscht. 0: nie löschen.",
+        category=CATEGORY_RETENTION,
+        value_type=Annotated[int, Field(ge=0, le=MAX_RETENTION_DAYS)],
+        allowed="0 (nie löschen) oder eine ganze Zahl bis 36.500",
+        default=lambda _settings: 0,
+    ),
+]
+
 RUNTIME_SETTINGS = RuntimeSettingsRegistry(
     [
         _MAINTENANCE_BANNER,
@@ -130,5 +169,6 @@ RUNTIME_SETTINGS = RuntimeSettingsRegistry(
         *_RETENTION,
         *(_concurrency(q.name, q.label, q.default_concurrency) for q in QUEUES.values()),
         *_UPLOADS,
+        *_RETENTION_OF_RECORDS,
     ]
 )
