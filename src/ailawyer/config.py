@@ -11,6 +11,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, PositiveFloat, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -92,6 +93,9 @@ class Settings(BaseSettings):
     pdf_max_seconds: float = Field(default=300.0, gt=0)
     pdf_max_memory_mb: int = Field(default=1024, ge=64)
     kanzlei_name: str = "Kanzlei"
+    # The wall clock of every time a person reads: pages, job logs and what the browser
+    # renders itself (ailawyer.app.web.templating, static/js/format.js).
+    time_zone: str = "Europe/Berlin"
 
     @field_validator("allowed_origins", "trusted_proxies", "job_backoff_seconds", mode="before")
     @classmethod
@@ -107,6 +111,17 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -129,6 +144,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalize_database_url(self.database_url)
         return f"sqlite+aiosqlite:///{(self.data_dir / 'ailawyer.sqlite3').resolve()}"
+
+    @property
+    def display_zone(self) -> ZoneInfo:
+        """The time zone people read times in (TIME_ZONE)."""
+        return ZoneInfo(self.time_zone)
 
     @property
     def effective_log_dir(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
@@ -35,12 +36,13 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 async def new_context(
     browser: Browser, live_server: str
-) -> AsyncIterator[Callable[[], Awaitable[BrowserContext]]]:
-    """Make isolated browser contexts (separate cookies), closed after the test."""
+) -> AsyncIterator[Callable[..., Awaitable[BrowserContext]]]:
+    """Make isolated browser contexts (separate cookies), closed after the test; keywords go
+    to Playwright's `new_context` (e.g. `timezone_id`)."""
     contexts: list[BrowserContext] = []
 
-    async def make() -> BrowserContext:
-        context = await browser.new_context(base_url=live_server, locale="de-DE")
+    async def make(**options: Any) -> BrowserContext:
+        context = await browser.new_context(base_url=live_server, locale="de-DE", **options)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         return context
@@ -51,7 +53,7 @@ async def new_context(
 
 
 @pytest.fixture
-async def page(new_context: Callable[[], Awaitable[BrowserContext]]) -> Page:
+async def page(new_context: Callable[..., Awaitable[BrowserContext]]) -> Page:
     context = await new_context()
     return await context.new_page()
 

@@ -1,12 +1,19 @@
-"""German formatting filters for durations, sizes and precise timestamps."""
+"""German formatting filters: durations, sizes, and times in the installation's TIME_ZONE."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from ailawyer.app.web.templating import bytes_de, duration_de, timestamp_de
+from ailawyer.app.web.templating import bytes_de, datetime_de, duration_de, timestamp_de
+from ailawyer.config import Settings
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+WINTER = datetime(2026, 11, 28, 13, 5, 9, 123_456, tzinfo=UTC)
+SUMMER = datetime(2026, 5, 28, 13, 5, 9, 7_000, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -41,10 +48,37 @@ def test_bytes_de_uses_binary_units_and_a_decimal_comma(size: int | None, text: 
     assert bytes_de(size) == text
 
 
-def test_timestamp_de_shows_berlin_time_to_the_millisecond() -> None:
-    winter = datetime(2026, 11, 28, 13, 5, 9, 123_456, tzinfo=UTC)
-    summer = datetime(2026, 5, 28, 13, 5, 9, 7_000, tzinfo=UTC)
+def test_timestamp_de_shows_the_zones_time_to_the_second_without_milliseconds() -> None:
+    assert timestamp_de(WINTER, BERLIN) == "28.11.2026, 14:05:09"
+    assert timestamp_de(SUMMER, BERLIN) == "28.05.2026, 15:05:09"
+    assert timestamp_de(WINTER, NEW_YORK) == "28.11.2026, 08:05:09"
+    assert timestamp_de(None, BERLIN) == "—"
 
-    assert timestamp_de(winter) == "28.11.2026, 14:05:09,123"
-    assert timestamp_de(summer) == "28.05.2026, 15:05:09,007"
-    assert timestamp_de(None) == "—"
+
+def test_datetime_de_shows_the_zones_date_and_minute() -> None:
+    assert datetime_de(WINTER, BERLIN) == "28.11.2026, 14:05"
+    assert datetime_de(SUMMER, NEW_YORK) == "28.05.2026, 09:05"
+    # Across midnight the date moves with the zone.
+    assert datetime_de(datetime(2026, 12, 31, 23, 30, tzinfo=UTC), BERLIN) == "01.01.2027, 00:30"
+    assert datetime_de(None, BERLIN) == "—"
+
+
+def test_a_naive_datetime_is_read_as_utc_not_as_the_servers_time() -> None:
+    # SQLite hands back naive datetimes that were stored as UTC.
+    naive = WINTER.replace(tzinfo=None)
+
+    assert timestamp_de(naive, BERLIN) == timestamp_de(WINTER, BERLIN)
+    assert datetime_de(naive, NEW_YORK) == datetime_de(WINTER, NEW_YORK)
+
+
+def test_time_zone_defaults_to_berlin_and_a_setting_changes_the_display_zone() -> None:
+    assert Settings(_env_file=None, environment="test").display_zone == BERLIN
+    chosen = Settings(_env_file=None, environment="test", time_zone="America/New_York")
+
+    assert timestamp_de(WINTER, chosen.display_zone) == "28.11.2026, 08:05:09"
+
+
+@pytest.mark.parametrize("name", ["", "Mitteleuropa", "europe/berlin", "../etc/passwd"])
+def test_an_unknown_time_zone_stops_the_settings_with_its_reason(name: str) -> None:
+    with pytest.raises(ValueError, match="unknown time zone"):
+        Settings(_env_file=None, environment="test", time_zone=name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from litestar import Litestar, Router
@@ -108,7 +109,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         template_config=TemplateConfig(
             directory=TEMPLATE_DIR,
             engine=JinjaTemplateEngine,
-            engine_callback=configure_environment,
+            engine_callback=partial(configure_environment, zone=settings.display_zone),
         ),
         exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
         request_max_body_size=settings.max_upload_bytes + 1024 * 1024,

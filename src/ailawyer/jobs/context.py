@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bullmq import Job
 from redis.exceptions import RedisError
 
+from ailawyer.jobs.log_lines import stamped
 from ailawyer.logs import get_logger
 
 if TYPE_CHECKING:
@@ -61,10 +62,9 @@ class JobContext:
     async def log(self, line: str) -> None:
         """Append a line to the job's log (shown in the job explorer); best effort too.
 
-        bullmq stores bare strings, so each line starts with its UTC time (ISO 8601).
+        bullmq stores bare strings, so each line starts with its time (jobs/log_lines.py).
         """
-        stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         try:
-            await self.job.log(f"{stamp} {line}")
+            await self.job.log(stamped(line, datetime.now(UTC)))
         except RedisError as error:
             log.warning("job log line not stored", error=str(error))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,15 +17,18 @@ from ailawyer import __version__
 from ailawyer.app.web.icons import icon
 from ailawyer.runtime_settings.definitions import MAINTENANCE_BANNER
 
-# A German firm reads German wall-clock time, whatever the server's time zone is.
-DISPLAY_TIMEZONE = ZoneInfo("Europe/Berlin")
+
+def _local(value: datetime, zone: ZoneInfo) -> datetime:
+    # SQLite hands back naive datetimes, stored as UTC: never read them as the server's time.
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(zone)
 
 
-def datetime_de(value: datetime | None) -> str:
-    """28.11.2026, 14:05 — or an em dash for no value."""
+def datetime_de(value: datetime | None, zone: ZoneInfo) -> str:
+    """28.11.2026, 14:05 in `zone` (TIME_ZONE) — or an em dash for no value."""
     if value is None:
         return "—"
-    return value.astimezone(DISPLAY_TIMEZONE).strftime("%d.%m.%Y, %H:%M")
+    return f"{_local(value, zone):%d.%m.%Y, %H:%M}"
 
 
 def number_de(value: float | int | None, decimals: int = 0) -> str:
@@ -35,12 +39,12 @@ def number_de(value: float | int | None, decimals: int = 0) -> str:
     return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
 
-def timestamp_de(value: datetime | None) -> str:
-    """28.11.2026, 14:05:09,123 — to the millisecond, for log lines and job timestamps."""
+def timestamp_de(value: datetime | None, zone: ZoneInfo) -> str:
+    """28.11.2026, 14:05:09 in `zone` — to the second, where seconds matter (log lines, job
+    times, the audit log); milliseconds stay in the machine-readable `datetime` attributes."""
     if value is None:
         return "—"
-    local = value.astimezone(DISPLAY_TIMEZONE)
-    return f"{local:%d.%m.%Y, %H:%M:%S},{local.microsecond // 1000:03d}"
+    return f"{_local(value, zone):%d.%m.%Y, %H:%M:%S}"
 
 
 def duration_de(seconds: float | None) -> str:
@@ -72,16 +76,18 @@ def bytes_de(value: int | None) -> str:
     return f"{number_de(size, 1)} TiB"
 
 
-def configure_environment(engine: JinjaTemplateEngine) -> None:
-    """Register our filters and globals on Litestar's Jinja environment."""
+def configure_environment(engine: JinjaTemplateEngine, *, zone: ZoneInfo) -> None:
+    """Register our filters and globals on Litestar's Jinja environment; times in `zone`."""
     environment: Environment = engine.engine
-    environment.filters["datetime_de"] = datetime_de
+    environment.filters["datetime_de"] = partial(datetime_de, zone=zone)
     environment.filters["number_de"] = number_de
-    environment.filters["timestamp_de"] = timestamp_de
+    environment.filters["timestamp_de"] = partial(timestamp_de, zone=zone)
     environment.filters["duration_de"] = duration_de
     environment.filters["bytes_de"] = bytes_de
     environment.globals["icon"] = icon
     environment.globals["version"] = __version__
+    # base.html hands it to static/js/format.js, so the browser renders the same wall clock.
+    environment.globals["time_zone"] = zone.key
 
 
 def render(

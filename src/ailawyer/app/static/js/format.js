@@ -1,5 +1,10 @@
 // German dates for people: "vor 5 Minuten", "gestern", "28.11.2026, 14:05".
+//
+// Times are shown on the installation's wall clock (TIME_ZONE, handed over by base.html),
+// not the browser's: a time in the bell reads the same as the server-rendered pages
+// (ailawyer.app.web.templating) wherever the computer stands.
 
+const timeZone = document.querySelector('meta[name="time-zone"]')?.content || undefined;
 const relative = new Intl.RelativeTimeFormat("de", { numeric: "auto" });
 const absolute = new Intl.DateTimeFormat("de-DE", {
   day: "2-digit",
@@ -7,8 +12,7 @@ const absolute = new Intl.DateTimeFormat("de-DE", {
   year: "numeric",
   hour: "2-digit",
   minute: "2-digit",
-  // The firm's wall clock, like the server-rendered pages (templating.DISPLAY_TIMEZONE).
-  timeZone: "Europe/Berlin",
+  timeZone,
 });
 
 export function absoluteTime(date) {

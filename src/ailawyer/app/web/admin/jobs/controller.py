@@ -71,6 +71,7 @@ from ailawyer.jobs.access import (
 from ailawyer.jobs.bullmq_adapter import STATES, queue_exists, read_counts
 from ailawyer.jobs.catalog import ADMIN_TEST
 from ailawyer.jobs.job_ids import is_job_id
+from ailawyer.jobs.log_lines import read_line
 from ailawyer.jobs.metrics import read_metrics
 from ailawyer.jobs.payloads import AdminTestPayload
 from ailawyer.services import Services
@@ -164,6 +165,7 @@ HELPERS: Mapping[str, Any] = {
     "queue_url": queue_url,
     "from_epoch": from_epoch,
     "ms_de": ms_de,
+    "log_line": read_line,
 }
 
 
