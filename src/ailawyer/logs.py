@@ -67,6 +67,16 @@ REDACTED = "[entfernt]"
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _PROCESS_KIND = re.compile(r"[a-z][a-z0-9_-]*")
+# `<kind>-<host>-<pid>.log` and its rotations `.log.1`, `.log.2`, ... (higher = older), as
+# `_FileTarget.path_for` names them; the log viewer and the log retention read names by it.
+FILE_NAME = re.compile(
+    r"^(?P<kind>[a-z][a-z0-9_]*)-(?P<host>.+)-(?P<pid>\d+)\.log(?:\.(?P<index>\d+))?$"
+)
+
+
+def file_host(host: str) -> str:
+    """A host name as it appears in log file names."""
+    return _SAFE_NAME.sub("_", host)
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,7 @@ class _FileTarget:
     formatter: logging.Formatter
 
     def path_for(self, pid: int) -> Path:
-        return self.log_dir / f"{self.process_kind}-{_SAFE_NAME.sub('_', self.host)}-{pid}.log"
+        return self.log_dir / f"{self.process_kind}-{file_host(self.host)}-{pid}.log"
 
     def open_handler(self) -> RotatingFileHandler:
         # delay: a process (or forked child) that never logs leaves no empty file behind.

@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ailawyer.logs import FILE_NAME
+
 LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
 _LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
 # Process kinds that write logs (see `ailawyer.cli.start_logging`).
@@ -44,10 +46,6 @@ BLOCK_SIZE = 64 * 1024
 # A longer "line" (a file without newlines, a runaway message) is kept only by its end.
 MAX_LINE_BYTES = 256 * 1024
 
-# `<kind>-<host>-<pid>.log` or `.log.<n>`, as `ailawyer.logs._FileTarget.path_for` names it.
-_FILE_NAME = re.compile(
-    r"^(?P<kind>[a-z][a-z0-9_]*)-(?P<host>.+)-(?P<pid>\d+)\.log(?:\.(?P<index>\d+))?$"
-)
 _TIMESTAMP_FIELD = re.compile(rb'"timestamp"\s*:\s*"([^"]{10,40})"')
 # The fields every line has (`ailawyer.logs._ProcessFields`); the rest is shown as extra.
 _KNOWN_FIELDS = frozenset(
@@ -175,7 +173,7 @@ def _streams_in(log_dir: Path, source: str | None) -> list[list[_LogFile]]:
     except FileNotFoundError:
         return []
     for item in candidates:
-        match = _FILE_NAME.match(item.name)
+        match = FILE_NAME.match(item.name)
         if match is None or (source and match["kind"] != source):
             continue
         try:
