@@ -144,8 +144,8 @@ async def test_the_backlog_shows_the_oldest_waiting_job_of_each_queue(services: 
     await queue.add("wichtig", {}, {"priority": 1})
     await queue.add("spaeter", {}, {"delay": 60_000})
 
-    empty_queue = Queue("leer", {"connection": services.redis, "prefix": prefix})
-    backlog, empty = await read_queue_backlogs(services.redis, [queue, empty_queue])
+    (backlog,) = await read_queue_backlogs(services.redis, prefix, ["rueckstand"])
+    (empty,) = await read_queue_backlogs(services.redis, prefix, ["leer"])
 
     # Delayed jobs are not waiting yet; prioritized ones are.
     assert backlog.waiting == 3

@@ -20,6 +20,7 @@ from ailawyer.app.web.admin.system.status import process_list, read_queue_backlo
 from ailawyer.app.web.dependencies import ServicesDep
 from ailawyer.app.web.templating import render
 from ailawyer.health import CHECK_TIMEOUT_SECONDS, check_health
+from ailawyer.jobs.options import bull_prefix
 from ailawyer.logs import get_logger
 from ailawyer.services import Services
 from ailawyer.system_facts import read_disks, read_redis_facts
@@ -160,7 +161,7 @@ async def _system_status(request: Request[Any, Any, Any], services: Services) ->
 
     async def backlogs() -> Any:
         queues = await services.jobs.known()
-        return await read_queue_backlogs(services.redis, [services.jobs.queue(q) for q in queues])
+        return await read_queue_backlogs(services.redis, bull_prefix(settings), queues)
 
     health, redis_facts, queue_backlogs, apps, workers, disks = await asyncio.gather(
         check_health(services.db, services.redis, services.workers),

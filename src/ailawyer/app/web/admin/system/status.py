@@ -1,21 +1,20 @@
 """What the admin system page shows besides `/api/health`: queue backlogs and processes.
 
 Read-only and framework-free. Redis memory and durability and free disk come from
-`ailawyer.system_facts` (the alerts read them too); the backlog from the bullmq adapter.
+`ailawyer.system_facts` (the alerts read them too); waiting jobs from the bullmq adapter.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bullmq import Queue
 from redis.asyncio import Redis
 
-from ailawyer.jobs.bullmq_adapter import read_backlog
+from ailawyer.jobs.bullmq_adapter import read_waiting
 from ailawyer.system_facts import Status
 
 # A job still waiting after this long means the workers do not keep up (or none runs).
@@ -41,12 +40,15 @@ class QueueBacklog:
         return "degraded" if age is not None and age > BACKLOG_WARNING_SECONDS else "up"
 
 
-async def read_queue_backlogs(redis: Redis, queues: Sequence[Queue]) -> list[QueueBacklog]:
-    """Waiting jobs per queue (`bullmq_adapter.read_backlog`), all queues at once."""
-    backlogs = await asyncio.gather(*(read_backlog(redis, queue) for queue in queues))
+async def read_queue_backlogs(
+    redis: Redis, bull_prefix: str, queues: Iterable[str]
+) -> list[QueueBacklog]:
+    """Waiting jobs per queue and since when the longest-waiting one waits (read-only)."""
+    names = list(queues)
+    waits = await asyncio.gather(*(read_waiting(redis, bull_prefix, name) for name in names))
     return [
-        QueueBacklog(queue.name, backlog.waiting, backlog.oldest_waiting_since)
-        for queue, backlog in zip(queues, backlogs, strict=True)
+        QueueBacklog(queue=name, waiting=wait.count, oldest_waiting_since=wait.oldest_since)
+        for name, wait in zip(names, waits, strict=True)
     ]
 
 
