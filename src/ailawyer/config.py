@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PositiveFloat, field_validator, model_validator
+from pydantic import Field, PositiveFloat, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 INSECURE_SECRET_KEYS = frozenset({"", "changethis", "change-me", "secret"})
@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     # The wall clock of every time a person reads: pages, job logs and what the browser
     # renders itself (ailawyer.app.web.templating, static/js/format.js).
     time_zone: str = "Europe/Berlin"
+    # Alerts to the operators (ailawyer.alerts): every process ticks this often, and one of
+    # them evaluates the installation's checks per tick.
+    alert_interval_seconds: float = Field(default=10.0, gt=0)
+    # GET /metrics answers only `Authorization: Bearer <this>`; unset (or empty): 404.
+    metrics_token: SecretStr | None = None
 
     @field_validator("allowed_origins", "trusted_proxies", "job_backoff_seconds", mode="before")
     @classmethod
@@ -111,6 +116,11 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("time_zone")
     @classmethod

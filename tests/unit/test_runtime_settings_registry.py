@@ -54,6 +54,8 @@ def test_categories_keep_the_declaration_order() -> None:
         "System",
         "Hintergrundverarbeitung",
         "Dokumente",
+        "Aufbewahrung",
+        "Warnmeldungen",
     ]
     assert [d for _, group in categories for d in group] == list(RUNTIME_SETTINGS)
 

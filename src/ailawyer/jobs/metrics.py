@@ -11,6 +11,13 @@ worker's listeners), read by the job explorer. Keys (beside bullmq's, under our 
   due to the start of the first attempt) and "run" (start to end of one attempt), each
   `"<epoch seconds>:<milliseconds>"`, capped by LTRIM; p50/p95 are computed from them.
 
+- `<prefix>:jobmetrics:<queue>:totals`: running totals for Prometheus (`/metrics`), one
+  hash per queue without a TTL: `completed` and `failed` jobs, and per kind a histogram of
+  all samples: `<kind>:count`, `<kind>:sum_ms` and `<kind>:le:<seconds>` (samples of at
+  most that many seconds and more than the next smaller bound; DURATION_BUCKETS_SECONDS).
+  Every process that finishes jobs adds to the same hash, so any app process reports the
+  installation's figures. Only the queue's series, not the Kanzleien's.
+
 A job of a Kanzlei is counted twice: in its queue's series (the operator's view) and in the
 series `<queue>:kanzlei:<id>` (its Kanzlei's ADMIN's view; `series`). Queue names never hold
 a colon (`JobQueues.discover`), so no queue's series can be taken for a Kanzlei's.
@@ -40,6 +47,11 @@ COUNTER_TTL_SECONDS = (MINUTES + 5) * 60
 SAMPLES_TTL_SECONDS = 7 * 24 * 3600
 
 
+# Upper bounds of the wait and run time histograms (seconds); longer ones count only in
+# the total (Prometheus' "+Inf").
+DURATION_BUCKETS_SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+
 def _base(prefix: str, queue: str) -> str:
     return f"{prefix}:jobmetrics:{queue}"
 
@@ -63,30 +75,51 @@ def samples_key(prefix: str, queue: str, kind: str) -> str:
     return f"{_base(prefix, queue)}:{kind}"
 
 
+def totals_key(prefix: str, queue: str) -> str:
+    """The running totals of `queue` (outcomes and duration histograms)."""
+    return f"{_base(prefix, queue)}:totals"
+
+
+def _bucket_field(kind: str, milliseconds: int) -> str | None:
+    for bound in DURATION_BUCKETS_SECONDS:
+        if milliseconds <= bound * 1000:
+            return f"{kind}:le:{bound:g}"
+    return None
+
+
 @dataclass
 class MetricsBuffer:
     """Counts and samples collected in memory between two writes (bounded per queue)."""
 
     counts: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     samples: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # (queue, field of its totals hash) -> amount to add.
+    totals: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def count(self, queue: str, outcome: str, at: float, kanzlei_id: int | None = None) -> None:
         """One job of `queue` (and of Kanzlei `kanzlei_id`) ended with `outcome` at `at`."""
         for name in _series_of_job(queue, kanzlei_id):
             self.counts[(name, outcome, int(at // 60))] += 1
+        self.totals[(queue, outcome)] += 1
 
     def sample(
         self, queue: str, kind: str, at: float, milliseconds: float, kanzlei_id: int | None = None
     ) -> None:
         """One wait or run time; beyond SAMPLE_LIMIT per write only the newest are kept."""
+        rounded = max(0, round(milliseconds))
         for name in _series_of_job(queue, kanzlei_id):
             entries = self.samples.setdefault((name, kind), [])
-            entries.append(f"{int(at)}:{max(0, round(milliseconds))}")
+            entries.append(f"{int(at)}:{rounded}")
             if len(entries) > SAMPLE_LIMIT:
                 del entries[0]
+        self.totals[(queue, f"{kind}:count")] += 1
+        self.totals[(queue, f"{kind}:sum_ms")] += rounded
+        bucket = _bucket_field(kind, rounded)
+        if bucket is not None:
+            self.totals[(queue, bucket)] += 1
 
     def __bool__(self) -> bool:
-        return bool(self.counts or self.samples)
+        return bool(self.counts or self.samples or self.totals)
 
     def write(self, pipe: Pipeline, prefix: str) -> None:
         """Queue the commands that add this buffer to Redis on `pipe`."""
@@ -99,6 +132,8 @@ class MetricsBuffer:
             pipe.lpush(key, *entries)
             pipe.ltrim(key, 0, SAMPLE_LIMIT - 1)
             pipe.expire(key, SAMPLES_TTL_SECONDS)
+        for (queue, name), amount in self.totals.items():
+            pipe.hincrby(totals_key(prefix, queue), name, amount)
 
 
 @dataclass(frozen=True)
@@ -199,3 +234,66 @@ async def read_metrics(
             run=summarize(samples[index * 2 + 1]),
         )
     return result
+
+
+async def count_recent(
+    redis: Redis, prefix: str, queues: Sequence[str], outcome: str, now: float, minutes: int
+) -> dict[str, int]:
+    """How many jobs of each queue ended with `outcome` in the last `minutes` minutes (the
+    current one included), in one MGET."""
+    if not queues:
+        return {}
+    last = int(now // 60)
+    spans = range(last - minutes + 1, last + 1)
+    keys = [counter_key(prefix, queue, outcome, minute) for queue in queues for minute in spans]
+    values = [int(value or 0) for value in await redis.mget(keys)]
+    return {
+        queue: sum(values[index * minutes : (index + 1) * minutes])
+        for index, queue in enumerate(queues)
+    }
+
+
+@dataclass(frozen=True)
+class DurationHistogram:
+    """All samples of one kind so far: (upper bound in seconds, samples up to it) ascending
+    and cumulative, the number of samples and their sum."""
+
+    buckets: list[tuple[float, int]]
+    count: int
+    sum_seconds: float
+
+
+@dataclass(frozen=True)
+class QueueTotals:
+    """A queue's running totals (see `totals_key`)."""
+
+    completed: int
+    failed: int
+    durations: dict[str, DurationHistogram]  # by kind: "wait", "run"
+
+
+async def read_totals(redis: Redis, prefix: str, queues: Sequence[str]) -> dict[str, QueueTotals]:
+    """The running totals of every queue in `queues`, in one round trip."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            pipe.hgetall(totals_key(prefix, queue))
+        hashes = await pipe.execute()
+    return {queue: _totals(fields) for queue, fields in zip(queues, hashes, strict=True)}
+
+
+def _totals(fields: dict[str, str]) -> QueueTotals:
+    def number(name: str) -> int:
+        return int(fields.get(name) or 0)
+
+    durations = {}
+    for kind in SAMPLE_KINDS:
+        cumulative, buckets = 0, []
+        for bound in DURATION_BUCKETS_SECONDS:
+            cumulative += number(f"{kind}:le:{bound:g}")
+            buckets.append((float(bound), cumulative))
+        durations[kind] = DurationHistogram(
+            buckets=buckets,
+            count=number(f"{kind}:count"),
+            sum_seconds=number(f"{kind}:sum_ms") / 1000,
+        )
+    return QueueTotals(completed=number("completed"), failed=number("failed"), durations=durations)

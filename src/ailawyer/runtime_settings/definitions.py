@@ -17,6 +17,13 @@ MAINTENANCE_BANNER = "ui.maintenance_banner"
 UPLOAD_FILES_PER_HOUR = "uploads.rate.files_per_hour"
 UPLOAD_MB_PER_HOUR = "uploads.rate.mb_per_hour"
 UPLOAD_KANZLEI_QUOTA_MB = "uploads.quota.kanzlei_mb"
+ALERT_WORKER_MISSING_SECONDS = "alerts.worker_missing_seconds"
+ALERT_BACKLOG_SECONDS = "alerts.backlog_seconds"
+ALERT_FAILED_JOBS = "alerts.failed_jobs"
+ALERT_REDIS_MEMORY_PERCENT = "alerts.redis_memory_percent"
+ALERT_DISK_FREE_PERCENT = "alerts.disk_free_percent"
+# The window ALERT_FAILED_JOBS counts final failures in.
+FAILED_JOBS_WINDOW_MINUTES = 15
 NOTIFICATION_RETENTION_DAYS = "retention.notifications_days"
 NOTIFICATION_DISMISSED_RETENTION_DAYS = "retention.dismissed_notifications_days"
 AUDIT_RETENTION_DAYS = "retention.audit_days"
@@ -33,6 +40,7 @@ CATEGORY_NOTICES = "Hinweise"
 CATEGORY_SYSTEM = "System"
 CATEGORY_JOBS = "Hintergrundverarbeitung"
 CATEGORY_UPLOADS = "Dokumente"
+CATEGORY_ALERTS = "Warnmeldungen"
 CATEGORY_RETENTION = "Aufbewahrung"
 
 _MAINTENANCE_BANNER = RuntimeSettingDefinition(
@@ -162,6 +170,60 @@ _RETENTION_OF_RECORDS = [
     ),
 ]
 
+# Thresholds of the alerts to the operators (ailawyer.alerts.checks); the installation's.
+_ALERTS = [
+    RuntimeSettingDefinition(
+        key=ALERT_WORKER_MISSING_SECONDS,
+        label="Warnung: kein Worker seit (Sekunden)",
+        description="So lange darf eine Warteschlange ohne laufenden Worker sein, bevor die "
+        "Betreiber gewarnt werden.",
+        category=CATEGORY_ALERTS,
+        value_type=Annotated[int, Field(ge=1, le=24 * 3600)],
+        allowed="eine ganze Zahl von 1 bis 86.400",
+        default=lambda _settings: 60,
+    ),
+    RuntimeSettingDefinition(
+        key=ALERT_BACKLOG_SECONDS,
+        label="Warnung: ältester wartender Vorgang (Sekunden)",
+        description="Wartet der älteste Vorgang einer Warteschlange länger, werden die "
+        "Betreiber gewarnt.",
+        category=CATEGORY_ALERTS,
+        value_type=Annotated[int, Field(ge=1, le=7 * 24 * 3600)],
+        allowed="eine ganze Zahl von 1 bis 604.800",
+        default=lambda _settings: 300,
+    ),
+    RuntimeSettingDefinition(
+        key=ALERT_FAILED_JOBS,
+        label=f"Warnung: fehlgeschlagene Vorgänge in {FAILED_JOBS_WINDOW_MINUTES} Minuten",
+        description=f"Schlagen in {FAILED_JOBS_WINDOW_MINUTES} Minuten mehr Vorgänge endgültig "
+        "fehl (alle Warteschlangen zusammen), werden die Betreiber gewarnt.",
+        category=CATEGORY_ALERTS,
+        value_type=Annotated[int, Field(ge=0, le=1_000_000)],
+        allowed="eine ganze Zahl von 0 bis 1.000.000",
+        default=lambda _settings: 10,
+    ),
+    RuntimeSettingDefinition(
+        key=ALERT_REDIS_MEMORY_PERCENT,
+        label="Warnung: Redis-Speicher belegt (Prozent)",
+        description="Belegt Redis mehr als diesen Anteil seines Limits (maxmemory), werden "
+        "die Betreiber gewarnt. Ohne Limit gibt es diese Warnung nicht.",
+        category=CATEGORY_ALERTS,
+        value_type=Annotated[int, Field(ge=1, le=100)],
+        allowed="eine ganze Zahl von 1 bis 100",
+        default=lambda _settings: 80,
+    ),
+    RuntimeSettingDefinition(
+        key=ALERT_DISK_FREE_PERCENT,
+        label="Warnung: freier Speicherplatz unter (Prozent)",
+        description="Ist auf dem Datenträger der Uploads oder der Protokolle weniger frei, "
+        "werden die Betreiber gewarnt.",
+        category=CATEGORY_ALERTS,
+        value_type=Annotated[int, Field(ge=1, le=99)],
+        allowed="eine ganze Zahl von 1 bis 99",
+        default=lambda _settings: 10,
+    ),
+]
+
 RUNTIME_SETTINGS = RuntimeSettingsRegistry(
     [
         _MAINTENANCE_BANNER,
@@ -170,5 +232,6 @@ RUNTIME_SETTINGS = RuntimeSettingsRegistry(
         *(_concurrency(q.name, q.label, q.default_concurrency) for q in QUEUES.values()),
         *_UPLOADS,
         *_RETENTION_OF_RECORDS,
+        *_ALERTS,
     ]
 )
