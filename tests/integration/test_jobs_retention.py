@@ -59,7 +59,7 @@ async def test_cleanup_removes_finished_jobs_older_than_the_limits_and_keeps_new
         cleanup = await services.jobs.enqueue("system", SystemTaskPayload(task="retention-cleanup"))
         done = await wait_for_state(services, "system", cleanup.id, "completed", within=10)
 
-    assert done.returnvalue == {"removed": {"test": 2}}
+    assert done.returnvalue["jobsRemoved"] == {"test": 2}
     for gone in (old_done, old_failed):
         assert await services.jobs.get_job("test", gone) is None
         assert await services.redis.exists(services.jobs.queue("test").toKey(gone)) == 0

@@ -30,10 +30,11 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.db.models import AuditLog, Kanzlei, User
@@ -275,6 +276,16 @@ async def audit_actors(session: AsyncSession, kanzlei_id: int | None) -> list[Us
         select(User).where(or_(User.id.in_(in_kanzlei), User.id.in_(acted))).order_by(User.name)
     )
     return list(users.all())
+
+
+async def delete_audit_entries_before(session: AsyncSession, before: datetime, limit: int) -> int:
+    """Delete up to `limit` entries older than `before` (the retention cleanup, when an
+    operator set an age; by default the log is kept); how many."""
+    old = select(AuditLog.id).where(AuditLog.created_at < before).limit(limit)
+    result = await session.execute(
+        delete(AuditLog).where(AuditLog.id.in_(old)).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
 
 
 def action_label(action: str) -> str:

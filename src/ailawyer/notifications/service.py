@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.db.models import Notification, Severity, User, is_id, utcnow
@@ -476,3 +476,27 @@ class NotificationService:
         if exists is None:
             raise NotificationNotFound(notification_id)
         return False
+
+
+async def delete_old_notifications(
+    session: AsyncSession, *, created_before: datetime, dismissed_before: datetime, limit: int
+) -> int:
+    """Delete up to `limit` notifications created before `created_before` or dismissed before
+    `dismissed_before` (the retention cleanup); how many. The seqs live on the user row, so
+    every client's cursor stays valid."""
+    old = (
+        select(Notification.id)
+        .where(
+            or_(
+                Notification.created_at < created_before,
+                Notification.dismissed_at < dismissed_before,
+            )
+        )
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(Notification)
+        .where(Notification.id.in_(old))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
