@@ -1,4 +1,4 @@
-"""The `ailawyer` command: serve, worker, dev, db, user, demo, assets."""
+"""The `ailawyer` command: serve, worker, healthcheck, dev, db, user, demo, assets."""
 
 from __future__ import annotations
 
@@ -92,6 +92,26 @@ def worker() -> None:
     settings = load_settings()
     start_logging("worker", settings)
     run_async(lambda: run_worker(settings))
+
+
+@main.group()
+def healthcheck() -> None:
+    """Exit codes for container healthchecks (0 = healthy)."""
+
+
+@healthcheck.command("worker")
+def healthcheck_worker() -> None:
+    """Exit 0 when a worker process of this container sent a fresh heartbeat, else 1."""
+    from ailawyer.worker.healthcheck import describe, fresh_local_worker
+
+    settings = load_settings()
+    try:
+        record = asyncio.run(fresh_local_worker(settings))
+    except Exception as error:  # Redis away or REDIS_URL missing: no heartbeat can be seen
+        click.echo(f"Herzschlag nicht lesbar: {error!r}", err=True)
+        sys.exit(1)
+    click.echo(describe(record), err=record is None)
+    sys.exit(0 if record else 1)
 
 
 @main.command()

@@ -95,6 +95,16 @@ class ProcessRegistry:
         records = await self.redis.mget([self._record(process_id) for process_id in ids])
         return [json.loads(record) for record in records if record]
 
+    async def alive_here(self) -> list[dict[str, Any]]:
+        """Fresh records of processes on this host (in a container: this container) that
+        are still running, so a killed process's record counts no longer than it lives."""
+        host = socket.gethostname()
+        return [
+            record
+            for record in await self.alive()
+            if record.get("host") == host and _running(record.get("pid"))
+        ]
+
     async def beat_forever(self, process_id: str, info: Callable[[], dict[str, Any]]) -> None:
         """Beat every interval until cancelled; a failed beat is logged, never fatal."""
         while True:
@@ -119,3 +129,16 @@ class ProcessRegistry:
                 await self.remove(process_id)
             except Exception as error:  # leaving the record to expire is fine
                 log.warning("could not remove heartbeat", kind=self.kind, error=str(error))
+
+
+def _running(pid: object) -> bool:
+    """Whether a process with this pid runs in this pid namespace."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, under another user
+        return True
+    return True
