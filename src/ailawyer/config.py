@@ -32,7 +32,11 @@ class ConfigurationError(RuntimeError):
 class Settings(BaseSettings):
     """Every infrastructure setting; documented one by one in `.env.example`."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # env_ignore_empty: `NAME=` (as .env.example lists the optional ones, and as compose's
+    # env_file hands them on) means "the default", not an empty value to parse.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     environment: Environment = Environment.PRODUCTION
     host: str = "127.0.0.1"

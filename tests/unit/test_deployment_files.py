@@ -1,16 +1,22 @@
 """The deployment files agree with each other and with the code they deploy.
 
-No Docker engine runs where the tests run, so these tests read the Dockerfile and
-docker-compose.yml as text and YAML and check what would otherwise only fail on a server:
+These tests need no container engine: they read the Dockerfile and docker-compose.yml as
+text and YAML, and render docker-compose.yml with a test `.env` through Compose's own parser
+(`docker-compose config`, Debian's docker-compose, which needs no daemon). They check what
+would otherwise only fail on a server: a setting in `.env` that never reaches a container,
 a setting name compose passes but Settings ignores, a CLI subcommand that was renamed, a
 grace period shorter than the worker's own shutdown timeout, a healthcheck on the wrong path.
+tests/deployment/ brings the stack up for real (`make stack`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -26,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERIGNORE = ROOT / ".dockerignore"
+ENV_EXAMPLE = ROOT / ".env.example"
+ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$", re.MULTILINE)
 
 LOG_DIR = "/var/log/ai-lawyer"
 HEALTH_PATH = "/api/health"
@@ -259,6 +267,16 @@ def test_worker_runs_the_worker_command():
     assert words(service("worker")["command"]) == ["worker"]
 
 
+def test_worker_is_healthchecked_on_its_own_heartbeat():
+    # The image's probe is /api/health, which a worker does not serve.
+    assert words(service("worker")["healthcheck"]["test"]) == [
+        "CMD",
+        "ailawyer",
+        "healthcheck",
+        "worker",
+    ]
+
+
 @pytest.mark.parametrize("name", ["app", "worker"])
 def test_docker_waits_longer_than_the_process_takes_to_shut_down(name):
     # On SIGTERM the worker lets running jobs finish and uvicorn lets open requests finish, both
@@ -326,6 +344,118 @@ def test_compose_requires_a_secret_key_instead_of_defaulting_one():
     assert re.fullmatch(r"\$\{SECRET_KEY:\?[^}]*\}", environment("app")["SECRET_KEY"])
 
 
+# --- docker-compose.yml as Compose reads it -----------------------------------------------
+
+# What the test .env gives the variables that only docker-compose.yml reads.
+COMPOSE_DOTENV = {
+    "POSTGRES_USER": "pg-user",
+    "POSTGRES_PASSWORD": "pg-password",
+    "POSTGRES_DB": "pg-db",
+    "AILAWYER_IMAGE": "registry.example/ailawyer:test",
+}
+
+
+def container_values() -> dict[str, str]:
+    """The settings docker-compose.yml itself sets, whatever .env says: the container's
+    own layout and the stack's own Redis and PostgreSQL."""
+    return {
+        "HOST": "0.0.0.0",
+        "PORT": "8000",
+        "DATA_DIR": final_stage().env()["DATA_DIR"],
+        "LOG_DIR": LOG_DIR,
+        "DATABASE_URL": "postgresql://pg-user:pg-password@postgres:5432/pg-db",
+        "REDIS_URL": "redis://redis:6379/0",
+    }
+
+
+def dotenv_of_every_setting() -> dict[str, str]:
+    """A .env that gives every field of Settings (read now, so new ones count) its own value."""
+    values = {name.upper(): f"from-dotenv-{name}" for name in Settings.model_fields}
+    # Compose publishes it as the app's host port, so it must be a number.
+    values["PORT"] = "18123"
+    return {**values, **COMPOSE_DOTENV}
+
+
+def render(directory: Path, dotenv: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`docker-compose config` of our compose file beside `dotenv`, as an operator has it."""
+    assert shutil.which("docker-compose"), "apt-get install docker-compose (make test-services)"
+    shutil.copy(COMPOSE_FILE, directory / "docker-compose.yml")
+    (directory / ".env").write_text("".join(f"{k}={v}\n" for k, v in dotenv.items()))
+    # Only PATH and HOME: a variable of the test's own shell would win over .env.
+    env = {"PATH": os.environ["PATH"], "HOME": str(directory)}
+    return subprocess.run(
+        ["docker-compose", "config"],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    result = render(tmp_path_factory.mktemp("compose"), dotenv_of_every_setting())
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+@pytest.mark.parametrize("name", AILAWYER_SERVICES)
+def test_every_setting_in_dotenv_reaches_the_container(rendered, name):
+    env = {str(k): str(v) for k, v in rendered["services"][name]["environment"].items()}
+    fixed = container_values()
+    expected = {**dotenv_of_every_setting(), **fixed}
+    wrong = {
+        setting: (env.get(setting), expected[setting])
+        for setting in _setting_env_names()
+        if env.get(setting) != expected[setting]
+    }
+    assert not wrong, f"{name}: setting -> (in the container, expected): {wrong}"
+
+
+def test_compose_takes_its_own_variables_from_dotenv(rendered):
+    services = rendered["services"]
+    assert {services[name]["image"] for name in AILAWYER_SERVICES} == {
+        COMPOSE_DOTENV["AILAWYER_IMAGE"]
+    }
+    postgres = {str(k): str(v) for k, v in services["postgres"]["environment"].items()}
+    assert postgres == {
+        "POSTGRES_USER": "pg-user",
+        "POSTGRES_PASSWORD": "pg-password",
+        "POSTGRES_DB": "pg-db",
+    }
+    (port,) = services["app"]["ports"]
+    assert (str(port["published"]), str(port["target"])) == ("18123", "8000")
+
+
+@pytest.mark.parametrize("missing", ["POSTGRES_PASSWORD", "SECRET_KEY"])
+def test_compose_refuses_to_start_without_a_password_or_key(tmp_path, missing):
+    dotenv = {**dotenv_of_every_setting(), missing: ""}
+
+    result = render(tmp_path, dotenv)
+
+    assert result.returncode != 0, result.stdout
+    assert f"set {missing} in .env" in result.stderr
+
+
+def test_the_copied_env_example_with_a_password_and_key_starts_the_app(tmp_path, monkeypatch):
+    """The README's path: `cp .env.example .env`, fill in the two required values."""
+    dotenv = dict(ASSIGNMENT.findall(ENV_EXAMPLE.read_text()))
+    dotenv.update(SECRET_KEY="k" * 40, POSTGRES_PASSWORD="pg-password")
+    result = render(tmp_path, dotenv)
+    assert result.returncode == 0, result.stderr
+    for name in ("app", "worker"):
+        env = yaml.safe_load(result.stdout)["services"][name]["environment"]
+        for key in list(os.environ):
+            if key.upper() in _setting_env_names():
+                monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(str(key), str(value))
+        settings = Settings(_env_file=None)
+        assert settings.environment.value == "production"
+        assert settings.effective_log_dir == Path(LOG_DIR)
+
+
 # --- the CLI the image and compose call ---------------------------------------------------
 
 
@@ -334,6 +464,11 @@ def test_every_subcommand_the_deployment_uses_exists():
 
     used = {tuple(exec_form(final_stage().last("CMD").arguments))}
     used |= {tuple(words(service(name)["command"])) for name in AILAWYER_SERVICES}
+    # Healthchecks that call the command, such as `ailawyer healthcheck worker`.
+    for name in AILAWYER_SERVICES:
+        test = words((service(name).get("healthcheck") or {}).get("test") or [])
+        if "ailawyer" in test:
+            used.add(tuple(test[test.index("ailawyer") + 1 :]))
     # Commands run while the image is built, such as `ailawyer assets`.
     for stage in dockerfile_stages():
         for run in stage.all("RUN"):
