@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -368,3 +369,44 @@ def demo() -> None:
         click.echo("Es gibt bereits Benutzer; keine Demodaten angelegt.")
     for login in logins:
         click.echo(f"{login.role.value:<15} {login.email:<32} {login.password}")
+
+
+@main.group()
+def backup() -> None:
+    """Back up and restore the installation: database, uploaded files, manifest."""
+
+
+@backup.command("create")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def backup_create(directory: Path) -> None:
+    """Write a backup into DIRECTORY (new or empty); safe while app and worker run."""
+    from ailawyer.backup.create import create_backup
+    from ailawyer.backup.errors import BackupError
+    from ailawyer.backup.report import backup_lines
+
+    settings = load_settings()
+    try:
+        result = asyncio.run(create_backup(settings, directory))
+    except BackupError as error:
+        click.echo(f"Sicherung fehlgeschlagen: {error}", err=True)
+        sys.exit(1)
+    for warning in result.warnings:
+        click.echo(f"Warnung: {warning}", err=True)
+    click.echo("\n".join(backup_lines(result, str(directory))))
+
+
+@backup.command("restore")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def backup_restore(directory: Path) -> None:
+    """Restore the backup in DIRECTORY into this installation, which must be empty."""
+    from ailawyer.backup.errors import BackupError
+    from ailawyer.backup.report import restore_lines
+    from ailawyer.backup.restore import restore_backup
+
+    settings = load_settings()
+    try:
+        result = asyncio.run(restore_backup(settings, directory))
+    except BackupError as error:
+        click.echo(f"Wiederherstellung abgebrochen: {error}", err=True)
+        sys.exit(1)
+    click.echo("\n".join(restore_lines(result, str(directory))))

@@ -33,9 +33,14 @@ GRACE_SECONDS = 10
 BATCH = 500
 
 
-async def requeue_orphaned_dokumente(services: Services) -> list[int]:
-    """Enqueue the job of every unfinished Dokument whose job is missing; their ids."""
-    cutoff = utcnow() - timedelta(seconds=GRACE_SECONDS)
+async def requeue_orphaned_dokumente(
+    services: Services, *, grace_seconds: float = GRACE_SECONDS
+) -> list[int]:
+    """Enqueue the job of every unfinished Dokument whose job is missing; their ids.
+
+    `grace_seconds=0` where no upload can be under way (right after a restore).
+    """
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
     async with services.db.session() as session:
         unfinished = (
             await session.execute(
