@@ -84,7 +84,7 @@ class Services:
                 redis, prefix=prefix, kind="app", interval_seconds=settings.worker_heartbeat_seconds
             ),
             emitter=emitter,
-            notifications=NotificationService(db, emitter),
+            notifications=NotificationService(emitter),
             jobs=jobs,
             job_activity=job_activity,
             runtime_settings=RuntimeSettings(db=db, redis=redis, settings=settings),

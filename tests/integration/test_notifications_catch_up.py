@@ -52,7 +52,7 @@ async def notifications(
 ) -> AsyncIterator[NotificationService]:
     """The notification service as the worker has it: write-only emitter on our Redis."""
     emitter = Emitter.write_only(own_redis.url, settings.redis_key_prefix)
-    yield NotificationService(services.db, emitter)
+    yield NotificationService(emitter)
     await emitter.close()
 
 
@@ -197,7 +197,8 @@ async def test_catch_up_lists_everything_after_the_cursor_except_dismissed(
         await notify(services.db, services.notifications, user.id, type="info", title=f"Nr. {n}")
         for n in range(1, 6)
     ]
-    await services.notifications.dismiss(user.id, created[4].id)
+    async with services.db.session() as session:
+        await services.notifications.dismiss(session, user.id, created[4].id)
 
     page = (await client.get("/api/notifications/after/2")).json()
 

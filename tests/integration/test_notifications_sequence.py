@@ -40,10 +40,10 @@ async def database(
 
 
 @pytest.fixture
-async def service(settings: Settings, database: Database) -> AsyncIterator[NotificationService]:
+async def service(settings: Settings) -> AsyncIterator[NotificationService]:
     # A prefix nobody listens on: these events are not the point here.
     emitter = Emitter.write_only(settings.redis_url or "", f"seq-test-{uuid.uuid4().hex[:8]}")
-    yield NotificationService(database, emitter)
+    yield NotificationService(emitter)
     await emitter.close()
 
 

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import event
 from tests.support.factories import Factory
 from tests.support.http import csrf_token_from
+from tests.support.notifications import notify
 
 from ailawyer.app.asgi import create_app
 from ailawyer.auth.sessions import SESSION_COOKIE
@@ -145,3 +146,25 @@ async def test_an_anonymous_request_opens_no_connection(
 
     assert response.status_code == 200
     assert counts == {}
+
+
+async def test_marking_notifications_read_uses_the_request_session(
+    settings: Settings, app_services: Services, anwalt: User
+) -> None:
+    first = await notify(
+        app_services.db, app_services.notifications, anwalt.id, type="info", title="Eins"
+    )
+    await notify(app_services.db, app_services.notifications, anwalt.id, type="info", title="Zwei")
+    use = DatabaseUse(app_services)
+    async with signed_in(settings, app_services, anwalt) as client:
+        token = csrf_token_from((await client.get("/")).text)
+        headers = {"X-CSRFToken": token}
+        with use.counting() as one:
+            read = await client.post(f"/api/notifications/{first.id}/read", headers=headers)
+        with use.counting() as everything:
+            all_read = await client.post("/api/notifications/read-all", headers=headers)
+
+    assert (read.status_code, read.json()["unread_count"]) == (200, 1)
+    assert (all_read.status_code, all_read.json()["unread_count"]) == (200, 0)
+    # One session, one checkout, one transaction: the write and the unread count it answers.
+    assert one == everything == {"sessions": 1, "checkouts": 1, "transactions": 1}

@@ -24,7 +24,6 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.db.models import Notification, Severity, User, is_id, utcnow
-from ailawyer.db.session import Database
 from ailawyer.domain.roles import Role
 from ailawyer.notifications.types import NotificationType, resolve
 from ailawyer.realtime import events, outbox
@@ -221,8 +220,7 @@ class _Content:
 class NotificationService:
     """Creates, lists and updates notifications; used by the app and the worker alike."""
 
-    def __init__(self, db: Database, emitter: Emitter) -> None:
-        self._db = db
+    def __init__(self, emitter: Emitter) -> None:
         self._emitter = emitter
 
     # --- creating -------------------------------------------------------------------
@@ -369,49 +367,48 @@ class NotificationService:
         return await self._unread(session, user_id)
 
     # --- updating -------------------------------------------------------------------
-    # These events carry the unread count read after the commit, so they are sent after
-    # it directly (best effort, `EmitTarget.send`) instead of being staged on the outbox.
+    # Each commits the caller's session (the request's), with the unread count read in the
+    # same transaction (one connection checkout). The events carry that count, so they are
+    # sent after the commit directly (best effort, `EmitTarget.send`) instead of being
+    # staged on the outbox.
 
-    async def mark_read(self, user_id: int, notification_id: int) -> Unread:
+    async def mark_read(self, session: AsyncSession, user_id: int, notification_id: int) -> Unread:
         """Mark one notification read and tell every tab of the user."""
-        async with self._db.session() as session:
-            changed = await self._set_once(session, user_id, notification_id, "read_at")
-            await session.commit()
-            unread = await self._unread(session, user_id)
+        changed = await self._set_once(session, user_id, notification_id, "read_at")
+        unread = await self._unread(session, user_id)
+        await session.commit()
         if changed:
             await self._emitter.to_user(user_id).send(
                 events.NOTIFICATION_READ, {"ids": [notification_id], **unread.as_payload()}
             )
         return unread
 
-    async def mark_all_read(self, user_id: int) -> Unread:
+    async def mark_all_read(self, session: AsyncSession, user_id: int) -> Unread:
         """Mark everything up to the current seq read and tell every tab of the user."""
-        async with self._db.session() as session:
-            up_to = await self._last_seq(session, user_id)
-            await session.execute(
-                update(Notification)
-                .where(
-                    Notification.user_id == user_id,
-                    Notification.seq <= up_to,
-                    Notification.read_at.is_(None),
-                    Notification.dismissed_at.is_(None),
-                )
-                .values(read_at=utcnow())
-                .execution_options(synchronize_session=False)
+        up_to = await self._last_seq(session, user_id)
+        await session.execute(
+            update(Notification)
+            .where(
+                Notification.user_id == user_id,
+                Notification.seq <= up_to,
+                Notification.read_at.is_(None),
+                Notification.dismissed_at.is_(None),
             )
-            await session.commit()
-            unread = await self._unread(session, user_id)
+            .values(read_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        unread = await self._unread(session, user_id)
+        await session.commit()
         await self._emitter.to_user(user_id).send(
             events.NOTIFICATION_READ, {"up_to_seq": up_to, **unread.as_payload()}
         )
         return unread
 
-    async def dismiss(self, user_id: int, notification_id: int) -> Unread:
+    async def dismiss(self, session: AsyncSession, user_id: int, notification_id: int) -> Unread:
         """Remove a notification from the user's lists and tell every tab of the user."""
-        async with self._db.session() as session:
-            changed = await self._set_once(session, user_id, notification_id, "dismissed_at")
-            await session.commit()
-            unread = await self._unread(session, user_id)
+        changed = await self._set_once(session, user_id, notification_id, "dismissed_at")
+        unread = await self._unread(session, user_id)
+        await session.commit()
         if changed:
             await self._emitter.to_user(user_id).send(
                 events.NOTIFICATION_DISMISSED, {"id": notification_id, **unread.as_payload()}

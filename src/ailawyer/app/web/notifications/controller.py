@@ -70,29 +70,37 @@ class NotificationsController(Controller):
 
     @post("/{notification_id:int}/read", status_code=HTTP_200_OK)
     async def mark_read(
-        self, request: Request[Any, Any, Any], services: ServicesDep, notification_id: FromPath[int]
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        db: DbSessionDep,
+        notification_id: FromPath[int],
     ) -> dict[str, int]:
         """Mark one read (idempotent)."""
         try:
-            unread = await services.notifications.mark_read(request.user.id, notification_id)
+            unread = await services.notifications.mark_read(db, request.user.id, notification_id)
         except NotificationNotFound as error:
             raise NotFoundException("Notification not found") from error
         return unread.as_payload()
 
     @post("/read-all", status_code=HTTP_200_OK)
     async def mark_all_read(
-        self, request: Request[Any, Any, Any], services: ServicesDep
+        self, request: Request[Any, Any, Any], services: ServicesDep, db: DbSessionDep
     ) -> dict[str, int]:
         """Mark every notification read."""
-        return (await services.notifications.mark_all_read(request.user.id)).as_payload()
+        return (await services.notifications.mark_all_read(db, request.user.id)).as_payload()
 
     @post("/{notification_id:int}/dismiss", status_code=HTTP_200_OK)
     async def dismiss(
-        self, request: Request[Any, Any, Any], services: ServicesDep, notification_id: FromPath[int]
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        db: DbSessionDep,
+        notification_id: FromPath[int],
     ) -> dict[str, int]:
         """Remove one from the lists (idempotent)."""
         try:
-            unread = await services.notifications.dismiss(request.user.id, notification_id)
+            unread = await services.notifications.dismiss(db, request.user.id, notification_id)
         except NotificationNotFound as error:
             raise NotFoundException("Notification not found") from error
         return unread.as_payload()
