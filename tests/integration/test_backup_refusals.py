@@ -1,6 +1,7 @@
 """What backup and restore refuse, and that a refused restore writes nothing: an installation
 that holds data, a schema newer than the code, a damaged file, Redis holding another
-installation's jobs, missing PostgreSQL tools, a non-empty backup directory."""
+installation's jobs, missing PostgreSQL tools, a non-empty backup directory; and what a
+backup does with a Dokument that lost or changed its file, or was taken back meanwhile."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sqlalchemy import text
 from tests.conftest import process_env
 from tests.integration.test_cli import ailawyer
 from tests.support.factories import Factory
-from tests.support.installations import KINDS, installation, table_rows
+from tests.support.installations import KINDS, installation, sha256_of, table_rows
 from tests.support.jobs import job_services
 from tests.support.pdfs import numbered_pdf
 
@@ -240,6 +241,24 @@ async def test_a_backup_stops_when_a_dokument_has_lost_its_file(
             await create_backup(source, tmp_path / "sicherung")
 
     assert not (tmp_path / "sicherung").exists()
+
+
+async def test_a_file_that_differs_from_its_upload_is_backed_up_as_found_with_a_warning(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async with installation("sqlite", settings, tmp_path / "quelle") as source:
+        _, changed = await fill(source)
+        (source.upload_dir / changed.storage_key).write_bytes(b"%PDF-1.4 changed")
+
+        result = await create_backup(source, tmp_path / "sicherung")
+
+    [warning] = result.warnings
+    assert warning.startswith(f"Dokument {changed.id} ({changed.storage_key}): die Datei stimmt")
+    [entry] = [e for e in result.manifest.files if e.dokument_id == changed.id]
+    assert (entry.sha256, entry.size_bytes) == (
+        sha256_of(tmp_path / "sicherung" / entry.path),
+        len(b"%PDF-1.4 changed"),
+    )
 
 
 async def test_a_dokument_taken_back_while_the_backup_runs_is_left_out_of_the_restore(

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+from ailawyer.backup.errors import BackupError
 from ailawyer.backup.snapshot import DatabaseDump, read_snapshot
 
 COPY_NAME = "database.sqlite3"
@@ -33,6 +34,9 @@ async def dump(url: str, directory: Path) -> DatabaseDump:
 
 
 def _dump(source_path: Path, target: Path) -> DatabaseDump:
+    if not source_path.is_file():
+        # sqlite3.connect would create an empty database there.
+        raise BackupError(f"Die Datenbankdatei {source_path} gibt es nicht.")
     with (
         closing(sqlite3.connect(source_path, timeout=BUSY_TIMEOUT_SECONDS)) as source,
         closing(sqlite3.connect(target)) as copy,
