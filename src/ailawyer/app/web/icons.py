@@ -36,6 +36,8 @@ def _load(name: str) -> tuple[str, str]:
     return attributes, body
 
 
+# Pages call this a dozen times per render with a handful of distinct arguments.
+@lru_cache(maxsize=1024)
 def icon(name: str, *, label: str | None = None, size: int = 18, css_class: str = "icon") -> Markup:
     """Return the named Lucide icon as inline SVG; decorative unless a label is given."""
     canonical = ICON_ALIASES.get(name, name)
