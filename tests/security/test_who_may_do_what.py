@@ -91,6 +91,9 @@ TABLE: dict[str, list[Case]] = {
     "/einstellungen": [Case(SIGNED_IN_ONLY)],
     "/api/settings/browser-notifications": [Case(SIGNED_IN_ONLY)],
     "/api/health": [Case(EVERYONE)],
+    # Prometheus' route: a bearer token decides, not a person (METRICS_TOKEN); the run's
+    # server has none, so the route does not exist for anyone.
+    "/metrics": [Case(row("404", "404", "404", "404", "404"))],
     "/static/{file_path:path}": [Case(EVERYONE)],
     "/akten/{akte_id:int}": [Case(AKTE_OF_A)],
     "/akten/{akte_id:int}/dokumente": [Case(AKTE_OF_A)],

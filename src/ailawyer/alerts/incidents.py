@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from redis.asyncio import Redis
@@ -48,6 +49,11 @@ class Incident:
     severity: Severity
     since: float  # epoch seconds: when the condition was first seen
     opened_at: float  # when it became an incident (after its hold)
+
+    @property
+    def started(self) -> datetime:
+        """When the condition was first seen, for the system page."""
+        return datetime.fromtimestamp(self.since, UTC)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

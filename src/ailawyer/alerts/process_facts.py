@@ -65,6 +65,15 @@ class ProcessFacts:
         return cls(**data, disks=disks)
 
 
+def logging_degraded() -> bool:
+    """Whether this process's log lines are being lost (e.g. its log disk is full).
+
+    Hook for issue 11, point 10: `ailawyer.logs` is to keep that state; until it does,
+    nothing reports it and this answers False.
+    """
+    return False
+
+
 def local_facts(
     settings: Settings, process_id: str, kind: str, logging_degraded: Callable[[], bool]
 ) -> ProcessFacts:

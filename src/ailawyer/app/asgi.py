@@ -21,6 +21,8 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
 from ailawyer import __version__
+from ailawyer.alerts.loop import alerts_running
+from ailawyer.alerts.process_facts import logging_degraded
 from ailawyer.app.realtime.server import RealtimeServer
 from ailawyer.app.web.admin.routes import admin_router
 from ailawyer.app.web.akten.controller import akte_page
@@ -32,6 +34,8 @@ from ailawyer.app.web.dependencies import provide_db_session
 from ailawyer.app.web.errors import handle_http_exception, handle_unexpected
 from ailawyer.app.web.health.controller import health
 from ailawyer.app.web.jobs.controller import retry_failed_job
+from ailawyer.app.web.metrics.controller import metrics
+from ailawyer.app.web.metrics.process import ProcessMetrics, timed_requests
 from ailawyer.app.web.middleware import request_logging
 from ailawyer.app.web.notifications.controller import NotificationsController
 from ailawyer.app.web.settings.controller import SettingsController
@@ -66,8 +70,11 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         app.state.process_id = new_process_id()
         started_at = time.time()
         try:
-            async with app.state.services.apps.heartbeats(
-                app.state.process_id, lambda: {"startedAt": started_at}
+            async with (
+                app.state.services.apps.heartbeats(
+                    app.state.process_id, lambda: {"startedAt": started_at}
+                ),
+                alerts_running(app.state.services, app.state.process_id, "app", logging_degraded),
             ):
                 yield
         finally:
@@ -86,6 +93,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             *dokumente_routes,
             retry_failed_job,
             health,
+            metrics,
             admin_router,
             NotificationsController,
             SettingsController,
@@ -96,7 +104,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             "db": Provide(provide_db_session, sync_to_thread=False),
         },
         lifespan=[lifespan],
-        state=State({"realtime": realtime}),
+        state=State(
+            {"realtime": realtime, "metrics": ProcessMetrics(lambda: realtime.connection_count)}
+        ),
         middleware=[SessionAuthMiddleware()],
         csrf_config=CSRFConfig(
             secret=settings.signing_key(),
@@ -134,4 +144,4 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
 def create_asgi_app() -> ASGIApp:
     """Factory for uvicorn (`ailawyer serve`): web app and Socket.IO on one port, logged."""
     app = create_app(get_settings())
-    return request_logging(app.state.realtime.asgi_app(app))
+    return request_logging(timed_requests(app.state.realtime.asgi_app(app), app.state.metrics))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
+from ailawyer.alerts.loop import alerts_running
+from ailawyer.alerts.process_facts import logging_degraded
 from ailawyer.config import Settings
 from ailawyer.logs import get_logger
 from ailawyer.process_registry import new_process_id
@@ -39,7 +41,9 @@ async def run_worker(settings: Settings) -> None:
         )
         await _schedule_maintenance(services, settings)
         log.info("worker started", workerId=worker_id)
-        await signals.stop.wait()
+        # Alerts from every process: they must not depend on a worker, nor on the app.
+        async with alerts_running(services, worker_id, "worker", logging_degraded):
+            await signals.stop.wait()
         finished = await pool.stop(settings.shutdown_grace_seconds, signals.force)
         log.info("worker stopped", workerId=worker_id, allJobsFinished=finished)
     finally:

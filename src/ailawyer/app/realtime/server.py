@@ -141,6 +141,11 @@ class RealtimeServer:
         self._socketio_on_engineio_connect = self.sio.eio.handlers["connect"]
         self.sio.eio.on("connect", self._on_engineio_connect)
 
+    @property
+    def connection_count(self) -> int:
+        """Admitted (signed-in) Socket.IO connections of this process, for /metrics."""
+        return len(self._connections)
+
     def asgi_app(self, web_app: ASGIApp) -> ASGIApp:
         """One ASGI app: /socket.io/ to Socket.IO, everything else (and lifespan) to `web_app`."""
         return socketio.ASGIApp(self.sio, other_asgi_app=web_app, socketio_path=SOCKETIO_PATH)

@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Template
 
+from ailawyer.alerts.incidents import IncidentStore
 from ailawyer.app.web.admin.system.log_reader import LEVELS, SOURCES, LogPage, LogQuery, read_logs
 from ailawyer.app.web.admin.system.status import process_list, read_queue_backlogs
 from ailawyer.app.web.dependencies import ServicesDep
@@ -163,7 +164,8 @@ async def _system_status(request: Request[Any, Any, Any], services: Services) ->
         queues = await services.jobs.known()
         return await read_queue_backlogs(services.redis, bull_prefix(settings), queues)
 
-    health, redis_facts, queue_backlogs, apps, workers, disks = await asyncio.gather(
+    incidents = IncidentStore(services.redis, settings.redis_key_prefix)
+    health, redis_facts, queue_backlogs, apps, workers, disks, opened = await asyncio.gather(
         check_health(services.db, services.redis, services.workers),
         _optional(read_redis_facts(services.redis), "redis facts"),
         _optional(backlogs(), "queue backlogs"),
@@ -172,6 +174,7 @@ async def _system_status(request: Request[Any, Any, Any], services: Services) ->
         asyncio.to_thread(
             read_disks, {"Protokolle": settings.effective_log_dir, "Uploads": settings.upload_dir}
         ),
+        _optional(incidents.open_incidents(), "open incidents"),
     )
     now = time.time()
     return {
@@ -179,6 +182,7 @@ async def _system_status(request: Request[Any, Any, Any], services: Services) ->
         "redis_facts": redis_facts,
         "backlogs": queue_backlogs,
         "disks": disks,
+        "incidents": opened,
         "processes": process_list(apps or [], workers or []),
         "own_process_id": getattr(request.app.state, "process_id", None),
         "now": now,
