@@ -41,7 +41,7 @@ from ailawyer.services import Services
 
 FINISHED = {DokumentStatus.ABGESCHLOSSEN, DokumentStatus.FEHLGESCHLAGEN}
 # Enough to overlap the backup; few, so the source worker has little to do meanwhile.
-MAX_UPLOADS_DURING_BACKUP = 20
+MAX_UPLOADS_DURING_BACKUP = 10
 
 
 async def all_finished(services: Services) -> bool:
@@ -191,6 +191,10 @@ async def test_a_backup_made_while_app_and_worker_run_restores_into_a_fresh_inst
             unfinished = {key[0] for key, row in dokumente.items() if row["status"] not in FINISHED}
             assert waiting.id in unfinished
             assert f"zur Verarbeitung eingereiht: {len(unfinished)}" in restored_run.stdout
+            jobs = restored_services.jobs
+            for dokument_id in unfinished:
+                job = await jobs.get_job("dokumente", dokument_job_id(dokument_id))
+                assert job is not None, f"the restore enqueued Dokument {dokument_id}"
             async with running_pool(restored_services):
                 await wait_until(
                     lambda: all_finished(restored_services),
