@@ -1,4 +1,4 @@
-"""The `ailawyer` command: serve, worker, healthcheck, dev, db, user, demo, assets."""
+"""The `ailawyer` command: serve, worker, healthcheck, dev, db, user, demo, assets, backup."""
 
 from __future__ import annotations
 
