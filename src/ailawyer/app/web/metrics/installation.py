@@ -13,6 +13,7 @@ collector made of them is exposed (`InstallationCollector`).
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.utils import floatToGoString
 
 from ailawyer.alerts.incidents import Incident, IncidentStore
 from ailawyer.jobs.bullmq_adapter import QueueCounts, read_counts
@@ -100,9 +102,12 @@ class InstallationCollector:
             outcomes["completed"].add_metric([queue], totals.completed)
             outcomes["failed"].add_metric([queue], totals.failed)
             for kind, histogram in totals.durations.items():
-                buckets = [(f"{bound:g}", count) for bound, count in histogram.buckets]
+                # Bounds written as prometheus_client writes its own ("60.0", "+Inf").
+                buckets = [(floatToGoString(b), count) for b, count in histogram.buckets]
                 durations[kind].add_metric(
-                    [queue], [*buckets, ("+Inf", histogram.count)], histogram.sum_seconds
+                    [queue],
+                    [*buckets, (floatToGoString(math.inf), histogram.count)],
+                    histogram.sum_seconds,
                 )
         yield from outcomes.values()
         yield from durations.values()
