@@ -1,7 +1,9 @@
 """POST /api/jobs/<queue>/<id>/retry: the job's own user, an ADMIN of its Kanzlei, the operator.
 
 403 for everyone else of the Kanzlei, 404 for an unknown job, a malformed id and another
-Kanzlei's job (as for an Akte), 409 for a job that is not failed.
+Kanzlei's job (as for an Akte), 409 for a job that is not failed. A manual retry starts a
+fresh series of automatic attempts and is counted apart; a Dokument whose job retention
+removed is enqueued again from the Dokument.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from tests.support.dokumente import (
     wait_for_status,
 )
 from tests.support.factories import Factory
-from tests.support.http import csrf_token, login
+from tests.support.http import csrf_token, logged_in, login
 from tests.support.jobs import wait_for_state
 from tests.support.pdfs import corrupt_pdf, numbered_pdf
 from tests.support.personas import People
@@ -94,6 +96,74 @@ async def test_the_uploader_retries_and_the_dokument_waits_again(
     await wait_for_status(
         services, dokument.id, DokumentStatus.FEHLGESCHLAGEN, within=PROCESSING_WITHIN
     )
+    titles = [n.title for n in await notifications_of(services, people.anwalt_a.id)]
+    assert titles.count("PDF-Verarbeitung fehlgeschlagen. Erneut versuchen?") == 2
+
+
+async def test_attempts_never_exceed_their_maximum_after_manual_retries(
+    client: httpx.AsyncClient,
+    live_server: str,
+    services: Services,
+    akte: Akte,
+    people: People,
+    worker_ready: None,
+) -> None:
+    dokument = await failed_dokument(live_server, services, akte, people.anwalt_a)
+    url = f"/api/jobs/dokumente/{dokument.job_id}/retry"
+    await login(client, people.anwalt_a.email)
+    for _ in range(2):
+        assert (await retry(client, None, url)).status_code == 200
+        await wait_for_state(
+            services, "dokumente", dokument.job_id or "", "failed", within=PROCESSING_WITHIN
+        )
+
+    job = await services.jobs.get_job("dokumente", dokument.job_id or "")
+    assert job is not None and job.attemptsMade == 1, "each retry is a fresh series"
+    async with logged_in(live_server, people.admin_a) as admin:
+        page = await admin.get(f"/admin/jobs/queues/dokumente/jobs/{dokument.job_id}")
+        listed = await admin.get("/admin/jobs/queues/dokumente?status=failed")
+    assert "1 von 4 automatisch, 2 × manuell wiederholt" in page.text
+    assert "1 / 4" in listed.text and "+ 2 × manuell" in listed.text
+    # The third final failure tells the administrators in the same words.
+    notices = await notifications_of(services, people.admin_a.id)
+    assert [n.message.splitlines()[-1] for n in notices] == [
+        "Versuche: 1 von 4 automatisch",
+        "Versuche: 1 von 4 automatisch, 1 × manuell wiederholt",
+        "Versuche: 1 von 4 automatisch, 2 × manuell wiederholt",
+    ]
+
+
+async def test_a_dokument_whose_failed_job_was_removed_is_enqueued_again_from_the_dokument(
+    client: httpx.AsyncClient,
+    live_server: str,
+    services: Services,
+    akte: Akte,
+    people: People,
+    worker_ready: None,
+) -> None:
+    dokument = await failed_dokument(live_server, services, akte, people.anwalt_a)
+    # Retention removes failed jobs after some days; the Dokument and its button stay.
+    assert await services.jobs.queue("dokumente").remove(dokument.job_id or "") == 1
+    url = f"/api/jobs/dokumente/{dokument.job_id}/retry"
+
+    refused = []
+    for someone in (people.admin_b, people.staff_a[Role.SEKRETARIAT]):
+        async with logged_in(live_server, someone) as other:
+            refused.append((await retry(other, None, url)).status_code)
+    response = await retry(client, people.anwalt_a, url)
+
+    assert refused == [404, 403]
+    assert response.status_code == 200, response.text
+    # Run again under the same id (the file is still damaged: it fails again, and says so).
+    job = await wait_for_state(
+        services, "dokumente", dokument.job_id or "", "failed", within=PROCESSING_WITHIN
+    )
+    assert job.data == {
+        "kanzleiId": people.kanzlei_a.id,
+        "userId": people.anwalt_a.id,
+        "akteId": akte.id,
+        "dokumentId": dokument.id,
+    }
     titles = [n.title for n in await notifications_of(services, people.anwalt_a.id)]
     assert titles.count("PDF-Verarbeitung fehlgeschlagen. Erneut versuchen?") == 2
 
@@ -181,8 +251,12 @@ async def test_a_job_that_did_not_fail_gets_409(
     )
 
     refused = await retry(client, None, f"/api/jobs/dokumente/{done.job_id}/retry")
+    # Its job removed by retention, the processed Dokument is still no failed one.
+    await services.jobs.queue("dokumente").remove(done.job_id or "")
+    gone = await retry(client, None, f"/api/jobs/dokumente/{done.job_id}/retry")
 
-    assert refused.status_code == 409
+    assert refused.status_code == gone.status_code == 409
+    assert await services.jobs.get_job("dokumente", done.job_id or "") is None
 
 
 async def test_anonymous_callers_get_401(client: httpx.AsyncClient) -> None:

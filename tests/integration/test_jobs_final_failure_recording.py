@@ -65,13 +65,9 @@ async def test_a_test_job_tells_the_operator_once_after_the_database_came_back(
         return await real_stage_user(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(isolated_services.notifications, "stage_user", stage_user_while_restarting)
-    await failures.handle_final_failure(
-        BINDINGS[ADMIN_TEST.name], ctx, payload, "Boom", "Traceback …"
-    )
+    await failures.handle_final_failure(BINDINGS[ADMIN_TEST.name], ctx, payload, "Boom")
     # The same final failure again (the run repeated after its worker died): nobody is told twice.
-    await failures.handle_final_failure(
-        BINDINGS[ADMIN_TEST.name], ctx, payload, "Boom", "Traceback …"
-    )
+    await failures.handle_final_failure(BINDINGS[ADMIN_TEST.name], ctx, payload, "Boom")
 
     assert len(tries) == 3
     assert [n.user_id for n in await _of_type(isolated_services, JOB_FAILED_ADMIN.key)] == [
@@ -88,9 +84,7 @@ async def test_a_job_of_the_installation_tells_the_operators_and_no_kanzleis_adm
     job = await isolated_services.jobs.enqueue("system", payload)
     ctx = JobContext(job=job, queue="system", services=isolated_services)
 
-    await failures.handle_final_failure(
-        BINDINGS[SYSTEM.name], ctx, payload, "RedisError", "Traceback …"
-    )
+    await failures.handle_final_failure(BINDINGS[SYSTEM.name], ctx, payload, "RedisError")
 
     told = [n.user_id for n in await _of_type(isolated_services, JOB_FAILED_ADMIN.key)]
     assert told == [operator.id]
@@ -123,17 +117,13 @@ async def test_a_failed_dokument_and_every_notice_are_recorded_together(
     with monkeypatch.context() as patched:
         patched.setattr(isolated_services.notifications, "stage_role", admins_unreachable)
         await failures.handle_final_failure(
-            BINDINGS[DOKUMENTE.name], ctx, payload, "PdfStreamError", "…"
+            BINDINGS[DOKUMENTE.name], ctx, payload, "PdfStreamError"
         )
     assert await _status(isolated_services, dokument.id) is DokumentStatus.AUSSTEHEND
     assert await notifications_of(isolated_services, anwalt.id) == []
 
-    await failures.handle_final_failure(
-        BINDINGS[DOKUMENTE.name], ctx, payload, "PdfStreamError", "…"
-    )
-    await failures.handle_final_failure(
-        BINDINGS[DOKUMENTE.name], ctx, payload, "PdfStreamError", "…"
-    )
+    await failures.handle_final_failure(BINDINGS[DOKUMENTE.name], ctx, payload, "PdfStreamError")
+    await failures.handle_final_failure(BINDINGS[DOKUMENTE.name], ctx, payload, "PdfStreamError")
 
     assert await _status(isolated_services, dokument.id) is DokumentStatus.FEHLGESCHLAGEN
     assert [n.type for n in await notifications_of(isolated_services, anwalt.id)] == [

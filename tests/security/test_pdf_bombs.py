@@ -1,6 +1,6 @@
 """PDFs that inflate: the real worker reads each under page, text, time and memory limits,
-fails the Dokument for good (no retries: the same file would fail again), tells the
-uploader why in German, and goes on working with its own memory untouched.
+fails the Dokument for good at once (no retries: the same file would fail again), tells
+the uploader why in German, and goes on working with its own memory untouched.
 
 The worker runs with small limits (PDF_MAX_*), so every bomb reaches one within seconds.
 """
@@ -24,9 +24,9 @@ from tests.support.worker_processes import wait_for_workers
 from ailawyer.config import Settings
 from ailawyer.db.models import DokumentStatus
 from ailawyer.dokumente.upload import IncomingFile, accept_uploads
+from ailawyer.dokumente.wording import FAILED_TITLE
 from ailawyer.domain.roles import Role
 from ailawyer.services import Services
-from ailawyer.worker.processors.dokumente import REFUSED_TITLE
 
 LIMITS = {
     "PDF_MAX_PAGES": "50",
@@ -35,10 +35,10 @@ LIMITS = {
     "PDF_MAX_SECONDS": "8",
     "PDF_MAX_MEMORY_MB": "200",
 }
-PAGES = "Das PDF hat 400 Seiten; verarbeitet werden höchstens 50."
-TEXT = "Das PDF enthält mehr als 200.000 Zeichen Text."
-TIME = "Das Lesen des PDFs dauert länger als 8 Sekunden."
-MEMORY = "Das PDF braucht zum Lesen mehr als 200 MB Arbeitsspeicher."
+PAGES = "Die Datei hat mehr als 50 Seiten."
+TEXT = "Die Datei enthält mehr als 200.000 Zeichen Text."
+TIME = "Das Lesen der Datei dauert länger als 8 Sekunden."
+MEMORY = "Die Datei braucht zum Lesen mehr als 200 MB Arbeitsspeicher."
 # The worker itself holds no PDF: its peak memory stays that of an idle worker.
 WORKER_PEAK_RSS_MB = 400
 
@@ -93,14 +93,14 @@ async def test_every_pdf_bomb_fails_for_good_with_a_german_reason_and_the_worker
         failed = await wait_for_status(own, dokument.id, DokumentStatus.FEHLGESCHLAGEN, within=90)
         job = await wait_for_state(own, "dokumente", failed.job_id or "", "failed", within=10)
         assert job.attemptsMade == 1, f"{dokument.dateiname} was retried"
-        assert (failed.error or "").startswith("PdfLimitExceededError: ")
-        reasons[dokument.dateiname] = (failed.error or "").split(": ", 1)[1]
+        assert "PdfLimitExceededError: " in (failed.error or "")
+        reasons[dokument.dateiname] = failed.failure_reason or ""
 
     unexpected = {n: reasons[n] for n, (_, expected) in bombs.items() if reasons[n] not in expected}
     assert unexpected == {}
     told = {n.message: n.title for n in await notifications_of(own, anwalt.id)}
     for name, reason in reasons.items():
-        assert told[f"„{name}“: {reason}"] == REFUSED_TITLE
+        assert told[f"„{name}“ konnte nicht verarbeitet werden. {reason}"] == FAILED_TITLE
     # Still working, and still small.
     [normal] = await accept_uploads(
         own,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from sqlalchemy import select
@@ -10,6 +12,7 @@ from tests.support.http import csrf_token
 from tests.support.jobs import wait_until
 
 from ailawyer.db.models import Dokument, DokumentStatus, Notification
+from ailawyer.dokumente.storage import DokumentStorage
 from ailawyer.services import Services
 
 # Generous on purpose: every attempt starts a PDF reader process, and a busy test machine
@@ -51,3 +54,26 @@ async def notifications_of(services: Services, user_id: int) -> list[Notificatio
             select(Notification).where(Notification.user_id == user_id).order_by(Notification.seq)
         )
         return list(rows.all())
+
+
+async def load(services: Services, dokument_id: int) -> Dokument:
+    async with services.db.session() as session:
+        dokument = await session.get(Dokument, dokument_id)
+    assert dokument is not None, f"no Dokument {dokument_id}"
+    return dokument
+
+
+def stored_file(services: Services, dokument: Dokument) -> Path:
+    """Where the uploaded file of `dokument` lies."""
+    return DokumentStorage(services.settings.upload_dir).path(dokument.storage_key)
+
+
+@asynccontextmanager
+async def queue_held(services: Services, queue: str = "dokumente") -> AsyncIterator[None]:
+    """The queue paused for every worker while the block runs (e.g. to hide an uploaded
+    file before a worker reads it), resumed after."""
+    await services.jobs.queue(queue).pause()
+    try:
+        yield
+    finally:
+        await services.jobs.queue(queue).resume()

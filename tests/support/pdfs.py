@@ -1,4 +1,5 @@
-"""PDFs made in code: with real text per page, corrupt, and password protected."""
+"""PDFs made in code: with real text per page, scanned (images only), corrupt, and password
+protected."""
 
 from __future__ import annotations
 
@@ -46,6 +47,22 @@ def assemble(objects: list[bytes]) -> bytes:
 def numbered_pdf(page_count: int) -> bytes:
     """`page_count` pages saying "Seite 1", "Seite 2", …"""
     return text_pdf([f"Seite {number} von {page_count}" for number in range(1, page_count + 1)])
+
+
+def scanned_pdf(page_count: int = 1) -> bytes:
+    """`page_count` pages that each show a small grey image and no text, like a scan."""
+    image = b"q 200 0 0 200 72 500 cm BI /W 2 /H 2 /CS /G /BPC 8 ID \x00\xff\xff\x00 EI Q"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
+    page_ids = [3 + 2 * index for index in range(page_count)]
+    kids = " ".join(f"{page_id} 0 R" for page_id in page_ids).encode()
+    objects.append(b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % page_count)
+    for page_id in page_ids:
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << >> "
+            b"/Contents %d 0 R >>" % (page_id + 1)
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(image) + image + b"\nendstream")
+    return assemble(objects)
 
 
 def corrupt_pdf() -> bytes:

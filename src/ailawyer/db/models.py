@@ -155,7 +155,14 @@ class Dokument(Base):
     )
     page_count: Mapped[int | None]
     extracted_text: Mapped[str | None] = mapped_column(Text)
+    # The final failure's technical error, for administrators.
     error: Mapped[str | None] = mapped_column(Text)
+    # Why it failed, in German, for the uploader ("Die Datei ist beschädigt.").
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    # While an automatic retry is due (status AUSSTEHEND): which attempt of how many, when.
+    next_attempt: Mapped[int | None]
+    max_attempts: Mapped[int | None]
+    next_attempt_at: Mapped[datetime | None]
     job_id: Mapped[str | None] = mapped_column(String(100))
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ailawyer.dokumente.pdf_reader import MEMORY_EXIT_CODE, read_in_child, take_fd
+from ailawyer.dokumente.wording import DAMAGED, ENCRYPTED, number_de, pages_de
 
 # Every PDF starts with this; many writers put a few bytes of garbage before it, which
 # readers accept within the first kilobyte.
@@ -34,19 +35,37 @@ def looks_like_pdf(head: bytes) -> bool:
     return PDF_MAGIC in head[:MAGIC_SEARCH_BYTES]
 
 
-class PdfEncryptedError(Exception):
+class PdfRefusedError(Exception):
+    """The file itself cannot be processed, and trying again cannot help: the same file
+    fails the same way. `reason` is German, for the uploader; the message is technical,
+    for administrators."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class PdfEncryptedError(PdfRefusedError):
     """The PDF is password protected; we do not try to open it."""
 
+    def __init__(self) -> None:
+        super().__init__(ENCRYPTED, "the PDF is encrypted")
 
-class PdfUnreadableError(Exception):
-    """pypdf could not read the PDF; the message names pypdf's error."""
+
+class PdfUnreadableError(PdfRefusedError):
+    """pypdf could not read the PDF: it is damaged. The message names pypdf's error."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(DAMAGED, detail)
 
 
-class PdfLimitExceededError(Exception):
-    """Reading the PDF would take more than a limit allows; the message is German, for users.
+class PdfLimitExceededError(PdfRefusedError):
+    """Reading the PDF would take more than a limit allows (pages, text, memory, time)."""
 
-    Trying again cannot help: the same file reaches the same limit.
-    """
+
+class PdfReaderFailedError(Exception):
+    """The reader could not open the file, or ended without a word: not the file's fault
+    as far as we know, so worth another try (storage away, a reader killed from outside)."""
 
 
 @dataclass(frozen=True)
@@ -65,20 +84,24 @@ class ExtractedPdf:
     text: str
 
 
-def _number_de(value: float) -> str:
-    return f"{value:,.0f}".replace(",", ".")
-
-
 def _refusal(report: dict[str, Any]) -> PdfLimitExceededError:
     kind, limit = report["refused"], report.get("limit", 0)
     reasons = {
-        "pages": f"Das PDF hat {_number_de(report.get('actual', 0))} Seiten; "
-        f"verarbeitet werden höchstens {_number_de(limit)}.",
-        "text": f"Das PDF enthält mehr als {_number_de(limit)} Zeichen Text.",
-        "memory": f"Das PDF braucht zum Lesen mehr als {_number_de(limit)} MB Arbeitsspeicher.",
-        "structure": "Das PDF ist zu verschachtelt aufgebaut, um es zu lesen.",
+        "pages": f"Die Datei hat mehr als {pages_de(limit)}.",
+        "text": f"Die Datei enthält mehr als {number_de(limit)} Zeichen Text.",
+        "memory": f"Die Datei braucht zum Lesen mehr als {number_de(limit)} MB Arbeitsspeicher.",
+        "structure": "Die Datei ist zu verschachtelt aufgebaut, um sie zu lesen.",
     }
-    return PdfLimitExceededError(reasons.get(kind, "Das PDF ist zu groß, um es zu lesen."))
+    details = {
+        "pages": f"{report.get('actual', '?')} pages, at most {limit} are read",
+        "text": f"more than {limit} characters of text",
+        "memory": f"more than {limit} MB of memory",
+        "structure": f"pypdf's limit: {report.get('detail', '')}",
+    }
+    return PdfLimitExceededError(
+        reasons.get(kind, "Die Datei ist zu groß, um sie zu lesen."),
+        details.get(kind, f"limit {kind!r} reached"),
+    )
 
 
 async def extract_pdf(
@@ -87,7 +110,10 @@ async def extract_pdf(
     *,
     limits: PdfLimits,
 ) -> ExtractedPdf:
-    """Page count and text of the PDF at `path`; corrupt, encrypted or too big files raise.
+    """Page count and text of the PDF at `path`.
+
+    A damaged, encrypted or too big file raises a PdfRefusedError (the file's fault, for
+    good); a reader that could not open the file or died unexplained, PdfReaderFailedError.
 
     pypdf runs in a child process (`pdf_reader`, forked from a forkserver that has it
     imported) with its own memory and CPU limits,
@@ -125,7 +151,8 @@ async def extract_pdf(
             return await _read_reports(process, stream, on_page, limits)
     except TimeoutError:
         raise PdfLimitExceededError(
-            f"Das Lesen des PDFs dauert länger als {_number_de(limits.max_seconds)} Sekunden."
+            f"Das Lesen der Datei dauert länger als {number_de(limits.max_seconds)} Sekunden.",
+            f"reading took longer than {limits.max_seconds} s",
         ) from None
     finally:
         transport.close()
@@ -174,7 +201,9 @@ async def _read_reports(
         elif "refused" in report:
             raise _refusal(report)
         elif "encrypted" in report:
-            raise PdfEncryptedError("the PDF is encrypted")
+            raise PdfEncryptedError()
+        elif "unavailable" in report:
+            raise PdfReaderFailedError(f"the file could not be opened: {report['unavailable']}")
         else:
             raise PdfUnreadableError(report.get("error", "unknown error"))
     code = await _exited(process)
@@ -182,5 +211,7 @@ async def _read_reports(
     if code == MEMORY_EXIT_CODE:
         raise _refusal({"refused": "memory", "limit": limits.max_memory_mb})
     if code in (-signal.SIGXCPU, -signal.SIGKILL):
-        raise PdfLimitExceededError("Das Lesen des PDFs dauert zu lange.")
-    raise PdfUnreadableError(f"the PDF reader ended with exit code {code}")
+        raise PdfLimitExceededError(
+            "Das Lesen der Datei dauert zu lange.", f"the reader ended by signal {-code}"
+        )
+    raise PdfReaderFailedError(f"the PDF reader ended with exit code {code} before it was done")

@@ -9,7 +9,9 @@ then writes one JSON object per line to the pipe it was given:
     {"text": "..."}                   each page's text, in order
     {"done": true}                    the end
     {"refused": "pages"|"text"|"memory"|"structure", ...}   a limit was reached
-    {"encrypted": true} | {"error": "PdfStreamError: ..."}
+    {"encrypted": true}               password protected
+    {"error": "PdfStreamError: ..."}  pypdf could not read it: the file is damaged
+    {"unavailable": "..."}            the file could not be opened (storage away)
 
 Nothing here imports the application: the forkserver holds no connections to inherit.
 """
@@ -21,7 +23,7 @@ import os
 import resource
 import sys
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -35,7 +37,7 @@ def _report(**fields: Any) -> None:
     sys.stdout.flush()
 
 
-def read(path: str, max_pages: int, max_text_chars: int) -> None:
+def read(file: BinaryIO, max_pages: int, max_text_chars: int) -> None:
     """Report the page count and each page's text, refusing at the first limit reached."""
     # Imported here, not above: the app imports this module too and never reads a PDF.
     # The forkserver has pypdf loaded already, so in a reader this costs nothing.
@@ -43,7 +45,7 @@ def read(path: str, max_pages: int, max_text_chars: int) -> None:
     from pypdf.errors import LimitReachedError
 
     try:
-        _read(PdfReader(path, strict=False), max_pages, max_text_chars)
+        _read(PdfReader(file, strict=False), max_pages, max_text_chars)
     except LimitReachedError as error:
         # pypdf's own bounds (page tree, nesting, stream sizes): too big, not broken.
         _report(refused="structure", detail=str(error)[:2000])
@@ -94,7 +96,15 @@ def read_in_child(
     # A backstop should the parent die: its own clock is the limit that normally ends us.
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
     try:
-        read(path, max_pages, max_text_chars)
+        file = open(path, "rb")  # noqa: SIM115 (closed below; the reading has its own errors)
+    except OSError as error:
+        # A file the storage cannot hand out now is no damaged file: it may be there on
+        # the next try. Only the reason, not the path (it ends up in notifications).
+        _report(unavailable=f"{type(error).__name__}: {error.strerror or 'not readable'}")
+        return
+    try:
+        with file:
+            read(file, max_pages, max_text_chars)
     except MemoryError:
         try:
             _report(refused="memory", limit=max_memory_mb)

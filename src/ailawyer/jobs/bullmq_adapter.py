@@ -256,6 +256,32 @@ async def read_job_hashes(
         return list(await pipe.execute())
 
 
+# --- our own field in a job's hash -----------------------------------------------------------
+
+# How often a person retried the job (`ailawyer.jobs.retry`). Kept in the job's own hash, so
+# it lives exactly as long as the job; bullmq reads only the fields it knows.
+MANUAL_RETRIES_FIELD = "ailawyerManualRetries"
+# Counts only while the job exists: a job removed meanwhile gets no stray hash.
+_COUNT_MANUAL_RETRY = """
+if redis.call("EXISTS", KEYS[1]) == 1 then
+  return redis.call("HINCRBY", KEYS[1], ARGV[1], 1)
+end
+return 0
+"""
+
+
+async def count_manual_retry(redis: Redis, queue: Queue, job_id: str) -> int:
+    """Note one more manual retry of the job; the new count (0: the job is gone)."""
+    script = redis.register_script(_COUNT_MANUAL_RETRY)
+    return int(await script(keys=[queue.toKey(job_id)], args=[MANUAL_RETRIES_FIELD]))
+
+
+def manual_retries(fields: Mapping[str, str]) -> int:
+    """How often a person retried the job, from its raw hash (`read_job_fields`)."""
+    value = fields.get(MANUAL_RETRIES_FIELD)
+    return int(value) if value and value.isdigit() else 0
+
+
 # --- per-Kanzlei tally ---------------------------------------------------------------------
 
 # One slice of a state: a list (LRANGE), a sorted set newest first (ZREVRANGE), or a sorted

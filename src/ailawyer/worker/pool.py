@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -226,8 +225,7 @@ class WorkerPool:
                 summary = f"{type(error).__name__}: {error}"
                 if final:
                     log.error("job failed for good", durationMs=_ms_since(started), exc_info=True)
-                    details = "".join(traceback.format_exception(error))
-                    await handle_final_failure(binding, ctx, payload, summary, details)
+                    await handle_final_failure(binding, ctx, payload, summary)
                 else:
                     log.warning("job attempt failed; retrying later", error=summary)
                 raise
@@ -282,7 +280,7 @@ class WorkerPool:
         summary = f"{type(error).__name__}: {error}"
         log.error("job failed for good after stalling too often", error=summary)
         try:
-            await handle_final_failure(binding, ctx, payload, summary, summary)
+            await handle_final_failure(binding, ctx, payload, summary)
         finally:
             clear_context()
 

@@ -1,19 +1,35 @@
-"""The `dokumente` queue: read an uploaded PDF with pypdf and store page count and text."""
+"""The `dokumente` queue: read an uploaded PDF with pypdf and store page count and text.
+
+A failure is one of two kinds:
+- the file itself (damaged, password protected, over a limit: `PdfRefusedError`): the
+  same file fails the same way every time, so the job fails at once (bullmq retries no
+  UnrecoverableError) and the uploader reads why, in German;
+- anything else (the database or Redis away, the storage, a reader killed from outside):
+  bullmq retries it with the backoff, and until then the Dokument says which attempt is
+  due when (`status.mark_retrying`).
+The final failure of either kind is recorded by `record_dokument_failure`, the queue's
+final-failure hook, together with everyone's notifications (`worker.failures`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from contextlib import suppress
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bullmq.custom_errors import UnrecoverableError
 
 from ailawyer.config import Settings
-from ailawyer.db.models import Dokument, DokumentStatus, Severity
-from ailawyer.dokumente import status
-from ailawyer.dokumente.pdf import PdfLimitExceededError, PdfLimits, extract_pdf
+from ailawyer.db.models import Dokument, DokumentStatus, Severity, utcnow
+from ailawyer.dokumente import status, wording
+from ailawyer.dokumente.pdf import PdfLimits, PdfRefusedError, extract_pdf
 from ailawyer.dokumente.storage import DokumentStorage
 from ailawyer.jobs.context import JobContext
+from ailawyer.jobs.options import backoff_delay_ms
 from ailawyer.jobs.payloads import DokumentPayload
+from ailawyer.logs import get_logger
 from ailawyer.notifications.types import JOB_COMPLETED, JOB_FAILED
 from ailawyer.realtime import events, outbox
 
@@ -22,10 +38,17 @@ if TYPE_CHECKING:
 
     from ailawyer.services import Services
 
-FAILED_TITLE = "PDF-Verarbeitung fehlgeschlagen. Erneut versuchen?"
-REFUSED_TITLE = "PDF kann nicht verarbeitet werden"
+log = get_logger(__name__)
+
 COMPLETED_TITLE = "Dokument verarbeitet"
 RETRY_LABEL = "Erneut versuchen"
+# How long noting a failure on the Dokument may take: its cause may be the database itself,
+# and the failure must reach bullmq (and its backoff) regardless.
+NOTE_SECONDS = 5.0
+
+
+class UnprocessableFileError(UnrecoverableError):
+    """The file is the problem (a `PdfRefusedError`); trying again cannot help."""
 
 
 def akte_path(akte_id: int) -> str:
@@ -58,7 +81,26 @@ async def _notify_uploader(
 
 
 async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[str, Any]:
-    """Extract page count and text; safe to run twice (the second run changes nothing)."""
+    """Extract page count and text; safe to run twice (the second run changes nothing).
+
+    A refused file fails for good at once; any other error is retried by bullmq, the
+    Dokument saying when (none after the last attempt: the final failure is recorded then).
+    """
+    try:
+        return await _process(ctx, payload)
+    except PdfRefusedError as refused:
+        await ctx.log(f"Abgelehnt: {refused.reason}")
+        await _noted(_note_refusal(ctx.services, payload, refused.reason))
+        raise UnprocessableFileError(f"{type(refused).__name__}: {refused}") from refused
+    except UnrecoverableError:
+        raise
+    except Exception:
+        if ctx.attempt < ctx.max_attempts:
+            await _noted(_note_retry(ctx, payload))
+        raise
+
+
+async def _process(ctx: JobContext, payload: DokumentPayload) -> dict[str, Any]:
     services = ctx.services
     dokument = await _load(services, payload.dokument_id)
     if dokument is None:
@@ -89,14 +131,7 @@ async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[st
 
     path = DokumentStorage(services.settings.upload_dir).path(dokument.storage_key)
     await ctx.log(f"PDF wird gelesen ({dokument.size_bytes} Bytes)")
-    try:
-        extracted = await extract_pdf(path, on_page, limits=pdf_limits(services.settings))
-    except PdfLimitExceededError as refused:
-        await ctx.log(f"Abgelehnt: {refused}")
-        await record_dokument_refusal(ctx, payload, str(refused))
-        # No retries: the same file reaches the same limit. The failure is recorded, so
-        # the final-failure hook finds it marked and tells nobody a second time.
-        raise UnrecoverableError(str(refused)) from refused
+    extracted = await extract_pdf(path, on_page, limits=pdf_limits(services.settings))
     async with services.db.session() as session:
         # Only the run that completes it tells the uploader, in the same transaction.
         if await status.mark_completed(session, services.emitter, dokument, extracted):
@@ -106,58 +141,82 @@ async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[st
                 payload,
                 type=JOB_COMPLETED,
                 title=COMPLETED_TITLE,
-                message=f"„{dokument.dateiname}“ ist verarbeitet ({extracted.page_count} Seiten).",
+                message=wording.completed_de(
+                    dokument.dateiname, extracted.page_count, wording.has_text(extracted.text)
+                ),
                 link=akte_path(dokument.akte_id),
                 severity=Severity.SUCCESS,
                 data={"dokumentId": dokument.id, "akteId": dokument.akte_id},
             )
         await outbox.commit(session)
-    await ctx.log(f"Fertig: {extracted.page_count} Seiten")
+    await ctx.log(f"Fertig: {wording.pages_de(extracted.page_count)}")
     return {"pages": extracted.page_count, "characters": len(extracted.text)}
+
+
+async def _noted(note: Awaitable[None]) -> None:
+    """Note a failure on the Dokument, best effort: never delay or hide the failure itself."""
+    try:
+        async with asyncio.timeout(NOTE_SECONDS):
+            await note
+    except Exception as error:
+        log.warning("the failure could not be noted on the Dokument", error=repr(error))
+
+
+async def _note_refusal(services: Services, payload: DokumentPayload, reason: str) -> None:
+    async with services.db.session() as session:
+        dokument = await session.get(Dokument, payload.dokument_id)
+        if dokument is not None:
+            await status.note_refusal(session, dokument, reason)
+            await session.commit()
+
+
+async def _note_retry(ctx: JobContext, payload: DokumentPayload) -> None:
+    """The Dokument waits for the next automatic attempt; when bullmq runs it, with the
+    delay bullmq's backoff strategy gives (`jobs.options`) for the attempt that failed."""
+    services = ctx.services
+    due = utcnow() + timedelta(milliseconds=backoff_delay_ms(services.settings, ctx.attempt))
+    async with services.db.session() as session:
+        dokument = await session.get(Dokument, payload.dokument_id)
+        if dokument is None:
+            return
+        await status.mark_retrying(
+            session,
+            services.emitter,
+            dokument,
+            next_attempt=ctx.attempt + 1,
+            max_attempts=ctx.max_attempts,
+            due=due,
+        )
+        await outbox.commit(session)
+    await ctx.log(wording.retrying_de(ctx.attempt + 1, ctx.max_attempts, due))
 
 
 async def record_dokument_failure(
     ctx: JobContext, payload: DokumentPayload, error: str, session: AsyncSession
 ) -> bool:
-    """Mark the Dokument failed and offer the uploader a retry (no technical detail), in
-    the caller's transaction (which tells the administrators too); False if it already was."""
+    """Mark the Dokument failed for good and offer the uploader a retry, with the reason in
+    German (the file's, noted by the run; else a technical one) and no technical detail.
+
+    In the caller's transaction, which tells the administrators too; False if it already
+    was marked (a run repeated after a stall), so nobody is told twice.
+    """
     services = ctx.services
     dokument = await session.get(Dokument, payload.dokument_id)
-    if dokument is None or not await status.mark_failed(session, services.emitter, dokument, error):
+    if dokument is None:
+        return False
+    reason = dokument.failure_reason or wording.TECHNICAL_REASON
+    if not await status.mark_failed(session, services.emitter, dokument, error, reason):
         return False
     await _notify_uploader(
         services,
         session,
         payload,
         type=JOB_FAILED,
-        title=FAILED_TITLE,
-        message=f"„{dokument.dateiname}“ konnte nicht verarbeitet werden.",
+        title=wording.FAILED_TITLE,
+        message=wording.failed_de(dokument.dateiname, reason),
         link=akte_path(dokument.akte_id),
         severity=Severity.ERROR,
         data={"dokumentId": dokument.id, "akteId": dokument.akte_id, "jobId": ctx.job_id},
         action={"label": RETRY_LABEL, "url": ctx.retry_path, "method": "POST"},
     )
     return True
-
-
-async def record_dokument_refusal(ctx: JobContext, payload: DokumentPayload, reason: str) -> None:
-    """Mark the Dokument failed and tell the uploader the (German) reason; no retry offered."""
-    services = ctx.services
-    dokument = await _load(services, payload.dokument_id)
-    error = f"{PdfLimitExceededError.__name__}: {reason}"
-    if dokument is None:
-        return
-    async with services.db.session() as session:
-        if await status.mark_failed(session, services.emitter, dokument, error):
-            await _notify_uploader(
-                services,
-                session,
-                payload,
-                type=JOB_FAILED,
-                title=REFUSED_TITLE,
-                message=f"„{dokument.dateiname}“: {reason}",
-                link=akte_path(dokument.akte_id),
-                severity=Severity.ERROR,
-                data={"dokumentId": dokument.id, "akteId": dokument.akte_id, "jobId": ctx.job_id},
-            )
-        await outbox.commit(session)

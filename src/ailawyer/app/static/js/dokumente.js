@@ -1,6 +1,7 @@
 // The Akte page's Dokumente: upload one file per request with a progress bar each, live
 // status and progress from the Akte's room, and "Erneut versuchen" on failed rows. The
 // server renders every row; this module only asks for fresh rows and swaps them in.
+// On a Dokument's own page it reloads the page when that Dokument's status changes.
 
 import { ApiError, BACKGROUND, api, csrfToken } from "./api.js";
 import * as realtime from "./realtime.js";
@@ -8,6 +9,8 @@ import { leaveForLogin } from "./session.js";
 
 const form = document.getElementById("dokument-upload");
 const akteId = Number(document.querySelector("main[data-akte-id]")?.dataset.akteId);
+// Set on a Dokument's own page (akten/dokument.html), which has no table rows.
+const pageDokumentId = Number(document.querySelector("main[data-dokument-id]")?.dataset.dokumentId);
 const RETRY_FAILED = "Das hat nicht geklappt. Bitte versuchen Sie es erneut.";
 const UPLOAD_FAILED = "Hochladen fehlgeschlagen. Bitte versuchen Sie es erneut.";
 // Row refreshes run one after another per Dokument, so an older answer never wins.
@@ -54,7 +57,12 @@ function refreshRow(id) {
 // --- live updates -----------------------------------------------------------------------
 
 realtime.on(realtime.EVENTS.dokumentStatus, (data) => {
-  if (data?.akteId === akteId) refreshRow(data.dokumentId);
+  if (data?.akteId !== akteId) return;
+  if (pageDokumentId) {
+    if (data.dokumentId === pageDokumentId) window.location.reload();
+    return;
+  }
+  refreshRow(data.dokumentId);
 });
 
 realtime.on(realtime.EVENTS.dokumentProgress, (data) => {
@@ -67,7 +75,9 @@ realtime.on(realtime.EVENTS.dokumentProgress, (data) => {
 });
 
 // After every (re)connect: whatever happened while the socket was away is in the list.
-realtime.onConnect(() => refreshList().catch((error) => console.warn(error)));
+realtime.onConnect(() => {
+  if (!pageDokumentId) refreshList().catch((error) => console.warn(error));
+});
 realtime.start();
 
 // --- retry ------------------------------------------------------------------------------
@@ -79,7 +89,8 @@ document.addEventListener("click", async (event) => {
   button.disabled = true;
   try {
     await api(button.dataset.retryUrl, { method: "POST" });
-    await refreshRow(Number(row.dataset.dokumentId));
+    if (row) await refreshRow(Number(row.dataset.dokumentId));
+    else window.location.reload();
   } catch (error) {
     button.disabled = false;
     const message = document.createElement("p");

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request, get
@@ -15,8 +16,12 @@ from ailawyer.app.web.dependencies import DbSessionDep, ServicesDep
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import Akte
 from ailawyer.dokumente.queries import dokumente_of_akte
+from ailawyer.dokumente.wording import retry_due, status_note
 from ailawyer.domain.access import get_akte_for_user
 from ailawyer.services import Services
+
+# What every template showing a Dokument's status calls (akten/_macros.html).
+DOKUMENT_STATUS: Mapping[str, Any] = {"status_note": status_note, "retry_due": retry_due}
 
 
 async def akte_or_404(db: AsyncSession, request: Request[Any, Any, Any], akte_id: int) -> Akte:
@@ -49,6 +54,7 @@ async def render_akte_page(
         upload_error=upload_error,
         max_upload_mb=settings.max_upload_mb,
         max_upload_files=settings.max_upload_files,
+        **DOKUMENT_STATUS,
     )
 
 

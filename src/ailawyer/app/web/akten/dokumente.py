@@ -12,7 +12,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ailawyer.app.web.akten.controller import akte_or_404, render_akte_page
+from ailawyer.app.web.akten.controller import DOKUMENT_STATUS, akte_or_404, render_akte_page
 from ailawyer.app.web.authentication import requires_login
 from ailawyer.app.web.dependencies import DbSessionDep, ServicesDep
 from ailawyer.app.web.errors import wants_json
@@ -107,7 +107,9 @@ async def dokumente_list(
     """The Dokumente table alone (after an upload, and when the page's socket reconnects)."""
     akte = await akte_or_404(db, request, akte_id)
     dokumente = await dokumente_of_akte(db, akte)
-    return render(request, "akten/_dokumente.html", akte=akte, dokumente=dokumente)
+    return render(
+        request, "akten/_dokumente.html", akte=akte, dokumente=dokumente, **DOKUMENT_STATUS
+    )
 
 
 @get(
@@ -125,7 +127,7 @@ async def dokument_row(
     found = await get_dokument_for_user(db, request.user, akte_id, dokument_id)
     if found is None:
         raise NotFoundException("Dokument not found")
-    return render(request, "akten/_dokument_row.html", d=found[1])
+    return render(request, "akten/_dokument_row.html", d=found[1], **DOKUMENT_STATUS)
 
 
 @get("/akten/{akte_id:int}/dokumente/{dokument_id:int}", guards=[requires_login], name="dokument")
@@ -135,12 +137,19 @@ async def dokument_page(
     akte_id: FromPath[int],
     dokument_id: FromPath[int],
 ) -> Template:
-    """A Dokument with its extracted text."""
+    """A Dokument with its extracted text, or why there is none."""
     found = await get_dokument_for_user(db, request.user, akte_id, dokument_id)
     if found is None:
         raise NotFoundException("Dokument not found")
     akte, dokument = found
-    return render(request, "akten/dokument.html", akte=akte, d=dokument, nav_active="dashboard")
+    return render(
+        request,
+        "akten/dokument.html",
+        akte=akte,
+        d=dokument,
+        nav_active="dashboard",
+        **DOKUMENT_STATUS,
+    )
 
 
 dokumente_routes = [upload_dokumente, dokumente_list, dokument_row, dokument_page]

@@ -9,7 +9,7 @@ from litestar.exceptions import HTTPException, NotFoundException, PermissionDeni
 from litestar.params import FromPath
 
 from ailawyer.app.web.authentication import requires_login
-from ailawyer.app.web.dependencies import ServicesDep
+from ailawyer.app.web.dependencies import DbSessionDep, ServicesDep
 from ailawyer.jobs.errors import JobAccessDeniedError, JobNotFoundError, JobNotRetryableError
 from ailawyer.jobs.retry import retry_job
 
@@ -27,6 +27,7 @@ NOT_FAILED = "Dieser Vorgang ist nicht fehlgeschlagen und kann nicht erneut gest
 async def retry_failed_job(
     request: Request[Any, Any, Any],
     services: ServicesDep,
+    db: DbSessionDep,
     queue: FromPath[str],
     job_id: FromPath[str],
 ) -> Response[Any]:
@@ -34,9 +35,10 @@ async def retry_failed_job(
 
     404 for an unknown job, a malformed id and another Kanzlei's job; 403 for a job of the
     caller's Kanzlei (or the installation's) that is not theirs to retry; 409 not failed.
+    A failed Dokument's job already removed by retention is enqueued again from the Dokument.
     """
     try:
-        await retry_job(services, request.user, queue, job_id)
+        await retry_job(services, db, request.user, queue, job_id)
     except JobNotFoundError:
         raise NotFoundException(NOT_FOUND) from None
     except JobAccessDeniedError:

@@ -27,6 +27,8 @@ from ailawyer.jobs.retry import has_retry_hook, requeue_failed_job
 from ailawyer.logs import get_logger
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from ailawyer.services import Services
 
 log = get_logger(__name__)
@@ -56,7 +58,8 @@ class BulkOutcome:
 async def retry_job(services: Services, queue: str, job: Job, kanzlei_id: int | None) -> None:
     """Put one failed job back to waiting (after its queue's retry hook)."""
     try:
-        await requeue_failed_job(services, queue, job)
+        async with services.db.session() as db:
+            await requeue_failed_job(services, db, queue, job)
     except JobNotRetryableError:
         raise ActionRefused("not-failed") from None
     services.job_activity.changed(queue, str(job.id), "waiting", kanzlei_id)
@@ -120,6 +123,13 @@ async def retry_failed(services: Services, queue: str, up_to_ms: int) -> BulkOut
 async def _retry_one_by_one(services: Services, queue: str, up_to_ms: int) -> BulkOutcome:
     """Each job through `requeue_failed_job`, so the queue's retry hook runs for it and
     its Kanzlei is counted."""
+    async with services.db.session() as db:
+        return await _retry_each(services, db, queue, up_to_ms)
+
+
+async def _retry_each(
+    services: Services, db: AsyncSession, queue: str, up_to_ms: int
+) -> BulkOutcome:
     bull_queue = services.jobs.queue(queue)
     retried = skipped = 0
     by_kanzlei: Counter[int] = Counter()
@@ -135,7 +145,7 @@ async def _retry_one_by_one(services: Services, queue: str, up_to_ms: int) -> Bu
             try:
                 if job is None:
                     raise JobNotRetryableError(job_id)
-                await requeue_failed_job(services, queue, job)
+                await requeue_failed_job(services, db, queue, job)
             except JobNotRetryableError:
                 skipped += 1
             else:

@@ -28,6 +28,7 @@ from ailawyer.app.web.admin.system.status import ProcessInfo, process_list
 from ailawyer.db.models import Akte, User
 from ailawyer.jobs import bullmq_adapter
 from ailawyer.jobs.access import EVERY_JOB, JobScope, job_owner, queues_in_scope
+from ailawyer.jobs.attempts import Attempts, count_attempts
 from ailawyer.jobs.bullmq_adapter import QueueCounts, SearchScript
 from ailawyer.jobs.job_ids import is_job_id
 from ailawyer.jobs.queues import JobQueues
@@ -158,6 +159,13 @@ class JobSummary:
     user_id: int | None
     progress: Any
     failed_reason: str | None
+    # How often a person retried it (each retry starts its automatic attempts afresh).
+    manual_retries: int = 0
+
+    @property
+    def attempts(self) -> Attempts:
+        """Automatic attempts against their maximum, manual retries apart."""
+        return count_attempts(self.attempts_made, self.attempts_max, self.manual_retries)
 
     def age_seconds(self, now: float) -> float | None:
         return None if self.created is None else max(0.0, now - self.created)
@@ -172,7 +180,12 @@ class JobSummary:
     @property
     def wait_seconds(self) -> float | None:
         """From due to the start of the first attempt; unknown once a later one started."""
-        if self.created is None or self.started is None or self.attempts_started > 1:
+        if (
+            self.created is None
+            or self.started is None
+            or self.attempts_started > 1
+            or self.manual_retries
+        ):
             return None
         return max(0.0, self.started - self.created - self.delay_ms / 1000)
 
@@ -230,6 +243,7 @@ def summarize_job(job_id: str, fields: Mapping[str, str], state: str | None) -> 
         user_id=_id(payload.get("userId")),
         progress=_json(fields.get("progress")),
         failed_reason=fields.get("failedReason") or None,
+        manual_retries=bullmq_adapter.manual_retries(fields),
     )
 
 
