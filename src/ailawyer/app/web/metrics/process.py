@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import (
@@ -22,8 +23,12 @@ from prometheus_client import (
     ProcessCollector,
 )
 
-# Requests no route answered (scanners, typos) share one label instead of one per path.
+# Requests no route answered (scanners, typos) share one label instead of one per path,
+# and methods nobody serves one method label: the client must not choose how many series
+# there are.
 UNMATCHED_ROUTE = "unmatched"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
 
 
 class ProcessMetrics:
@@ -52,6 +57,9 @@ def timed_requests(app: ASGIApp, metrics: ProcessMetrics) -> ASGIApp:
     """Observe every HTTP request's duration under its route template (Litestar's
     `path_template`, set on the scope when it routes the request)."""
     histogram = metrics.http_duration
+    # One child per (method, route, status): `labels()` validates and locks on every call;
+    # the cache keeps a request's cost to a dict lookup and the observation.
+    children: dict[tuple[str, str, int], Any] = {}
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,9 +77,12 @@ def timed_requests(app: ASGIApp, metrics: ProcessMetrics) -> ASGIApp:
         try:
             await app(scope, receive, send_status)
         finally:
-            route = scope.get("path_template") or UNMATCHED_ROUTE
-            histogram.labels(scope["method"], route, str(status)).observe(
-                time.perf_counter() - started
-            )
+            elapsed = time.perf_counter() - started
+            method = scope["method"] if scope["method"] in METHODS else OTHER_METHOD
+            key = (method, scope.get("path_template") or UNMATCHED_ROUTE, status)
+            child = children.get(key)
+            if child is None:
+                child = children[key] = histogram.labels(key[0], key[1], str(status))
+            child.observe(elapsed)
 
     return middleware
