@@ -29,7 +29,12 @@ from tests.chaos.load import LoadRecord
 from tests.chaos.system import ChaosSystem, Fate
 
 from ailawyer.db.models import Dokument, DokumentStatus, Notification
-from ailawyer.notifications.types import JOB_COMPLETED, JOB_FAILED, JOB_FAILED_ADMIN
+from ailawyer.notifications.types import (
+    JOB_COMPLETED,
+    JOB_FAILED,
+    JOB_FAILED_ADMIN,
+    SYSTEM_ALERT,
+)
 
 QUEUES = ("dokumente", "test")
 UNFINISHED_STATES = ("waiting", "active", "delayed", "prioritized", "waiting-children", "paused")
@@ -418,6 +423,10 @@ def _reference(row: Notification) -> str:
     data = row.data or {}
     if row.type == JOB_FAILED_ADMIN.key:
         return f"{data.get('queue')}/{data.get('jobId')}"
+    if row.type == SYSTEM_ALERT.key:
+        # A killed worker or Redis may start an incident more than once; each start (and
+        # its end) is one notification, told apart by when its condition began.
+        return f"{data.get('incident')} {data.get('state')} {data.get('since')}"
     return f"Dokument {data.get('dokumentId')}"
 
 
