@@ -225,7 +225,7 @@ async def test_a_passing_failure_shows_which_attempt_comes_when(
     row = page.locator(f"#dokument-{dokument.id}")
     await expect(row).to_contain_text(
         "Wird erneut versucht – Versuch 2 von 4, nächster Versuch gegen "
-        + clock_de(waiting.next_attempt_at)
+        + clock_de(waiting.next_attempt_at, services.settings.display_zone)
     )
     await expect(row.get_by_role("button", name="Erneut versuchen")).to_have_count(0)
 

@@ -25,8 +25,6 @@ RETRYING = "Wird erneut versucht"
 NO_TEXT = "kein Text gefunden (gescanntes Dokument?)"
 DAMAGED = "Die Datei ist beschädigt."
 ENCRYPTED = "Die Datei ist passwortgeschützt."
-# Until TIME_ZONE (config) is read here: the wall clock a German firm reads.
-_DISPLAY_ZONE = ZoneInfo("Europe/Berlin")
 
 
 def number_de(value: float) -> str:
@@ -39,25 +37,22 @@ def pages_de(count: int) -> str:
     return f"{number_de(count)} {'Seite' if count == 1 else 'Seiten'}"
 
 
-def display_zone() -> ZoneInfo:
-    """The time zone of every time this module writes for a person."""
-    return _DISPLAY_ZONE
-
-
-def clock_de(moment: datetime) -> str:
-    """08:15, in the display time zone (SQLite hands back naive UTC datetimes)."""
+def clock_de(moment: datetime, zone: ZoneInfo) -> str:
+    """08:15 in `zone` (TIME_ZONE); SQLite hands back naive datetimes, stored as UTC."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return f"{aware.astimezone(display_zone()):%H:%M}"
+    return f"{aware.astimezone(zone):%H:%M}"
 
 
-def next_attempt_de(next_attempt: int, max_attempts: int, due: datetime) -> str:
+def next_attempt_de(next_attempt: int, max_attempts: int, due: datetime, zone: ZoneInfo) -> str:
     """ "Versuch 2 von 4, nächster Versuch gegen 08:15"."""
-    return f"Versuch {next_attempt} von {max_attempts}, nächster Versuch gegen {clock_de(due)}"
+    return (
+        f"Versuch {next_attempt} von {max_attempts}, nächster Versuch gegen {clock_de(due, zone)}"
+    )
 
 
-def retrying_de(next_attempt: int, max_attempts: int, due: datetime) -> str:
+def retrying_de(next_attempt: int, max_attempts: int, due: datetime, zone: ZoneInfo) -> str:
     """ "Wird erneut versucht – Versuch 2 von 4, nächster Versuch gegen 08:15"."""
-    return f"{RETRYING} – {next_attempt_de(next_attempt, max_attempts, due)}"
+    return f"{RETRYING} – {next_attempt_de(next_attempt, max_attempts, due, zone)}"
 
 
 def retry_due(dokument: Dokument) -> bool:
@@ -65,13 +60,14 @@ def retry_due(dokument: Dokument) -> bool:
     return dokument.status is DokumentStatus.AUSSTEHEND and dokument.next_attempt_at is not None
 
 
-def status_note(dokument: Dokument) -> str | None:
-    """What the Akte's row and the Dokument's page say beside its status, if anything."""
+def status_note(dokument: Dokument, zone: ZoneInfo) -> str | None:
+    """What the Akte's row and the Dokument's page say beside its status, if anything;
+    times in `zone` (TIME_ZONE)."""
     if dokument.status is DokumentStatus.FEHLGESCHLAGEN:
         return dokument.failure_reason or TECHNICAL_REASON
     due, attempt, of = dokument.next_attempt_at, dokument.next_attempt, dokument.max_attempts
     if retry_due(dokument) and due is not None and attempt and of:
-        return next_attempt_de(attempt, of, due)
+        return next_attempt_de(attempt, of, due, zone)
     if dokument.status is DokumentStatus.ABGESCHLOSSEN and not has_text(dokument.extracted_text):
         return NO_TEXT
     return None

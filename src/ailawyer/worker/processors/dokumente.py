@@ -188,7 +188,8 @@ async def _note_retry(ctx: JobContext, payload: DokumentPayload) -> None:
             due=due,
         )
         await outbox.commit(session)
-    await ctx.log(wording.retrying_de(ctx.attempt + 1, ctx.max_attempts, due))
+    zone = services.settings.display_zone
+    await ctx.log(wording.retrying_de(ctx.attempt + 1, ctx.max_attempts, due, zone))
 
 
 async def record_dokument_failure(

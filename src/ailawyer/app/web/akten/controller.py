@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from litestar import Request, get
@@ -14,14 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ailawyer.app.web.authentication import requires_login
 from ailawyer.app.web.dependencies import DbSessionDep, ServicesDep
 from ailawyer.app.web.templating import render
+from ailawyer.config import Settings
 from ailawyer.db.models import Akte
 from ailawyer.dokumente.queries import dokumente_of_akte
 from ailawyer.dokumente.wording import retry_due, status_note
 from ailawyer.domain.access import get_akte_for_user
 from ailawyer.services import Services
 
-# What every template showing a Dokument's status calls (akten/_macros.html).
-DOKUMENT_STATUS: Mapping[str, Any] = {"status_note": status_note, "retry_due": retry_due}
+
+def dokument_status(settings: Settings) -> Mapping[str, Any]:
+    """What every template showing a Dokument's status calls (akten/_macros.html)."""
+    return {
+        "status_note": partial(status_note, zone=settings.display_zone),
+        "retry_due": retry_due,
+    }
 
 
 async def akte_or_404(db: AsyncSession, request: Request[Any, Any, Any], akte_id: int) -> Akte:
@@ -54,7 +61,7 @@ async def render_akte_page(
         upload_error=upload_error,
         max_upload_mb=settings.max_upload_mb,
         max_upload_files=settings.max_upload_files,
-        **DOKUMENT_STATUS,
+        **dokument_status(settings),
     )
 
 

@@ -12,7 +12,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ailawyer.app.web.akten.controller import DOKUMENT_STATUS, akte_or_404, render_akte_page
+from ailawyer.app.web.akten.controller import akte_or_404, dokument_status, render_akte_page
 from ailawyer.app.web.authentication import requires_login
 from ailawyer.app.web.dependencies import DbSessionDep, ServicesDep
 from ailawyer.app.web.errors import wants_json
@@ -102,13 +102,20 @@ async def upload_dokumente(
 
 @get("/akten/{akte_id:int}/dokumente", guards=[requires_login], name="dokumente-list")
 async def dokumente_list(
-    request: Request[Any, Any, Any], db: DbSessionDep, akte_id: FromPath[int]
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    db: DbSessionDep,
+    akte_id: FromPath[int],
 ) -> Template:
     """The Dokumente table alone (after an upload, and when the page's socket reconnects)."""
     akte = await akte_or_404(db, request, akte_id)
     dokumente = await dokumente_of_akte(db, akte)
     return render(
-        request, "akten/_dokumente.html", akte=akte, dokumente=dokumente, **DOKUMENT_STATUS
+        request,
+        "akten/_dokumente.html",
+        akte=akte,
+        dokumente=dokumente,
+        **dokument_status(services.settings),
     )
 
 
@@ -119,6 +126,7 @@ async def dokumente_list(
 )
 async def dokument_row(
     request: Request[Any, Any, Any],
+    services: ServicesDep,
     db: DbSessionDep,
     akte_id: FromPath[int],
     dokument_id: FromPath[int],
@@ -127,12 +135,15 @@ async def dokument_row(
     found = await get_dokument_for_user(db, request.user, akte_id, dokument_id)
     if found is None:
         raise NotFoundException("Dokument not found")
-    return render(request, "akten/_dokument_row.html", d=found[1], **DOKUMENT_STATUS)
+    return render(
+        request, "akten/_dokument_row.html", d=found[1], **dokument_status(services.settings)
+    )
 
 
 @get("/akten/{akte_id:int}/dokumente/{dokument_id:int}", guards=[requires_login], name="dokument")
 async def dokument_page(
     request: Request[Any, Any, Any],
+    services: ServicesDep,
     db: DbSessionDep,
     akte_id: FromPath[int],
     dokument_id: FromPath[int],
@@ -148,7 +159,7 @@ async def dokument_page(
         akte=akte,
         d=dokument,
         nav_active="dashboard",
-        **DOKUMENT_STATUS,
+        **dokument_status(services.settings),
     )
 
 
