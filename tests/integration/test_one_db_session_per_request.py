@@ -10,6 +10,7 @@ follower loads the settings at start) are not the request's doing.
 from __future__ import annotations
 
 import asyncio
+import io
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -17,15 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 from tests.support.factories import Factory
 from tests.support.http import csrf_token_from
+from tests.support.jobs import isolated, job_services
 from tests.support.notifications import notify
+from tests.support.pdfs import numbered_pdf
 
 from ailawyer.app.asgi import create_app
 from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.config import Settings
-from ailawyer.db.models import Akte, User
+from ailawyer.db.models import Akte, Dokument, DokumentStatus, User
+from ailawyer.dokumente.upload import IncomingFile, accept_uploads
 from ailawyer.domain.roles import Role
 from ailawyer.services import Services
 
@@ -168,3 +172,39 @@ async def test_marking_notifications_read_uses_the_request_session(
     assert (all_read.status_code, all_read.json()["unread_count"]) == (200, 0)
     # One session, one checkout, one transaction: the write and the unread count it answers.
     assert one == everything == {"sessions": 1, "checkouts": 1, "transactions": 1}
+
+
+async def test_retrying_a_dokument_uses_the_request_session(
+    settings: Settings, factory: Factory, anwalt: User, akte: Akte
+) -> None:
+    # A key prefix of its own: no worker of the run takes the job this retry enqueues.
+    async with job_services(isolated(settings)) as own:
+        [dokument] = await accept_uploads(
+            own,
+            akte_id=akte.id,
+            user_id=anwalt.id,
+            uploads=[IncomingFile("a.pdf", io.BytesIO(numbered_pdf(1)))],
+        )
+        # Failed, and its job already removed by retention: rebuilt from the Dokument.
+        await own.jobs.queue("dokumente").remove(dokument.job_id or "")
+        async with own.db.session() as session:
+            await session.execute(
+                update(Dokument)
+                .where(Dokument.id == dokument.id)
+                .values(status=DokumentStatus.FEHLGESCHLAGEN)
+            )
+            await session.commit()
+        use = DatabaseUse(own)
+        async with signed_in(own.settings, own, anwalt) as client:
+            token = csrf_token_from((await client.get("/")).text)
+            with use.counting() as counts:
+                response = await client.post(
+                    f"/api/jobs/dokumente/{dokument.job_id}/retry",
+                    headers={"X-CSRFToken": token},
+                )
+        requeued = await own.jobs.get_job("dokumente", dokument.job_id or "")
+
+    assert response.status_code == 200, response.text[:500]
+    assert requeued is not None
+    # The user load, the access check and the Dokument's reset: one session, one transaction.
+    assert counts == {"sessions": 1, "checkouts": 1, "transactions": 1}

@@ -47,6 +47,12 @@ class JobContext:
         return int(self.job.opts.get("attempts") or 1)
 
     @property
+    def is_last_attempt(self) -> bool:
+        """Whether bullmq retries no failure of this run, whatever the error (its own rule in
+        `Job.moveToFailed`; an UnrecoverableError is never retried either)."""
+        return self.attempt >= self.max_attempts
+
+    @property
     def retry_path(self) -> str:
         return retry_path(self.queue, self.job_id)
 

@@ -95,7 +95,7 @@ async def process_dokument(ctx: JobContext, payload: DokumentPayload) -> dict[st
     except UnrecoverableError:
         raise
     except Exception:
-        if ctx.attempt < ctx.max_attempts:
+        if not ctx.is_last_attempt:
             await _noted(_note_retry(ctx, payload))
         raise
 
