@@ -26,14 +26,17 @@ from tests.support.realtime import AppServer, SocketClient, session_token
 from tests.support.worker_processes import wait_for_workers
 
 from ailawyer.alerts.loop import AlertLoop
-from ailawyer.alerts.process_facts import ProcessFactsBoard
+from ailawyer.alerts.process_facts import ProcessFactsBoard, local_facts
 from ailawyer.config import Settings
 from ailawyer.db.migrate import upgrade
 from ailawyer.db.models import Notification, User
 from ailawyer.embedded_redis import RedisServer
 from ailawyer.notifications.types import SYSTEM_ALERT
 from ailawyer.realtime import events
-from ailawyer.runtime_settings.definitions import ALERT_WORKER_MISSING_SECONDS
+from ailawyer.runtime_settings.definitions import (
+    ALERT_DISK_FREE_PERCENT,
+    ALERT_WORKER_MISSING_SECONDS,
+)
 from ailawyer.services import Services
 
 INTERVAL = 0.3
@@ -229,3 +232,38 @@ async def test_redis_without_aof_with_an_evicting_policy_and_near_its_limit_is_a
             assert len(await alerts_of(services, operator)) == 6
         finally:
             server.stop()
+
+
+async def test_what_only_a_process_sees_is_reported_by_it_and_announced_by_the_evaluator(
+    installation: Services,
+) -> None:
+    services = installation
+    operator = await build_operator(Factory(services.db))
+    # This machine's disks are far from full: a threshold of 99 % free makes them "short".
+    await services.runtime_settings.set(ALERT_DISK_FREE_PERCENT, 99)
+    degraded = {"p1": True}
+    reporter = AlertLoop(services, "p1", "worker", lambda: degraded["p1"])
+    evaluator = AlertLoop(services, "p2", "app", lambda: False)
+
+    await reporter.board.put(
+        await asyncio.to_thread(
+            local_facts, services.settings, "p1", "worker", reporter.logging_degraded
+        )
+    )
+    opened = await evaluator.tick()  # the lease is free: p2 evaluates
+    assert sorted(t.incident.key for t in opened) == ["disk:Protokolle", "disk:Uploads", "logging"]
+    logging_incident = next(t.incident for t in opened if t.incident.key == "logging")
+    assert "Worker auf" in logging_incident.detail and "Protokollierung gestört" in (
+        logging_incident.title
+    )
+
+    degraded["p1"] = False
+    await services.runtime_settings.set(ALERT_DISK_FREE_PERCENT, 10)
+    await reporter.board.put(
+        await asyncio.to_thread(
+            local_facts, services.settings, "p1", "worker", reporter.logging_degraded
+        )
+    )
+    resolved = await evaluator.evaluate(time.time())
+    assert sorted(t.kind for t in resolved) == ["resolved"] * 3
+    assert len(await alerts_of(services, operator)) == 6
