@@ -190,7 +190,8 @@ async def notifications(user: User, db: AsyncSession) -> dict[str, Any]:
         "unread_seq": int(unread[1] or 0),
         "preferences": {
             "sounds": settings.sounds if settings else {},
-            "browser_notifications": settings.browser_notifications if settings else None,
+            "system_notifications": settings.system_notifications if settings else True,
+            "ask_permission": settings.ask_browser_permission if settings else True,
         },
     }
 

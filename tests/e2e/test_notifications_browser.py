@@ -12,13 +12,14 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from tests.conftest import process_env
 from tests.e2e.conftest import TIMEOUT_MS, log_in
+from tests.support import permission_dialog
 from tests.support.factories import Factory
 from tests.support.jobs import wait_until
 from tests.support.notifications import notify
 from tests.support.realtime import AppServer
 
 from ailawyer.config import Settings
-from ailawyer.db.models import Notification, Severity, User, UserSettings
+from ailawyer.db.models import Notification, Severity, User
 from ailawyer.domain.roles import Role
 from ailawyer.services import Services
 
@@ -347,29 +348,22 @@ async def test_an_action_button_calls_its_endpoint_and_reports_failure_in_german
         assert (await services.notifications.unread(db, user.id)).count == 0
 
 
-async def test_the_permission_question_comes_once_and_hidden_tabs_get_system_notifications(
+async def test_a_browser_that_allowed_them_is_not_asked_again_and_its_hidden_tabs_notify(
     new_context: NewContext, services: Services, factory: Factory, errors: Errors
 ) -> None:
     user = await factory.user(Role.ANWALT)
     akte = await factory.akte(user.kanzlei_id, anwalt=user)
     context = await new_context()
-    await context.grant_permissions(["notifications"])
     await context.add_init_script(RECORD_SYSTEM_NOTIFICATIONS)
     await context.add_init_script(SWITCHABLE_VISIBILITY)
+    await context.add_init_script(permission_dialog.DIALOG)
     page = await signed_in(context, user, errors)
     question = page.get_by_role("region", name="Benachrichtigungen auf dem Bildschirm")
 
     await expect(question).to_be_visible()
     await question.get_by_role("button", name="Aktivieren").click()
+    await permission_dialog.allow(context, page)
     await expect(question).to_be_hidden()
-
-    async def answered() -> bool:
-        async with services.db.session() as db:
-            row = await db.get(UserSettings, user.id)
-            return row is not None and row.browser_notifications == "granted"
-
-    # Stored once the browser's own question has been answered.
-    await wait_until(answered, within=WITHIN, what="the stored answer")
 
     await page.get_by_role("button", name="Abmelden").click()
     await log_in(page, user.email)
@@ -408,7 +402,6 @@ async def test_a_visible_tab_gets_no_system_notification(
     await context.grant_permissions(["notifications"])
     await context.add_init_script(RECORD_SYSTEM_NOTIFICATIONS)
     page = await signed_in(context, user, errors)
-    await page.get_by_role("button", name="Aktivieren").click()
 
     await notify(services.db, services.notifications, user.id, type="info", title="Sichtbar")
 

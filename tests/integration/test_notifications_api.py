@@ -40,7 +40,8 @@ async def test_the_list_is_newest_first_at_most_50_and_without_dismissed(
     assert [n["seq"] for n in page["items"]] == list(range(51, 1, -1))
     assert (page["unread_count"], page["unread_seq"]) == (51, 52)
     assert page["last_seq"] == 52
-    assert page["preferences"]["browser_notifications"] is None
+    assert page["preferences"]["system_notifications"] is True
+    assert page["preferences"]["ask_permission"] is True
     assert page["preferences"]["sounds"] == {
         "job-completed": False,
         "job-failed": False,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -208,8 +209,12 @@ class UserSettings(Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    # None: not asked yet; otherwise the browser's answer ("granted", "denied", "default").
-    browser_notifications: Mapped[str | None] = mapped_column(String(16))
+    # Each browser's permission stays in that browser (ailawyer.notifications.preferences):
+    # here only whether the user wants system notifications, and whether browsers may ask.
+    system_notifications: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    ask_browser_permission: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
     sounds: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -1,10 +1,16 @@
-"""A user's notification preferences: which sounds play, and the browser-notification answer."""
+"""A user's notification preferences: which sounds play, and system notifications.
+
+Whether a browser may show system notifications is that browser's own answer
+(`Notification.permission`), asked in each browser where it is still open
+(static/js/notifications/system.js). The server keeps only what belongs to the person:
+whether they want system notifications at all, and whether browsers may still ask.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -13,16 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.db.models import UserSettings, utcnow
 from ailawyer.notifications.sounds import SoundEvent
-
-
-class BrowserPermission(StrEnum):
-    """The answer to "show system notifications?", as the browser's Notification API names it."""
-
-    GRANTED = "granted"
-    DENIED = "denied"
-    # Asked, but left undecided ("Nicht jetzt"): not asked again, changeable in Einstellungen.
-    DEFAULT = "default"
-
 
 # German names of the sounds on the Einstellungen page.
 SOUND_LABELS: Mapping[SoundEvent, str] = MappingProxyType(
@@ -38,47 +34,63 @@ SOUND_LABELS: Mapping[SoundEvent, str] = MappingProxyType(
 class NotificationPreferences:
     # Every sound is off unless the user switched it on.
     sounds: Mapping[SoundEvent, bool]
-    # None: never answered, so the browser asks once.
-    browser_notifications: BrowserPermission | None
+    # System notifications in every browser that allows them; off: in none.
+    system_notifications: bool
+    # Browsers that were not asked yet ask; off after "Nicht mehr fragen".
+    ask_permission: bool
 
     def as_payload(self) -> dict[str, Any]:
         """JSON-ready dict for the browser."""
         return {
             "sounds": {event.value: on for event, on in self.sounds.items()},
-            "browser_notifications": (
-                self.browser_notifications.value if self.browser_notifications else None
-            ),
+            "system_notifications": self.system_notifications,
+            "ask_permission": self.ask_permission,
         }
 
 
 def _from_row(row: UserSettings | None) -> NotificationPreferences:
     stored = row.sounds if row is not None else {}
-    permission = row.browser_notifications if row is not None else None
     return NotificationPreferences(
         sounds={event: stored.get(event.value) is True for event in SoundEvent},
-        browser_notifications=BrowserPermission(permission) if permission else None,
+        system_notifications=row.system_notifications if row is not None else True,
+        ask_permission=row.ask_browser_permission if row is not None else True,
     )
 
 
 async def load_preferences(db: AsyncSession, user_id: int) -> NotificationPreferences:
-    """The user's preferences; defaults (all sounds off, never asked) if none were saved."""
+    """The user's preferences; defaults (all sounds off, system notifications asked for)."""
     return _from_row(await db.get(UserSettings, user_id))
 
 
-async def save_sounds(db: AsyncSession, user_id: int, sounds: Mapping[SoundEvent, bool]) -> None:
-    """Store which sounds play; the caller commits."""
+async def save_preferences(
+    db: AsyncSession,
+    user_id: int,
+    *,
+    sounds: Mapping[SoundEvent, bool],
+    system_notifications: bool,
+    ask_permission: bool,
+) -> None:
+    """Store the Einstellungen form; the caller commits."""
     row = await _settings_row(db, user_id)
     row.sounds = {event.value: bool(sounds.get(event, False)) for event in SoundEvent}
+    row.system_notifications = system_notifications
+    row.ask_browser_permission = ask_permission
     row.updated_at = utcnow()
 
 
-async def save_browser_permission(
-    db: AsyncSession, user_id: int, permission: BrowserPermission
-) -> None:
-    """Remember the browser-notification answer; the caller commits."""
+async def stop_asking(db: AsyncSession, user_id: int) -> None:
+    """Store "Nicht mehr fragen": no browser of this user asks again; the caller commits."""
     row = await _settings_row(db, user_id)
-    row.browser_notifications = permission.value
+    row.ask_browser_permission = False
     row.updated_at = utcnow()
+
+
+def sign_in_mark(session_key: str) -> str:
+    """A mark of one sign-in that a page may carry: "Nicht jetzt" holds until it changes.
+
+    A digest of the session key, which itself never leaves the server.
+    """
+    return hashlib.sha256(f"permission-prompt:{session_key}".encode()).hexdigest()[:16]
 
 
 async def _settings_row(db: AsyncSession, user_id: int) -> UserSettings:

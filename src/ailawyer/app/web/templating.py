@@ -15,6 +15,7 @@ from litestar.utils.scope.state import ScopeState
 
 from ailawyer import __version__
 from ailawyer.app.web.icons import icon
+from ailawyer.notifications.preferences import sign_in_mark
 from ailawyer.runtime_settings.definitions import MAINTENANCE_BANNER
 
 
@@ -85,6 +86,7 @@ def configure_environment(engine: JinjaTemplateEngine, *, zone: ZoneInfo) -> Non
     environment.filters["duration_de"] = duration_de
     environment.filters["bytes_de"] = bytes_de
     environment.globals["icon"] = icon
+    environment.globals["sign_in_mark"] = sign_in_mark
     environment.globals["version"] = __version__
     # base.html hands it to static/js/format.js, so the browser renders the same wall clock.
     environment.globals["time_zone"] = zone.key

@@ -1,8 +1,8 @@
-"""Einstellungen: the user's notification sounds and the browser-notification answer."""
+"""Einstellungen: the user's notification sounds and system notifications."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get, post, put
 from litestar.params import Body, FromQuery
@@ -17,16 +17,17 @@ from ailawyer.app.web.notifications.controller import sound_url
 from ailawyer.app.web.templating import render
 from ailawyer.notifications.preferences import (
     SOUND_LABELS,
-    BrowserPermission,
     load_preferences,
-    save_browser_permission,
-    save_sounds,
+    save_preferences,
+    stop_asking,
 )
 from ailawyer.notifications.sounds import SoundEvent
 
 
-class PermissionAnswer(Struct):
-    permission: BrowserPermission
+class StopAsking(Struct):
+    # The question only ever says "Nicht mehr fragen"; asking again is switched back on in
+    # the Einstellungen form. Each browser keeps its own permission.
+    ask_permission: Literal[False]
 
 
 class SettingsController(Controller):
@@ -54,7 +55,7 @@ class SettingsController(Controller):
             request,
             "einstellungen/index.html",
             sounds=sounds,
-            browser_notifications=preferences.browser_notifications,
+            preferences=preferences,
             saved=gespeichert,
             nav_active="einstellungen",
         )
@@ -67,22 +68,24 @@ class SettingsController(Controller):
         data: FormData,
     ) -> Redirect:
         """Store the form; unchecked boxes are simply absent from it."""
-        sounds = {event: data.get(f"sound-{event.value}") == "on" for event in SoundEvent}
-        answer = data.get("browser_notifications")
-        await save_sounds(db, request.user.id, sounds)
-        if answer in set(BrowserPermission):
-            await save_browser_permission(db, request.user.id, BrowserPermission(answer))
+        await save_preferences(
+            db,
+            request.user.id,
+            sounds={event: data.get(f"sound-{event.value}") == "on" for event in SoundEvent},
+            system_notifications=data.get("system_notifications") == "on",
+            ask_permission=data.get("ask_permission") == "on",
+        )
         await db.commit()
         return Redirect("/einstellungen?gespeichert=1", status_code=HTTP_303_SEE_OTHER)
 
     @put("/api/settings/browser-notifications")
-    async def remember_permission(
+    async def never_ask(
         self,
         request: Request[Any, Any, Any],
         db: DbSessionDep,
-        data: Annotated[PermissionAnswer, Body()],
-    ) -> dict[str, str]:
-        """Remember the answer to the in-page question, so it is asked only once."""
-        await save_browser_permission(db, request.user.id, data.permission)
+        data: Annotated[StopAsking, Body()],
+    ) -> dict[str, bool]:
+        """The in-page question's "Nicht mehr fragen": no browser of this user asks again."""
+        await stop_asking(db, request.user.id)
         await db.commit()
-        return {"browser_notifications": data.permission.value}
+        return {"ask_permission": False}
