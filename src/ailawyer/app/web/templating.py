@@ -80,6 +80,8 @@ def bytes_de(value: int | None) -> str:
 def configure_environment(engine: JinjaTemplateEngine, *, zone: ZoneInfo) -> None:
     """Register our filters and globals on Litestar's Jinja environment; times in `zone`."""
     environment: Environment = engine.engine
+    # Templates ship with the code and a process never reloads code: no file stat per render.
+    environment.auto_reload = False
     environment.filters["datetime_de"] = partial(datetime_de, zone=zone)
     environment.filters["number_de"] = number_de
     environment.filters["timestamp_de"] = partial(timestamp_de, zone=zone)
