@@ -12,6 +12,7 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisError
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 MAX_CONNECTIONS = 100
@@ -48,3 +49,27 @@ def create_redis(url: str, *, decode_responses: bool = True) -> Redis:
         **redis_options(),
     )
     return Redis.from_pool(pool)
+
+
+class RedisReturns:
+    """Notices that Redis came back: answered again after this process could not reach it,
+    or a different server answers than before (restarted, failed over). Either may have
+    lost data; the caller repairs what lives only in Redis (`ailawyer.worker.maintenance`).
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        # The `run_id` of the server last seen: a new one on every start of redis-server.
+        self._run_id: str | None = None
+        self._lost = False
+
+    async def came_back(self) -> bool:
+        """Ask Redis once; True the first time it answers after it was away or replaced."""
+        try:
+            run_id = str((await self._redis.info("server"))["run_id"])
+        except (RedisError, OSError):
+            self._lost = True
+            return False
+        returned = self._run_id is not None and (self._lost or run_id != self._run_id)
+        self._run_id, self._lost = run_id, False
+        return returned

@@ -44,8 +44,9 @@ JOB_SETTINGS: dict[str, Any] = {
     "worker_reconnect_seconds": 0.5,
     "shutdown_grace_seconds": 10.0,
     "worker_heartbeat_seconds": 1.0,
-    # Also how often Dokumente whose job is gone (an app killed mid-upload) are found.
     "job_cleanup_interval_seconds": 5.0,
+    # How often Dokumente whose job is gone (an app killed mid-upload) are found.
+    "dokumente_recovery_seconds": 5.0,
 }
 START_TIMEOUT_SECONDS = 45.0
 # A SIGTERMed worker finishes its jobs (at most a few seconds each) within the grace period.

@@ -24,6 +24,10 @@ FAST_JOB_SETTINGS: dict[str, Any] = {
     "job_lock_seconds": 3.0,
     "job_stalled_interval_seconds": 1.0,
     "worker_reconnect_seconds": 0.2,
+    # Scaled up: the run's shared worker must not enqueue other tests' Dokumente (their
+    # jobs live under key prefixes it does not see) nor re-create its schedules in a Redis
+    # a test just emptied. Tests of the recovery set their own interval.
+    "dokumente_recovery_seconds": 3600.0,
 }
 # The settings `worker_env` hands to `ailawyer` subprocesses (besides process_env's own).
 _WORKER_FIELDS = (
@@ -33,6 +37,7 @@ _WORKER_FIELDS = (
     "job_keep_completed_seconds",
     "job_keep_failed_seconds",
     "job_cleanup_interval_seconds",
+    "dokumente_recovery_seconds",
     "job_lock_seconds",
     "job_stalled_interval_seconds",
     "job_max_stalled_count",

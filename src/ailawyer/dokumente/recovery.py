@@ -1,11 +1,19 @@
 """Dokumente whose job is gone: enqueued again, under the job id stored with them.
 
-An upload commits the Dokument (with its job id) before it enqueues the job. An app
-process killed in between, or a Redis that lost the last second of writes (AOF
-`everysec`, then SIGKILL), leaves a Dokument waiting for a job that does not exist;
-nothing would ever process it. A scheduled maintenance task finds those and enqueues
-them again. Enqueueing is idempotent by job id, so a race with an upload that is still
-enqueueing, or with another worker running the same task, adds no second job.
+An upload commits the Dokument (with its job id) before it enqueues the job, and the job
+lives only in Redis. A Dokument waits for a job that does not exist, and nothing would
+ever process it, after:
+- an app process killed between the commit and the enqueue;
+- a Redis that came back without its last writes: with AOF `appendfsync everysec` a crash
+  of its host loses up to the last second (a killed redis-server loses nothing: the
+  kernel already holds what it acknowledged), a restore from an older backup more;
+- a Redis that came back empty (a lost volume, a failover to an empty replica).
+
+A scheduled task finds those every DOKUMENTE_RECOVERY_SECONDS, and every worker runs it
+at once when Redis comes back (`ailawyer.worker.maintenance`). Enqueueing is idempotent
+by job id, so a race with an upload that is still enqueueing, or with another worker
+running the same task, adds no second job; a Dokument processed twice (its old job
+restored too) is completed, and its uploader told, once (`ailawyer.dokumente.status`).
 """
 
 from __future__ import annotations
@@ -38,19 +46,24 @@ async def requeue_orphaned_dokumente(
 ) -> list[int]:
     """Enqueue the job of every unfinished Dokument whose job is missing; their ids.
 
-    `grace_seconds=0` where no upload can be under way (right after a restore).
+    `grace_seconds=0`: every unfinished Dokument, also one changed a moment ago. Right after
+    a restore, where no upload can be under way, and right after Redis came back, where
+    every job it lost should run again at once, those of attempts still running included
+    (one that fails meanwhile notes the Dokument as waiting for a retry whose job is gone):
+    an upload still enqueueing then finds its job there already (the same id), one that
+    failed to enqueue takes its Dokument back, and the job skips a Dokument that is gone.
     """
-    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    query = (
+        select(Dokument, Akte.kanzlei_id)
+        .join(Akte, Akte.id == Dokument.akte_id)
+        .where(Dokument.status.in_(UNFINISHED))
+        .order_by(Dokument.id)
+        .limit(BATCH)
+    )
+    if grace_seconds > 0:
+        query = query.where(Dokument.updated_at < utcnow() - timedelta(seconds=grace_seconds))
     async with services.db.session() as session:
-        unfinished = (
-            await session.execute(
-                select(Dokument, Akte.kanzlei_id)
-                .join(Akte, Akte.id == Dokument.akte_id)
-                .where(Dokument.status.in_(UNFINISHED), Dokument.updated_at < cutoff)
-                .order_by(Dokument.id)
-                .limit(BATCH)
-            )
-        ).all()
+        unfinished = (await session.execute(query)).all()
     requeued = []
     for dokument, kanzlei_id in unfinished:
         # Rows from before job ids were stored with the Dokument have none.

@@ -1,9 +1,10 @@
 """`ailawyer worker`: runs every declared queue until SIGTERM/SIGINT, then stops gracefully.
 
 Start: services, runtime settings (with live log level and concurrency), one bullmq
-Worker per queue, the retention schedule, heartbeats. Stop: see `WorkerPool.stop` and
-`StopSignals`; the process exits 0 after a requested stop, also when jobs had to be left
-to stalled-job recovery.
+Worker per queue, heartbeats, and the keeper of the maintenance schedules, which also
+repairs what a Redis that lost data lost (`ailawyer.worker.maintenance`). Stop: see
+`WorkerPool.stop` and `StopSignals`; the process exits 0 after a requested stop, also
+when jobs had to be left to stalled-job recovery.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ailawyer.logs import get_logger
 from ailawyer.process_registry import new_process_id
 from ailawyer.runtime_settings.process import follow_runtime_settings
 from ailawyer.services import Services
-from ailawyer.worker.maintenance import schedule_dokumente_recovery, schedule_retention_cleanup
+from ailawyer.worker.maintenance import keep_maintenance
 from ailawyer.worker.pool import WorkerPool
 from ailawyer.worker.shutdown import StopSignals
 
@@ -32,6 +33,7 @@ async def run_worker(settings: Settings) -> None:
     worker_id = new_process_id()
     pool = WorkerPool(services, worker_id)
     heartbeat: asyncio.Task[None] | None = None
+    maintenance: asyncio.Task[None] | None = None
     try:
         await follow_runtime_settings(services.runtime_settings)
         await pool.start()
@@ -39,7 +41,7 @@ async def run_worker(settings: Settings) -> None:
         heartbeat = asyncio.create_task(
             services.workers.beat_forever(worker_id, pool.heartbeat_info)
         )
-        await _schedule_maintenance(services, settings)
+        maintenance = asyncio.create_task(keep_maintenance(services))
         log.info("worker started", workerId=worker_id)
         # Alerts from every process: they must not depend on a worker, nor on the app.
         async with alerts_running(services, worker_id, "worker", logging_degraded):
@@ -47,21 +49,12 @@ async def run_worker(settings: Settings) -> None:
         finished = await pool.stop(settings.shutdown_grace_seconds, signals.force)
         log.info("worker stopped", workerId=worker_id, allJobsFinished=finished)
     finally:
-        if heartbeat is not None:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
+        for task in (heartbeat, maintenance):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         try:
             await services.workers.remove(worker_id)
         except Exception as error:  # leaving the heartbeat to expire is fine
             log.warning("could not remove heartbeat", error=str(error))
         await services.close()
-
-
-async def _schedule_maintenance(services: Services, settings: Settings) -> None:
-    # A Redis hiccup at start-up must not keep the worker from working: the next worker
-    # start (or this one, after a restart) schedules it.
-    try:
-        await schedule_retention_cleanup(services.jobs, settings)
-        await schedule_dokumente_recovery(services.jobs, settings)
-    except Exception as error:
-        log.warning("maintenance not scheduled", error=repr(error))
