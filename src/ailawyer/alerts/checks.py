@@ -78,7 +78,7 @@ async def workers(readings: Readings) -> list[Finding]:
             detail="Kein laufender Worker bearbeitet die Warteschlangen "
             + ", ".join(f"„{name}“" for name in missing)
             + ": hochgeladene Dokumente und Wartungsaufgaben bleiben liegen. "
-            "Starten Sie einen Worker (`ailawyer worker`).",
+            "Starten Sie einen Worker („ailawyer worker“).",
             severity=Severity.ERROR,
             hold_seconds=readings.runtime.get(ALERT_WORKER_MISSING_SECONDS),
         )
@@ -155,7 +155,7 @@ async def redis(readings: Readings) -> list[Finding]:
                 key="redis-aof",
                 title="Redis ohne AOF",
                 detail="Redis schreibt kein Append-Only-File: nach einem Neustart können "
-                "Vorgänge fehlen. Setzen Sie `appendonly yes`.",
+                "Vorgänge fehlen. Setzen Sie „appendonly yes“.",
             )
         )
     if facts.eviction_ok is False:
@@ -163,8 +163,8 @@ async def redis(readings: Readings) -> list[Finding]:
             Finding(
                 key="redis-eviction",
                 title="Redis kann Daten verdrängen",
-                detail=f"Mit maxmemory-policy `{facts.eviction_policy}` löscht Redis bei vollem "
-                "Speicher Schlüssel, auch Vorgänge. Setzen Sie `maxmemory-policy noeviction`.",
+                detail=f"Mit maxmemory-policy „{facts.eviction_policy}“ löscht Redis bei vollem "
+                "Speicher Schlüssel, auch Vorgänge. Setzen Sie „maxmemory-policy noeviction“.",
             )
         )
     return findings
