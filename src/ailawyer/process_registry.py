@@ -102,7 +102,7 @@ class ProcessRegistry:
         return [
             record
             for record in await self.alive()
-            if record.get("host") == host and _running(record.get("pid"))
+            if record.get("host") == host and pid_runs(record.get("pid"))
         ]
 
     async def beat_forever(self, process_id: str, info: Callable[[], dict[str, Any]]) -> None:
@@ -131,8 +131,9 @@ class ProcessRegistry:
                 log.warning("could not remove heartbeat", kind=self.kind, error=str(error))
 
 
-def _running(pid: object) -> bool:
-    """Whether a process with this pid runs in this pid namespace."""
+def pid_runs(pid: object) -> bool:
+    """Whether a process with this pid runs in this pid namespace (also the log retention's
+    test of this host's processes)."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:

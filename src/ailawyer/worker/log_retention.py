@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ailawyer.logs import FILE_NAME, file_host
+from ailawyer.process_registry import pid_runs
 
 if TYPE_CHECKING:
     from ailawyer.services import Services
@@ -44,7 +45,7 @@ class RunningProcesses:
     def runs(self, host: str, pid: int) -> bool:
         """Whether the process that writes `<kind>-<host>-<pid>.log` may still run."""
         if host == self.this_host:
-            return _pid_exists(pid)
+            return pid_runs(pid)
         return not self.other_hosts_known or (host, pid) in self.registered
 
 
@@ -102,16 +103,3 @@ def _delete(log_dir: Path, cutoff: float, running: RunningProcesses) -> LogFiles
         files += 1
         size += stat.st_size
     return LogFilesDeleted(files, size)
-
-
-def _pid_exists(pid: int) -> bool:
-    # pid 0 would signal our own process group; no process writes such a name.
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it runs, as another user
-        return True
-    return True
