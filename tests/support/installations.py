@@ -33,7 +33,7 @@ async def installation(
     """Settings of a new, empty installation under `root` (like `base` otherwise); a
     PostgreSQL database is dropped again afterwards."""
     data_dir = root / "data"
-    root.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
     name = None
     if kind == "postgresql":
         name = f"ailawyer_backup_{uuid.uuid4().hex[:10]}"
