@@ -23,6 +23,7 @@ from tests.support.jobs import isolated, job_services, wait_until
 from tests.support.personas import build_admin, build_operator
 from tests.support.processes import AilawyerProcess
 from tests.support.realtime import AppServer, SocketClient, session_token
+from tests.support.runtime_settings import wait_until_applied
 from tests.support.worker_processes import wait_for_workers
 
 from ailawyer.alerts.loop import AlertLoop
@@ -91,15 +92,16 @@ async def test_a_missing_worker_is_announced_to_operators_once_when_it_starts_an
     factory = Factory(services.db)
     operator = await build_operator(factory)
     admin = await build_admin(factory)
-    await services.runtime_settings.set(ALERT_WORKER_MISSING_SECONDS, 1)
     env = process_env(services.settings, ALERT_INTERVAL_SECONDS=str(INTERVAL))
     worker = AilawyerProcess(["worker"], env, tmp_path / "worker-1.out")
     apps = [AppServer(env, tmp_path / f"app-{n}.out") for n in (1, 2)]
     try:
-        # The worker first: the apps must not find a queue without one before it beats.
-        await wait_for_workers(services, 1)
+        # All start at once; while the worker boots, the default 60 s keep the apps quiet.
         await asyncio.gather(*(asyncio.to_thread(app.start) for app in apps))
+        await wait_for_workers(services, 1)
         app_pids = {app.process.pid for app in apps if app.process}
+        await services.runtime_settings.set(ALERT_WORKER_MISSING_SECONDS, 1)
+        await wait_until_applied(services, {*app_pids, worker.pid}, within=10)
         operator_socket = await sockets().connect(
             apps[0].url, await session_token(apps[0].url, operator.email)
         )
