@@ -3,18 +3,26 @@
 `check_health` gives the operator's view: each failing service with its reason (an
 exception text, which may name a host, a port or a user). `public_report` is what anyone
 may see: states and latencies only.
+
+`logging` is whether log lines are being dropped (a full log disk): in the process that
+answers, or in a worker by its heartbeat. It makes the report "degraded", never
+"unhealthy": the system keeps serving, only its log has gaps.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from redis.asyncio import Redis
 from sqlalchemy import text
 
 from ailawyer.db.session import Database
+from ailawyer.logs import LoggingStatus, logging_status
 from ailawyer.process_registry import ProcessRegistry
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -65,13 +73,35 @@ async def check_health(db: Database, redis: Redis, workers: ProcessRegistry) -> 
         "redis": {"status": redis_status, "latencyMs": redis_ms, "detail": redis_detail},
         "worker": worker,
     }
+    logging = _logging_report(alive)
     if db_status == "down" or redis_status == "down":
         status = "unhealthy"
-    elif worker["status"] != "up":
+    elif worker["status"] != "up" or logging["status"] != "up":
         status = "degraded"
     else:
         status = "healthy"
-    return {"status": status, "services": services, "checkedAt": time.time()}
+    return {"status": status, "services": services, "logging": logging, "checkedAt": time.time()}
+
+
+def _logging_report(heartbeats: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """This process and the workers that drop log lines: "degraded" with each, else "up"."""
+    own = {"kind": None, "host": socket.gethostname(), "pid": os.getpid()}
+    candidates = [(own, logging_status())] + [
+        (record, LoggingStatus.from_record(record.get("logging"))) for record in heartbeats
+    ]
+    troubled = [
+        {
+            "kind": process["kind"],
+            "host": process.get("host"),
+            "pid": process.get("pid"),
+            "since": status.since,
+            "dropped": status.dropped,
+            "error": status.error,
+        }
+        for process, status in candidates
+        if status is not None and status.degraded
+    ]
+    return {"status": "degraded" if troubled else "up", "processes": troubled}
 
 
 def public_report(report: dict[str, Any]) -> dict[str, Any]:
@@ -84,4 +114,5 @@ def public_report(report: dict[str, Any]) -> dict[str, Any]:
         name: {key: value for key, value in service.items() if key != "detail"}
         for name, service in report["services"].items()
     }
-    return {**report, "services": services}
+    # Which processes, and their file paths and errors, are the operator's to read.
+    return {**report, "services": services, "logging": {"status": report["logging"]["status"]}}

@@ -1,9 +1,14 @@
 """Structured logging for every process: JSON lines to stdout and to a file per process.
 
 Why one file per process: the standard library's `RotatingFileHandler` loses lines when
-several processes write and rotate the same file (see ARCHITECTURE.md). Each process here
-writes and rotates only its own `<log_dir>/<process_kind>-<host>-<pid>.log`, so a rotation
-never races with another writer. A forked child switches to a file of its own as well.
+several processes write and rotate the same file (see docs/ARCHITECTURE.md "Logging"). Each
+process here writes and rotates only its own `<log_dir>/<process_kind>-<host>-<pid>.log`, so
+a rotation never races with another writer. A forked child switches to a file of its own as
+well. How a line reaches file and stdout, and what a full disk does: `ailawyer.log_output`.
+
+The level: LOG_LEVEL, when given to a process, pins it; otherwise the process follows the
+runtime setting an admin saves (`follow_level_setting`). `logging_status` says which, and
+whether lines are being dropped; every heartbeat carries it.
 
 Every line, whether it comes from structlog or from a standard-library logger (uvicorn,
 litestar, bullmq, sqlalchemy), passes the same `ProcessorFormatter` on the root logger and
@@ -18,14 +23,16 @@ import os
 import re
 import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
 import structlog
-from structlog.types import EventDict, WrappedLogger
+from structlog.types import EventDict, Processor, WrappedLogger
+
+from ailawyer.log_output import LineFile, LineHandler
 
 LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 
@@ -80,37 +87,66 @@ def file_host(host: str) -> str:
 
 
 @dataclass(frozen=True)
+class LoggingStatus:
+    """This process's logging: its level, whether LOG_LEVEL pins it, and write trouble.
+
+    Every process puts it into its heartbeat (`as_record`), so the admin pages and the
+    alerts read every process's state, not only their own.
+    """
+
+    level: str
+    # True: LOG_LEVEL in this process's environment decides, not the runtime setting.
+    level_pinned: bool = False
+    # Lines are being dropped now: the file or stdout cannot be written (e.g. a full disk).
+    degraded: bool = False
+    since: float | None = None
+    dropped: int = 0
+    error: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        """The JSON form, as in a heartbeat record's `logging` field."""
+        return {
+            "level": self.level,
+            "levelPinned": self.level_pinned,
+            "degraded": self.degraded,
+            "since": self.since,
+            "dropped": self.dropped,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any] | None) -> LoggingStatus | None:
+        """The status from `as_record`'s form; None for a process that sends none."""
+        if not isinstance(record, Mapping) or "level" not in record:
+            return None
+        return cls(
+            level=str(record["level"]),
+            level_pinned=bool(record.get("levelPinned")),
+            degraded=bool(record.get("degraded")),
+            since=record.get("since"),
+            dropped=int(record.get("dropped") or 0),
+            error=record.get("error"),
+        )
+
+
+@dataclass(frozen=True)
 class _FileTarget:
     """Where this process's file lives, kept so a forked child can open its own."""
 
     log_dir: Path
     process_kind: str
     host: str
-    max_bytes: int
-    backup_count: int
-    formatter: logging.Formatter
 
     def path_for(self, pid: int) -> Path:
-        return self.log_dir / f"{self.process_kind}-{file_host(self.host)}-{pid}.log"
-
-    def open_handler(self) -> RotatingFileHandler:
-        # delay: a process (or forked child) that never logs leaves no empty file behind.
-        handler = RotatingFileHandler(
-            self.path_for(os.getpid()),
-            maxBytes=self.max_bytes,
-            backupCount=self.backup_count,
-            encoding="utf-8",
-            delay=True,
-        )
-        handler.setFormatter(self.formatter)
-        return handler
+        return self.log_dir / f"{self.process_kind}-{_SAFE_NAME.sub('_', self.host)}-{pid}.log"
 
 
-# The handlers configure_logging installed on the root logger, so a second call
-# replaces them instead of adding duplicates, and the target a forked child reopens.
-_installed_handlers: list[logging.Handler] = []
+# The handler configure_logging installed on the root logger, so a second call replaces it
+# instead of adding a duplicate, and the target a forked child reopens.
+_handler: LineHandler | None = None
 _file_target: _FileTarget | None = None
-_file_handler: RotatingFileHandler | None = None
+# LOG_LEVEL was given to this process: the runtime setting does not change its level.
+_level_pinned = False
 
 
 def configure_logging(
@@ -121,22 +157,30 @@ def configure_logging(
     max_bytes: int = 10 * 1024 * 1024,
     backup_count: int = 10,
     stdout: bool = True,
+    console: bool = False,
+    level_pinned: bool = False,
 ) -> Path:
-    """Send all logging of this process as JSON lines to its own rotating file (and stdout)."""
-    global _file_target, _file_handler
+    """Send all logging of this process as JSON lines to its own rotating file and stdout.
+
+    `console`: stdout gets readable, coloured lines for people (`ailawyer dev`) instead of
+    JSON; the file stays JSON. `level_pinned`: LOG_LEVEL was set for this process, so
+    `follow_level_setting` leaves `level` alone.
+    """
+    global _handler, _file_target, _level_pinned
     if not _PROCESS_KIND.fullmatch(process_kind):
         raise ValueError(f"process_kind must be a short lower-case word, got {process_kind!r}")
     level_name = _level_name(level)
     log_dir.mkdir(parents=True, exist_ok=True)
     host = socket.gethostname()
 
+    # Lines from standard-library loggers get what structlog's own chain adds.
+    foreign_pre_chain: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+    ]
     formatter = structlog.stdlib.ProcessorFormatter(
-        # Lines from standard-library loggers get what structlog's own chain adds.
-        foreign_pre_chain=[
-            structlog.contextvars.merge_contextvars,
-            structlog.stdlib.add_logger_name,
-            structlog.stdlib.add_log_level,
-        ],
+        foreign_pre_chain=foreign_pre_chain,
         processors=[
             _ProcessFields(process_kind, host),
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -145,6 +189,22 @@ def configure_logging(
             # Umlauts stay readable UTF-8; json escapes newlines, so a line stays a line.
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
+    )
+    console_formatter = (
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=foreign_pre_chain,
+            processors=[
+                _ConsoleFields(process_kind),
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                # The traceback as text, redacted like the file's: no rich locals on screen.
+                structlog.processors.format_exc_info,
+                _redact_credentials,
+                # NO_COLOR (no-color.org) is the one switch; no guessing from a TTY.
+                structlog.dev.ConsoleRenderer(colors="NO_COLOR" not in os.environ),
+            ],
+        )
+        if console
+        else None
     )
     structlog.configure(
         processors=[
@@ -166,22 +226,23 @@ def configure_logging(
     )
 
     root = logging.getLogger()
-    for handler in _installed_handlers:
-        root.removeHandler(handler)
-        handler.close()
-    _installed_handlers.clear()
-
-    _file_target = _FileTarget(log_dir, process_kind, host, max_bytes, backup_count, formatter)
-    _file_handler = _file_target.open_handler()
-    _installed_handlers.append(_file_handler)
+    if _handler is not None:
+        root.removeHandler(_handler)
+        _handler.close()
+    _file_target = _FileTarget(log_dir, process_kind, host)
     if stdout:
         _ensure_utf8_stdout()
-        stream_handler = logging.StreamHandler(sys.stdout)
-        stream_handler.setFormatter(formatter)
-        _installed_handlers.append(stream_handler)
-    for handler in _installed_handlers:
-        root.addHandler(handler)
+    _handler = LineHandler(
+        LineFile(
+            _file_target.path_for(os.getpid()), max_bytes=max_bytes, backup_count=backup_count
+        ),
+        formatter,
+        stdout=sys.stdout if stdout else None,
+        stdout_formatter=console_formatter,
+    )
+    root.addHandler(_handler)
     root.setLevel(level_name)
+    _level_pinned = level_pinned
 
     # uvicorn's default config gives its loggers their own stderr handlers; route
     # them through the root logger like everything else.
@@ -193,6 +254,33 @@ def configure_logging(
         logging.getLogger(name).setLevel(quiet_level)
 
     return _file_target.path_for(os.getpid())
+
+
+def follow_level_setting(level: str) -> None:
+    """Apply the level an admin saved (runtime setting), unless LOG_LEVEL pins this process."""
+    if not _level_pinned:
+        set_log_level(level)
+
+
+def logging_status() -> LoggingStatus:
+    """This process's logging now: level, its source, and whether lines are being dropped."""
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+    trouble = _handler.trouble if _handler is not None else []
+    if not trouble:
+        return LoggingStatus(level=level, level_pinned=_level_pinned)
+    return LoggingStatus(
+        level=level,
+        level_pinned=_level_pinned,
+        degraded=True,
+        since=min(state.since or 0.0 for state in trouble),
+        dropped=sum(state.dropped for state in trouble),
+        error="; ".join(state.error or "" for state in trouble),
+    )
+
+
+def logging_degraded() -> bool:
+    """Whether this process drops log lines now (its file or stdout cannot be written)."""
+    return _handler is not None and bool(_handler.trouble)
 
 
 def set_log_level(level: str) -> None:
@@ -310,6 +398,21 @@ class _ProcessFields:
         return {**leading, **event_dict}
 
 
+class _ConsoleFields:
+    """For people at a terminal: the record's local time and the process kind; the renderer
+    puts the level, message and logger in front of the other fields."""
+
+    def __init__(self, process_kind: str) -> None:
+        self._process_kind = process_kind
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        record: logging.LogRecord = event_dict["_record"]
+        # The machine's own clock: this is the developer's terminal, not a stored line.
+        event_dict["timestamp"] = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        event_dict["process"] = self._process_kind
+        return event_dict
+
+
 def _ensure_utf8_stdout() -> None:
     # A container with a C/POSIX locale would otherwise make every umlaut an encoding
     # error, and the stdlib handler would drop the whole line.
@@ -321,16 +424,9 @@ def _ensure_utf8_stdout() -> None:
 def _reopen_file_after_fork() -> None:
     # A forked child inherits the parent's open file; writing and rotating it from two
     # processes is exactly what loses lines, so the child moves to a file of its own.
-    global _file_handler
-    if _file_target is None or _file_handler is None:
+    if _file_target is None or _handler is None:
         return
-    root = logging.getLogger()
-    root.removeHandler(_file_handler)
-    _installed_handlers.remove(_file_handler)
-    _file_handler.close()
-    _file_handler = _file_target.open_handler()
-    _installed_handlers.append(_file_handler)
-    root.addHandler(_file_handler)
+    _handler.reopen(_file_target.path_for(os.getpid()))
 
 
 os.register_at_fork(after_in_child=_reopen_file_after_fork)

@@ -22,7 +22,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from ailawyer import __version__
-from ailawyer.logs import get_logger
+from ailawyer.logs import get_logger, logging_status
 
 log = get_logger(__name__)
 
@@ -65,6 +65,9 @@ class ProcessRegistry:
             "pid": os.getpid(),
             "python": platform.python_version(),
             "version": __version__,
+            # Its level and where it comes from, and whether it drops lines (a full disk):
+            # the admin pages and the alerts read every process's state from here.
+            "logging": logging_status().as_record(),
             **info,
             "id": process_id,
             "lastSeen": now,

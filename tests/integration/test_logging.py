@@ -1,4 +1,6 @@
-"""Logging: JSON lines of one shape, context fields, runtime level, and no line lost on rotation."""
+"""Logging: JSON lines of one shape, context fields, runtime level (unless LOG_LEVEL pins
+it), readable lines on a person's terminal, and no line lost on rotation. A full disk:
+test_log_disk_full.py."""
 
 from __future__ import annotations
 
@@ -20,10 +22,13 @@ import pytest
 import structlog
 
 from ailawyer.logs import (
+    LoggingStatus,
     bind_context,
     clear_context,
     configure_logging,
+    follow_level_setting,
     get_logger,
+    logging_status,
     set_log_level,
 )
 
@@ -134,6 +139,50 @@ def test_stdout_gets_the_same_utf8_json_lines(
     assert "für Müller" in out_lines[0]  # raw UTF-8, not \u escapes
     assert json.loads(out_lines[0]) == read_lines(path)[0]
     assert read_lines(path)[0]["message"] == "Schriftsatz für Müller\nzweite Zeile"
+
+
+def test_console_stdout_is_readable_while_the_file_stays_json(
+    capsys: pytest.CaptureFixture[str],
+    isolated_logging: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    path = configure_logging("app", level="INFO", log_dir=tmp_path, stdout=True, console=True)
+    bind_context(akte_id=42)
+    get_logger("ailawyer.test").info("Akte geöffnet", seite=3)
+    logging.getLogger("uvicorn.error").warning("Cookie: ailawyer_session=geheim")
+
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2, out
+    assert re.match(r"\d\d:\d\d:\d\d \[info +\] Akte geöffnet +\[ailawyer.test\]", out[0])
+    assert {"akteId=42", "process=app", "seite=3"} <= set(out[0].split())
+    assert "geheim" not in out[1] and "[entfernt]" in out[1]  # redacted like the file
+    file_lines = read_lines(path)
+    assert [line["message"] for line in file_lines] == [
+        "Akte geöffnet",
+        "Cookie: [entfernt]",
+    ]
+    assert file_lines[0]["akteId"] == 42
+
+
+def test_a_pinned_level_ignores_the_saved_level_and_an_unpinned_one_follows_it(
+    isolated_logging: None, tmp_path: Path
+) -> None:
+    log = get_logger("ailawyer.test")
+    path = configure_logging(
+        "worker", level="WARNING", log_dir=tmp_path, stdout=False, level_pinned=True
+    )
+    follow_level_setting("DEBUG")
+    log.info("gepinnt: nicht geschrieben")
+    assert logging_status() == LoggingStatus(level="WARNING", level_pinned=True)
+
+    configure_logging("worker", level="WARNING", log_dir=tmp_path, stdout=False)
+    follow_level_setting("DEBUG")
+    log.debug("gefolgt: geschrieben")
+    assert logging_status() == LoggingStatus(level="DEBUG", level_pinned=False)
+    assert [line["message"] for line in read_lines(path)] == ["gefolgt: geschrieben"]
+    assert LoggingStatus.from_record(logging_status().as_record()) == logging_status()
 
 
 def test_bound_context_maps_names_adds_up_and_is_cleared(

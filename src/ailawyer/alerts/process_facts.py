@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from redis.asyncio import Redis
 
 from ailawyer.config import Settings
+from ailawyer.logs import logging_degraded as logging_degraded  # app and worker hand it on
 from ailawyer.system_facts import read_disks
 
 # The directories every process watches, by the label its texts use (German).
@@ -63,15 +64,6 @@ class ProcessFacts:
         data = json.loads(raw)
         disks = {label: DiskSpace(**disk) for label, disk in data.pop("disks").items()}
         return cls(**data, disks=disks)
-
-
-def logging_degraded() -> bool:
-    """Whether this process's log lines are being lost (e.g. its log disk is full).
-
-    Hook for issue 11, point 10: `ailawyer.logs` is to keep that state; until it does,
-    nothing reports it and this answers False.
-    """
-    return False
 
 
 def local_facts(
