@@ -7,7 +7,7 @@ e.g. a fresh PostgreSQL database), two `ailawyer serve` and two `ailawyer worker
 processes in a temporary directory, and logs an admin in on the first app. Each run saves
 one setting with the admin form's own request (`POST /admin/settings`, as htmx sends it)
 and waits until all four processes acknowledged the change. A process acknowledges after
-it applied the value and ran its watchers (e.g. `set_log_level`); the acknowledgement
+it applied the value and ran its watchers (e.g. `follow_level_setting`); the acknowledgement
 carries its own clock reading (all processes share this machine's clock), so "applied"
 is measured where it happens, not when this script polls for it. Runs alternate between
 the maintenance banner (a new text each time) and the log level (INFO <-> WARNING, which
@@ -162,7 +162,7 @@ async def main(runs: int, database_url: str | None) -> None:
                 "DATABASE_URL": database_url,
                 "REDIS_URL": redis.url,
                 "DATA_DIR": str(data),
-                "LOG_LEVEL": "INFO",
+                # No LOG_LEVEL: it would pin each process's level over the saved one.
                 "HOST": "127.0.0.1",
                 "WORKER_HEARTBEAT_SECONDS": "1",
             }

@@ -36,6 +36,8 @@ def start_logging(kind: str, settings: Settings) -> None:
         log_dir=settings.effective_log_dir,
         max_bytes=settings.log_max_bytes,
         backup_count=settings.log_backup_count,
+        console=settings.log_stdout_format == "console",
+        level_pinned=settings.log_level_pinned,
     )
 
 

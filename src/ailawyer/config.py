@@ -10,12 +10,14 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, PositiveFloat, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# The level of a process without LOG_LEVEL until an admin saves another (runtime setting).
+DEFAULT_LOG_LEVEL = "INFO"
 INSECURE_SECRET_KEYS = frozenset({"", "changethis", "change-me", "secret"})
 
 
@@ -45,7 +47,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     secret_key: str = ""
-    log_level: str = "INFO"
+    # Given (environment or .env), LOG_LEVEL pins the process's level; unset, the process
+    # follows the level an admin saves, INFO until then (see `log_level_pinned`).
+    log_level: str = DEFAULT_LOG_LEVEL
+    # What stdout gets: "json" (the lines the files get) or "console" (readable, coloured
+    # lines for a person at a terminal; `ailawyer dev` sets it for its app and worker).
+    log_stdout_format: Literal["json", "console"] = "json"
     log_dir: Path | None = None
     log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_backup_count: int = Field(default=10, ge=1)
@@ -163,6 +170,15 @@ class Settings(BaseSettings):
     def display_zone(self) -> ZoneInfo:
         """The time zone people read times in (TIME_ZONE)."""
         return ZoneInfo(self.time_zone)
+
+    @property
+    def log_level_pinned(self) -> bool:
+        """Whether LOG_LEVEL was given to this process: then it wins over the saved level.
+
+        An empty LOG_LEVEL= counts as not given (`env_ignore_empty`), so a copied
+        .env.example leaves the level to the administrators.
+        """
+        return "log_level" in self.model_fields_set
 
     @property
     def effective_log_dir(self) -> Path:

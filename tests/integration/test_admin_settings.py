@@ -126,14 +126,14 @@ async def test_a_save_is_stored_audited_and_applied_by_the_running_app(
     async with admin_client(live_server, admin) as client:
         response = await client.post(
             "/admin/settings",
-            data={BANNER: f"  {text}  ", CONCURRENCY: "3", LOG_LEVEL: "DEBUG"},
+            data={BANNER: f"  {text}  ", CONCURRENCY: "3", LOG_LEVEL: "INFO"},
             headers=HTMX,
         )
 
     assert response.status_code == 200
     assert "Gespeichert: Wartungshinweis, Parallele Vorgänge: Testvorgang." in response.text
     assert response.headers["hx-trigger"] == "runtime-settings-saved"
-    # The log level was already DEBUG (the run's default): no row, no audit entry for it.
+    # The log level was already INFO (its default): no row, no audit entry for it.
     assert await stored(services) == {BANNER: text, CONCURRENCY: 3}
     entries = await audit_entries(services)
     assert [(e.action, e.target_type, e.target_id, e.details) for e in entries] == [

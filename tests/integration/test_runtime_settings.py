@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from tests.support.jobs import isolated, job_services, wait_until
 
-from ailawyer.config import Settings
+from ailawyer.config import DEFAULT_LOG_LEVEL, Settings
 from ailawyer.db.models import SystemSetting
 from ailawyer.embedded_redis import RedisServer
 from ailawyer.runtime_settings.definitions import LOG_LEVEL, RUNTIME_SETTINGS, job_concurrency
@@ -30,7 +30,8 @@ async def test_a_setting_has_its_default_until_it_is_set(isolated_services: Serv
     runtime = isolated_services.runtime_settings
 
     assert runtime.get(CONCURRENCY) == 4
-    assert runtime.get(LOG_LEVEL) == isolated_services.settings.log_level
+    # INFO, not the test run's LOG_LEVEL (DEBUG): LOG_LEVEL pins a process, it is no default.
+    assert runtime.get(LOG_LEVEL) == DEFAULT_LOG_LEVEL
 
     assert await runtime.set(CONCURRENCY, "7") == 7
     assert runtime.get(CONCURRENCY) == 7

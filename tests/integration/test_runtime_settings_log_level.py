@@ -1,9 +1,13 @@
 """The log level is a runtime setting: a running worker subprocess follows a save on the
-admin page within a second, and a worker started later uses the saved level, not its own."""
+admin page within a second, and a worker started later uses the saved level. LOG_LEVEL in
+a process's environment pins that process's level over the saved one; /admin/settings
+shows each process's level and where it comes from."""
 
 from __future__ import annotations
 
 import json
+import re
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -60,7 +64,28 @@ async def heartbeat(services: Services, pid: int) -> bool:
 
 
 def start_worker(settings: Settings, tmp_path: Path, name: str, **env: str) -> AilawyerProcess:
-    return AilawyerProcess(["worker"], process_env(settings, **env), tmp_path / f"{name}.out")
+    """A worker with LOG_LEVEL only if given in `env`: without, it follows the saved level."""
+    environment = process_env(settings, **env)
+    if "LOG_LEVEL" not in env:
+        del environment["LOG_LEVEL"]
+    return AilawyerProcess(["worker"], environment, tmp_path / f"{name}.out")
+
+
+async def shown_level(client: httpx.AsyncClient, pid: int) -> tuple[str, str] | None:
+    """The level and the cell's text as the processes card of /admin/settings shows `pid`."""
+    card = await client.get("/admin/settings/processes")
+    assert card.status_code == 200, card.text
+    row = re.search(rf'<tr data-process="[^"]*:{pid}">(.*?)</tr>', card.text, re.DOTALL)
+    if row is None:
+        return None
+    cell = re.search(
+        r'<td data-label="Protokollstufe" data-log-level="(\w*)"[^>]*>(.*?)</td>',
+        row.group(1),
+        re.DOTALL,
+    )
+    assert cell, row.group(1)
+    text = re.sub(r"<[^>]+>", " ", cell.group(2))
+    return cell.group(1), " ".join(text.split())
 
 
 async def test_a_running_worker_logs_debug_lines_within_a_second_after_the_change(
@@ -93,22 +118,73 @@ async def test_a_running_worker_logs_debug_lines_within_a_second_after_the_chang
     assert worker.process.returncode == 0
 
 
-async def test_a_worker_started_after_the_change_uses_the_saved_level_not_its_own(
+async def test_a_worker_started_after_the_change_uses_the_saved_level(
     live_server: str, factory: Factory, services: Services, settings: Settings, tmp_path: Path
 ) -> None:
     async with admin(live_server, factory) as client:
-        await save(client, **{LOG_LEVEL: "INFO"})
-    # Its environment says WARNING; the saved INFO applies from its start on.
-    worker = start_worker(settings, tmp_path, "later", LOG_LEVEL="WARNING")
-    try:
-        await wait_until_applied(services, {worker.pid}, within=30)
+        await save(client, **{LOG_LEVEL: "WARNING"})
+        # Its own default is INFO; the saved WARNING applies from its start on.
+        worker = start_worker(settings, tmp_path, "later")
+        try:
+            await wait_until_applied(services, {worker.pid}, within=30)
 
-        async def started_logged() -> bool:
-            messages = {line["message"] for line in log_lines(settings, worker.pid)}
-            return "worker started" in messages  # an INFO line
+            async def shown() -> bool:
+                return await shown_level(client, worker.pid) == (
+                    "WARNING",
+                    "WARNING · Einstellung",
+                )
 
-        await wait_until(started_logged, within=5, what="the INFO line of the start")
-        assert debug_lines(settings, worker.pid, 0) == []
-    finally:
-        stop_all(worker)
-    assert worker.process.returncode == 0
+            await wait_until(shown, within=10, what="WARNING from the setting on the page")
+            worker.signal(signal.SIGTERM)
+            assert worker.wait(timeout=30) == 0
+        finally:
+            stop_all(worker)
+    # An INFO line written after the saved level applied (lines of the start-up before it
+    # may be INFO: the process begins at its own default).
+    assert "worker started" not in {line["message"] for line in log_lines(settings, worker.pid)}
+
+
+async def test_log_level_in_the_environment_pins_the_process_over_the_saved_level(
+    live_server: str, factory: Factory, services: Services, settings: Settings, tmp_path: Path
+) -> None:
+    async with admin(live_server, factory) as client:
+        await save(client, **{LOG_LEVEL: "DEBUG"})
+        pinned = start_worker(settings, tmp_path, "pinned", LOG_LEVEL="WARNING")
+        following = start_worker(settings, tmp_path, "following")
+        try:
+            await wait_until_applied(services, {pinned.pid, following.pid}, within=30)
+
+            async def both_shown() -> bool:
+                return (
+                    await shown_level(client, pinned.pid),
+                    await shown_level(client, following.pid),
+                ) == (
+                    ("WARNING", "WARNING · Umgebung (LOG_LEVEL)"),
+                    ("DEBUG", "DEBUG · Einstellung"),
+                )
+
+            await wait_until(both_shown, within=10, what="both levels and sources on the page")
+            # A later save changes the following worker only.
+            await save(client, **{LOG_LEVEL: "ERROR"})
+            await wait_until_applied(services, {pinned.pid, following.pid}, within=10)
+
+            async def after_save() -> bool:
+                return (
+                    await shown_level(client, pinned.pid),
+                    await shown_level(client, following.pid),
+                ) == (
+                    ("WARNING", "WARNING · Umgebung (LOG_LEVEL)"),
+                    ("ERROR", "ERROR · Einstellung"),
+                )
+
+            await wait_until(after_save, within=10, what="the save reaching only one worker")
+        finally:
+            stop_all(pinned, following)
+    assert (pinned.process.returncode, following.process.returncode) == (0, 0)
+    pinned_lines = log_lines(settings, pinned.pid)
+    following_lines = log_lines(settings, following.pid)
+    # The pinned worker never wrote below WARNING, though DEBUG was saved when it started;
+    # the following one wrote its start (INFO) and DEBUG lines before ERROR was saved.
+    assert {line["level"] for line in pinned_lines} <= {"warning", "error", "critical"}
+    assert "worker started" in {line["message"] for line in following_lines}
+    assert "debug" in {line["level"] for line in following_lines}

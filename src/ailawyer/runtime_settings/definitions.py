@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from ailawyer.config import DEFAULT_LOG_LEVEL
 from ailawyer.jobs.catalog import QUEUES
 from ailawyer.runtime_settings.registry import RuntimeSettingDefinition, RuntimeSettingsRegistry
 
@@ -59,11 +60,15 @@ _MAINTENANCE_BANNER = RuntimeSettingDefinition(
 _LOG_LEVEL = RuntimeSettingDefinition(
     key=LOG_LEVEL,
     label="Protokollstufe",
-    description="Ab welcher Stufe App und Worker Protokollzeilen schreiben.",
+    description=(
+        "Ab welcher Stufe App und Worker Protokollzeilen schreiben. Ein Prozess mit LOG_LEVEL "
+        "in seiner Umgebung behält dessen Stufe (siehe „Übernahme durch die Prozesse“)."
+    ),
     category=CATEGORY_SYSTEM,
     value_type=Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
     allowed="DEBUG, INFO, WARNING, ERROR oder CRITICAL",
-    default=lambda settings: settings.log_level,
+    # Not LOG_LEVEL: that pins its own process and is never the installation's default.
+    default=lambda _settings: DEFAULT_LOG_LEVEL,
 )
 
 _RETENTION = [

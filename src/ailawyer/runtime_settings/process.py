@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ailawyer.logs import set_log_level
+from ailawyer.logs import follow_level_setting
 from ailawyer.runtime_settings.definitions import LOG_LEVEL
 from ailawyer.runtime_settings.service import RuntimeSettings
 
@@ -10,4 +10,5 @@ from ailawyer.runtime_settings.service import RuntimeSettings
 async def follow_runtime_settings(runtime: RuntimeSettings) -> None:
     """Load the current values, follow changes, and apply those every process applies."""
     await runtime.start()
-    await runtime.watch(LOG_LEVEL, set_log_level)
+    # Unless LOG_LEVEL pins this process's level (ailawyer.logs decides).
+    await runtime.watch(LOG_LEVEL, follow_level_setting)

@@ -28,6 +28,7 @@ from ailawyer.app.web.forms import FormData
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import SystemSetting, User
 from ailawyer.domain.audit import AuditAction, AuditTarget, record_audit
+from ailawyer.logs import LoggingStatus
 from ailawyer.runtime_settings.registry import RuntimeSettingDefinition
 from ailawyer.runtime_settings.service import Acknowledgement, SettingChange
 from ailawyer.services import Services
@@ -62,6 +63,8 @@ class ProcessRow:
     pid: int
     acknowledgement: Acknowledgement | None
     current: bool
+    # Its effective log level and whether LOG_LEVEL pins it (None: it sends no such field).
+    logging: LoggingStatus | None
 
 
 @get("/settings", name="admin-settings")
@@ -249,6 +252,7 @@ async def _processes(services: Services) -> dict[str, Any]:
             pid=record["pid"],
             acknowledgement=ack,
             current=ack is not None and ack.version == version,
+            logging=LoggingStatus.from_record(record.get("logging")),
         )
         for record, ack in zip(records, acknowledgements, strict=True)
     ]
