@@ -31,7 +31,11 @@ from ailawyer.app.web.auth.controller import AuthController
 from ailawyer.app.web.authentication import SessionAuthMiddleware, requires_operator
 from ailawyer.app.web.dashboard.controller import dashboard
 from ailawyer.app.web.dependencies import provide_db_session
-from ailawyer.app.web.errors import handle_http_exception, handle_unexpected
+from ailawyer.app.web.errors import (
+    handle_http_exception,
+    handle_unexpected,
+    load_user_for_error_page,
+)
 from ailawyer.app.web.health.controller import health
 from ailawyer.app.web.jobs.controller import retry_failed_job
 from ailawyer.app.web.metrics.controller import metrics
@@ -122,6 +126,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             engine_callback=partial(configure_environment, zone=settings.display_zone),
         ),
         exception_handlers={HTTPException: handle_http_exception, Exception: handle_unexpected},
+        after_exception=[load_user_for_error_page],
         request_max_body_size=settings.max_upload_bytes + 1024 * 1024,
         # The schema (/schema/openapi.json) is for the operator and tools, not the public:
         # it maps every admin route. No documentation UI: those load their scripts from a

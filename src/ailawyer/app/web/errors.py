@@ -1,4 +1,8 @@
-"""Turns exceptions into German error pages for people and JSON bodies for API clients."""
+"""Turns exceptions into German error pages for people and JSON bodies for API clients.
+
+A signed-in user's error page is an ordinary page: the navigation, the Kanzlei's name and a
+way back that fits (`ways_back`); a visitor who is not signed in is offered the login.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,15 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from litestar import MediaType, Request, Response
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.types import Scope
+from litestar.utils.scope.state import ScopeState
 
+from ailawyer.app.web.authentication import cookie_value, is_background_request, load_current_user
+from ailawyer.app.web.dependencies import close_request_db_session, request_db_session
 from ailawyer.app.web.forms import REFUSED_FORM_MESSAGE, is_refused_form
 from ailawyer.app.web.templating import render
 from ailawyer.auth.sessions import SESSION_COOKIE
@@ -85,10 +94,77 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         message = CSRF_MESSAGE
     elif is_refused_form(exc):
         message = REFUSED_FORM_MESSAGE
-    page = render(request, "errors/error.html", status_code=status, title=title, message=message)
+    page = render(
+        request,
+        "errors/error.html",
+        status_code=status,
+        title=title,
+        message=message,
+        ways_back=ways_back(request, status),
+    )
     if exc.headers:
         page.headers.update(exc.headers)
     return page
+
+
+def ways_back(request: Request[Any, Any, Any], status: int) -> list[tuple[str, str]]:
+    """The error page's links as (label, href), the first one the main way.
+
+    A visitor goes to the login. A signed-in user may try a page again after a passing fault,
+    goes back into the administration from a page inside it, and always to the Übersicht.
+    """
+    user = request.scope.get("user")
+    if user is None:
+        return [("Zur Anmeldung", "/anmelden")]
+    ways: list[tuple[str, str]] = []
+    if status >= 500 and request.method == "GET":
+        again = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        ways.append(("Erneut versuchen", again))
+    if request.url.path.startswith("/admin/") and user.may_enter_administration:
+        ways.append(("Zur Administration", "/admin"))
+    ways.append(("Zur Übersicht", "/"))
+    return ways
+
+
+async def load_user_for_error_page(exc: Exception, scope: Scope) -> None:
+    """An `after_exception` hook: the signed-in user for an error no middleware saw.
+
+    Litestar's router answers an unknown path (404) or method (405) before any middleware
+    runs, so neither `SessionAuthMiddleware` nor the CSRF middleware did their part: a
+    mistyped link showed a signed-in user an anonymous page that looked like a logout. This
+    loads the user as the middleware would, and hands the page the CSRF token the middleware
+    would have (the cookie's, as it does for every GET), so the logout button works. Pages
+    only: API and htmx requests keep their answers; an outage leaves the page anonymous.
+    """
+    if scope["type"] != ScopeType.HTTP or "user" in scope or is_outage(exc):
+        return
+    app = scope["litestar_app"]
+    request: Request[Any, Any, Any] = app.request_class(scope)
+    # A missing static file is no page: no session is read for it (as in the middleware).
+    if (
+        wants_json(request)
+        or request.headers.get("hx-request")
+        or scope["path"].startswith("/static/")
+    ):
+        return
+    try:
+        user = await load_current_user(
+            app.state.services,
+            request_db_session(scope),
+            cookie_value(scope, SESSION_COOKIE),
+            touch=not is_background_request(scope),
+        )
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        log.warning("error page without user", path=request.url.path, error=repr(error)[:500])
+        return
+    finally:
+        await close_request_db_session(scope)
+    scope["user"] = user
+    csrf_cookie = request.cookies.get(app.csrf_config.cookie_name) if app.csrf_config else None
+    if user is not None and csrf_cookie:
+        ScopeState.from_scope(scope).csrf_token = csrf_cookie
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

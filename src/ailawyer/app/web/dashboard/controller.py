@@ -1,4 +1,4 @@
-"""The start page: the Akten the user may see."""
+"""The start page: the Akten the user may see, and in words whose Akten these are."""
 
 from __future__ import annotations
 
@@ -11,10 +11,18 @@ from ailawyer.app.web.authentication import requires_login
 from ailawyer.app.web.dependencies import DbSessionDep
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import Akte
-from ailawyer.domain.access import visible_akten_query
+from ailawyer.domain.access import KANZLEI_WIDE_ROLES, visible_akten_query
 
 
 @get("/", guards=[requires_login], name="dashboard")
 async def dashboard(request: Request[Any, Any, Any], db: DbSessionDep) -> Template:
-    akten = (await db.scalars(visible_akten_query(request.user).order_by(Akte.aktenzeichen))).all()
-    return render(request, "dashboard/index.html", akten=akten, nav_active="dashboard")
+    user = request.user
+    akten = (await db.scalars(visible_akten_query(user).order_by(Akte.aktenzeichen))).all()
+    return render(
+        request,
+        "dashboard/index.html",
+        akten=akten,
+        # The same roles `visible_akten_query` shows every Akte of the Kanzlei to.
+        whole_kanzlei=user.role in KANZLEI_WIDE_ROLES,
+        nav_active="dashboard",
+    )

@@ -256,4 +256,5 @@ async def _processes(services: Services) -> dict[str, Any]:
         )
         for record, ack in zip(records, acknowledgements, strict=True)
     ]
-    return {"processes": processes, "version": version}
+    # Not "version": that name is every page's footer (the app's version, a Jinja global).
+    return {"processes": processes, "settings_version": version}
