@@ -26,7 +26,6 @@ never personal data beyond what the action itself concerns.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -185,13 +184,6 @@ class AuditRow:
     @property
     def target_label(self) -> str:
         return _label(AuditTarget, self.entry.target_type or "")
-
-    def detail_items(self) -> list[tuple[str, str]]:
-        """The details as (name, text) pairs: strings as they are, other values as JSON."""
-        return [
-            (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-            for key, value in (self.entry.details or {}).items()
-        ]
 
 
 @dataclass(frozen=True)

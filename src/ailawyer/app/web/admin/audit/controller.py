@@ -9,6 +9,7 @@ from litestar import Request, get
 from litestar.params import QueryParameter
 from litestar.response import Template
 
+from ailawyer.app.web.admin.audit.details import details_of, target_name
 from ailawyer.app.web.dependencies import DbSessionDep
 from ailawyer.app.web.templating import render
 from ailawyer.db.models import MAX_ID
@@ -66,6 +67,8 @@ async def audit_page(
         selected_action=aktion,
         selected_user=benutzer,
         page_url=page_url,
+        details_of=details_of,
+        target_name=target_name,
         every_kanzlei=kanzlei_id is None,
         nav_active="admin",
         admin_active="protokoll",
