@@ -446,3 +446,65 @@ class SearchScript:
         """Jobs whose top-level payload field `field` reads `value`; only payloads that
         contain `value_in_json` (its text as JSON writes it) are decoded."""
         return ["field", "0", field, value, value_in_json]
+
+
+# --- the events stream (what Node's QueueEvents and Bull Board's clients read) -------------
+
+# bullmq's scripts XADD every change of every client (Python, Node, Bull Board) to
+# `<prefix>:<queue>:events`, trimmed to about 10,000 entries: {"event": name, "jobId": id, …}.
+_EVENTS = "events"
+# Event name -> the state the job is in afterwards; None: unknown or gone ("added" may be
+# waiting, prioritized or delayed; "removed" names a job that no longer exists).
+EVENT_STATES: Mapping[str, str | None] = {
+    "added": None,
+    "waiting": "waiting",
+    "delayed": "delayed",
+    "waiting-children": "waiting-children",
+    "active": "active",
+    "progress": "active",
+    "completed": "completed",
+    "failed": "failed",
+    "stalled": None,
+    "removed": None,
+}
+# Events about a whole queue (no job id); others ("drained", "duplicated", "deduplicated",
+# "debounced", "retries-exhausted") change nothing an explorer shows, or are followed by one
+# that does.
+QUEUE_EVENTS = frozenset({"cleaned", "paused", "resumed"})
+REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class QueueEvent:
+    """One entry of a queue's events stream, reduced to what the explorer needs."""
+
+    name: str
+    job_id: str | None
+
+
+def events_key(queue: Queue) -> str:
+    """The queue's events stream."""
+    return queue.toKey(_EVENTS)
+
+
+async def events_ends(redis: Redis, keys: Sequence[str]) -> dict[str, str]:
+    """The id of each stream's newest entry ("0-0" for an empty or missing stream): reading on
+    from there sees exactly what is added afterwards (like XREAD's `$`, but per stream, so a
+    read that returns one stream's entries loses nothing of the others)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.xrevrange(key, count=1)
+        answers = await pipe.execute()
+    pairs = zip(keys, answers, strict=True)
+    return {key: (entries[0][0] if entries else "0-0") for key, entries in pairs}
+
+
+def parse_event(fields: Mapping[str, str]) -> QueueEvent | None:
+    """The explorer's view of one stream entry; None for one that changes nothing shown."""
+    name = fields.get("event", "")
+    if name in QUEUE_EVENTS:
+        return QueueEvent(name, None)
+    job_id = fields.get("jobId")
+    if name not in EVENT_STATES or not job_id:
+        return None
+    return QueueEvent(name, job_id)

@@ -30,4 +30,15 @@ def job_explorer_room(kanzlei_id: int | None) -> str:
     an event about a Kanzlei's job goes to both rooms, one about the installation's only to
     the operator's.
     """
-    return "admin:jobs" if kanzlei_id is None else f"admin:jobs:kanzlei:{kanzlei_id}"
+    return "admin:jobs" if kanzlei_id is None else f"{_KANZLEI_EXPLORER}{kanzlei_id}"
+
+
+_KANZLEI_EXPLORER = "admin:jobs:kanzlei:"
+
+
+def explorer_room_kanzlei(room: str) -> int | None:
+    """The Kanzlei whose explorer room `room` is; None for any other room."""
+    if not room.startswith(_KANZLEI_EXPLORER):
+        return None
+    tail = room[len(_KANZLEI_EXPLORER) :]
+    return int(tail) if tail.isdecimal() else None

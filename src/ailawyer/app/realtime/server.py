@@ -33,6 +33,7 @@ from litestar.types import ASGIApp
 from socketio.exceptions import ConnectionRefusedError as Refused
 
 from ailawyer.app.realtime.manager import RealtimeRedisManager
+from ailawyer.app.realtime.queue_events import LocalOnly, QueueEventsReader
 from ailawyer.app.realtime.room_access import Standing, current_standing
 from ailawyer.app.realtime.session_guard import SessionGuard
 from ailawyer.app.web.authentication import cookie_value, load_current_user
@@ -41,10 +42,12 @@ from ailawyer.config import ConfigurationError, Settings
 from ailawyer.db.models import User
 from ailawyer.domain.access import get_akte_for_user
 from ailawyer.jobs.access import explorer_scope
+from ailawyer.jobs.activity import JobActivity
 from ailawyer.logs import get_logger
 from ailawyer.realtime import events
-from ailawyer.realtime.emitter import NAMESPACE, socketio_logger
+from ailawyer.realtime.emitter import NAMESPACE, Emitter, socketio_logger
 from ailawyer.realtime.rooms import akte_room, job_explorer_room, role_room, user_room
+from ailawyer.redis_client import create_redis
 from ailawyer.services import Services
 
 log = get_logger(__name__)
@@ -131,6 +134,7 @@ class RealtimeServer:
         self._handshakes = asyncio.Semaphore(HANDSHAKE_CONCURRENCY)
         self._services: Services | None = None
         self._guard: SessionGuard | None = None
+        self._queue_events: QueueEventsReader | None = None
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on(events.AKTE_JOIN, self._on_akte_join)
@@ -159,6 +163,16 @@ class RealtimeServer:
             asyncio.create_task(self._close_unadmitted(), name="socket-connect-deadlines"),
             asyncio.create_task(self._recheck_rooms(), name="socket-room-access"),
         ]
+        # Job changes of every client (Bull Board, Node, other processes) for the explorer
+        # pages of this process; its own connection, since XREAD blocks it.
+        local = Emitter(LocalOnly(self.sio))
+        self._queue_events = QueueEventsReader(
+            create_redis(services.settings.redis_url),
+            services.jobs,
+            JobActivity(services.jobs, local, metrics_prefix=services.settings.redis_key_prefix),
+            lambda: self.sio.manager.rooms.get(NAMESPACE, {}).keys(),
+        )
+        self._queue_events.start()
         # python-socketio subscribes to Redis at the first connection; subscribing now
         # means no socket ever exists while its process is not yet listening.
         self.sio.manager_initialized = True
@@ -168,6 +182,9 @@ class RealtimeServer:
         """Stop the background tasks (the web server closes the sockets themselves)."""
         if self._guard is not None:
             await self._guard.stop()
+        if self._queue_events is not None:
+            await self._queue_events.stop()
+            self._queue_events = None
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -394,7 +411,18 @@ class RealtimeServer:
         # Left with the socket: an explorer page's socket closes when the page does.
         connection.explorer_room = job_explorer_room(scope.kanzlei_id)
         await self.sio.enter_room(sid, connection.explorer_room)
+        await self._watch_new_queues()
         return {"ok": True}
+
+    async def _watch_new_queues(self) -> None:
+        """Have the events reader follow a queue created since its last look (the one the
+        joining page shows, perhaps); the page still goes live if Redis fails here."""
+        if self._queue_events is None:
+            return
+        try:
+            await self._queue_events.watch_new_queues()
+        except Exception as error:
+            log.warning("queues not looked for", error=repr(error))
 
     def _require_services(self) -> Services:
         if self._services is None:
