@@ -6,25 +6,21 @@ import re
 
 import httpx
 from tests.support.factories import Factory
-from tests.support.job_explorer import FAILURE, LOG_LINE, add, finish, probe_queue
+from tests.support.job_explorer import (
+    COUNT,
+    FAILURE,
+    LOG_LINE,
+    ROW,
+    add,
+    counts_on,
+    finish,
+    probe_queue,
+)
 
 from ailawyer.app.web.admin.jobs.explorer import STATE_LABELS, JobSearch, SearchCursor, SearchQuery
 from ailawyer.db.models import User
 from ailawyer.jobs.bullmq_adapter import STATES, read_counts
 from ailawyer.services import Services
-
-COUNT = re.compile(r'data-count="([^"]+):([a-z]+)">([\d.]+)<')
-ROW = re.compile(r'<tr data-job-id="([^"]+)" data-job-row-state="([a-z]*)">')
-
-
-def counts_on(html: str, queue: str) -> dict[str, int]:
-    """The counts a page shows for `queue` (each count once; tabs and table agree)."""
-    found: dict[str, int] = {}
-    for name, state, value in COUNT.findall(html):
-        if name == queue:
-            number = int(value.replace(".", ""))
-            assert found.setdefault(state, number) == number, (state, found[state], number)
-    return found
 
 
 async def newest_first(services: Services, queue: str, ids: list[str]) -> bool:
@@ -50,6 +46,7 @@ async def test_the_overview_shows_every_state_count_of_every_queue(
         "prioritized": 2,
         "delayed": 1,
         "active": 1,
+        "waiting-children": 0,
         "completed": 3,
         "failed": 2,
     }

@@ -8,6 +8,7 @@ which completes or fails each job as its data says and writes job log lines.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -25,6 +26,20 @@ from ailawyer.services import Services
 
 LOG_LINE = "Sonde {n}: Schritt {step}"
 FAILURE = "Sondenfehler {n}"
+
+# A count as the explorer's pages show it (tabs, cards), and a row of a job list.
+COUNT = re.compile(r'data-count="([^"]+):([a-z-]+)">([\d.]+)<')
+ROW = re.compile(r'<tr data-job-id="([^"]+)" data-job-row-state="([a-z-]*)">')
+
+
+def counts_on(html: str, queue: str) -> dict[str, int]:
+    """The counts a page shows for `queue` (each count once; tabs and table agree)."""
+    found: dict[str, int] = {}
+    for name, state, value in COUNT.findall(html):
+        if name == queue:
+            number = int(value.replace(".", ""))
+            assert found.setdefault(state, number) == number, (state, found[state], number)
+    return found
 
 
 def probe_name() -> str:
@@ -68,6 +83,23 @@ def _worker(services: Services, name: str, processor: ProbeProcessor, concurrenc
             "autorun": False,
         },
     )
+
+
+@asynccontextmanager
+async def probe_worker(
+    services: Services, name: str, concurrency: int = 1
+) -> AsyncIterator[ProbeProcessor]:
+    """A test-owned worker that completes (or fails) the jobs of queue `name` while the
+    block runs."""
+    processor = ProbeProcessor()
+    worker = _worker(services, name, processor, concurrency)
+    task = asyncio.create_task(worker.run())
+    try:
+        yield processor
+    finally:
+        processor.release.set()
+        await worker.close()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def _until_counts(services: Services, name: str, wanted: Mapping[str, int]) -> None:

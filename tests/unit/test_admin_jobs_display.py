@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ailawyer.app.web.admin.jobs.charts import HEIGHT, minute_bars
+from ailawyer.app.web.admin.jobs.charts import HEIGHT, bars
 from ailawyer.app.web.admin.jobs.controller import ms_de, notice_from
 from ailawyer.app.web.admin.jobs.explorer import (
     SearchCursor,
@@ -12,7 +12,9 @@ from ailawyer.app.web.admin.jobs.explorer import (
     pretty_json,
     summarize_job,
 )
-from ailawyer.jobs.metrics import MINUTES, MetricsBuffer, QueueMetrics, percentile, summarize
+from ailawyer.jobs.metrics import MetricsBuffer, QueueMetrics, percentile, summarize
+
+MINUTES = 60
 
 
 def test_percentiles_are_nearest_rank_and_skip_malformed_samples() -> None:
@@ -44,14 +46,14 @@ def test_bars_scale_to_the_busiest_minute_and_stack_failures_on_top() -> None:
     completed[-1], failed[-1], completed[0] = 6, 2, 4
     metrics = QueueMetrics("test", 1000, completed, failed, None, None)
 
-    bars = minute_bars(metrics)
+    drawn = bars(metrics)
 
-    assert len(bars) == MINUTES
-    last = bars[-1]
+    assert len(drawn) == MINUTES
+    last = drawn[-1]
     assert last.completed_height + last.failed_height == HEIGHT
     assert last.failed_y + last.failed_height == last.completed_y
-    assert bars[0].completed_height == HEIGHT / 2
-    assert minute_bars(QueueMetrics("x", 0, [0] * MINUTES, [0] * MINUTES, None, None))[0].x == 0
+    assert drawn[0].completed_height == HEIGHT / 2
+    assert bars(QueueMetrics("x", 0, [0] * MINUTES, [0] * MINUTES, None, None))[0].x == 0
 
 
 def test_short_durations_and_notices_read_well_in_german() -> None:

@@ -4,7 +4,8 @@ bullmq's API covers adding, counting and moving jobs, but not listing queues, se
 counting per Kanzlei, or selecting finished jobs by time. Those read bullmq's keys
 directly: `<prefix>:<queue>:meta` (one per queue), one key per state (`wait` for the
 state its API calls "waiting"), one hash per job (`<prefix>:<queue>:<id>`, with `name`,
-`data`, `opts`, timestamps), and the key suffixes beside them. The rest of the code asks
+`data`, `opts`, timestamps), and the key suffixes beside them, a flow's links among them.
+It also names a worker's connection the way Node's BullMQ does. The rest of the code asks
 this module instead of spelling those names (docs/ARCHITECTURE.md, bullmq pitfalls).
 
 The Lua scripts here are read-only, but without the Redis 7 `#!lua flags=no-writes` line:
@@ -15,17 +16,29 @@ call (a few milliseconds of Redis time), so others get their turn between calls.
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bullmq import Queue
+from bullmq import Queue, Worker
+from bullmq.redis_connection import RedisConnection
 from redis.asyncio import Redis
 
-# bullmq's state names (as its API spells them), in the order a job usually passes them.
-STATES = ("waiting", "prioritized", "delayed", "active", "completed", "failed")
+# bullmq's state names (as its API spells them): first those before a job runs, then the
+# running and the finished. "waiting-children" holds the parent of a flow (Node's
+# FlowProducer) until its children have finished; then it moves to waiting.
+STATES = (
+    "waiting",
+    "prioritized",
+    "delayed",
+    "waiting-children",
+    "active",
+    "completed",
+    "failed",
+)
 # The states bullmq keeps in a list (newest first); the others are sorted sets.
 LIST_STATES = frozenset({"waiting", "active"})
 # bullmq's API says "waiting" where its Redis key says "wait".
@@ -110,6 +123,46 @@ async def read_counts(queue: Queue) -> QueueCounts:
     return QueueCounts(
         counts={state: int(counts.get(state) or 0) for state in STATES}, paused=paused
     )
+
+
+# --- workers as other clients see them -------------------------------------------------------
+
+
+def node_worker_connection_name(prefix: str, queue_name: str, worker_name: str) -> str:
+    """The name Node's BullMQ gives a worker's blocking connection, `<prefix>:<base64 of the
+    queue name>:w:<worker name>`: its `Queue.getWorkers()` (and so Bull Board) counts the
+    connections in CLIENT LIST named so, or exactly `<prefix>:<base64>`."""
+    encoded = base64.b64encode(queue_name.encode()).decode()
+    return f"{prefix}:{encoded}:w:{worker_name}"
+
+
+class _NodeNamedConnection(RedisConnection):
+    """A connection that keeps the name Node's BullMQ would give it, whatever name bullmq's
+    Python Worker sets (it names every connection of a worker alike, in plain text)."""
+
+    def __init__(self, client: Redis, name: str) -> None:
+        super().__init__(client)
+        self._name = name
+
+    async def set_client_name(self, name: str) -> None:
+        await super().set_client_name(self._name)
+
+
+def give_blocking_connection(worker: Worker, client: Redis) -> None:
+    """Let `worker` wait for jobs on `client` alone, a connection named the way Node's BullMQ
+    names a worker's (`node_worker_connection_name`), so Node and Bull Board find it.
+
+    bullmq's Python Worker blocks on a connection of its main client's pool and names the
+    whole pool `<prefix>:<queue>:w:<name>` (what its own `Queue.get_workers` looks for). A
+    Node worker names only its one blocking connection, so each worker is one entry there
+    too; the main pool keeps bullmq's name. Call before `Worker.run()`; bullmq closes
+    `client` with the worker.
+    """
+    name = node_worker_connection_name(worker.opts["prefix"], worker.name, worker.opts["name"])
+    connection = _NodeNamedConnection(client, name)
+    worker.backend.blocking_connection = connection
+    worker.blockingRedisConnection = connection
+    worker.bclient = client
 
 
 # --- waiting jobs ---------------------------------------------------------------------------
@@ -254,6 +307,123 @@ async def read_job_hashes(
         for job_id in job_ids:
             pipe.hgetall(queue.toKey(job_id))
         return list(await pipe.execute())
+
+
+# --- flows: a parent job and its children ---------------------------------------------------
+
+# A flow (Node's FlowProducer, or bullmq's Python one) links jobs by their keys
+# (`<prefix>:<queue>:<id>`): a child's hash names its parent (`parentKey`), and keys beside
+# the parent's hash name its children, by bullmq's kinds (`Job.getDependencies`): those
+# still to finish (the set `:dependencies`), the finished with their return values (the
+# hash `:processed`), failed ones the parent ignores (`ignoreDependencyOnFailure`: the hash
+# `:failed`), and failed ones that failed or held up the parent (the sorted set
+# `:unsuccessful`). Children may live in other queues, even under another prefix.
+CHILD_KINDS = ("unprocessed", "processed", "ignored", "failed")
+_CHILD_KEYS = {
+    "unprocessed": "dependencies",
+    "processed": "processed",
+    "ignored": "failed",
+    "failed": "unsuccessful",
+}
+
+
+@dataclass(frozen=True)
+class JobKey:
+    """A job as a flow names it: its key, and its queue and id when the key is under
+    `prefix` (None for a key of another prefix: none of our queues)."""
+
+    key: str
+    queue: str | None
+    id: str | None
+
+    @classmethod
+    def parse(cls, prefix: str, key: str) -> JobKey:
+        """The queue and id in `key`; queue names never hold a colon, job ids may."""
+        head = f"{prefix}:"
+        queue, sign, job_id = key[len(head) :].partition(":")
+        if not key.startswith(head) or not sign or not queue or not job_id:
+            return cls(key, None, None)
+        return cls(key, queue, job_id)
+
+
+@dataclass(frozen=True)
+class FlowLinks:
+    """A job's parent (None: it has none) and up to `limit` of its children, as
+    (kind, child) ordered by kind and key; `children_total` counts all of them."""
+
+    parent: JobKey | None
+    children: list[tuple[str, JobKey]]
+    children_total: int
+
+
+async def read_flow_links(redis: Redis, queue: Queue, job_id: str, limit: int) -> FlowLinks:
+    """Parent and children of a job, in two round trips (each kind read up to `limit`)."""
+    key = queue.toKey(job_id)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hget(key, "parentKey")
+        pipe.scard(f"{key}:dependencies")
+        pipe.hlen(f"{key}:processed")
+        pipe.hlen(f"{key}:failed")
+        pipe.zcard(f"{key}:unsuccessful")
+        parent_key, *sizes = await pipe.execute()
+    kinds = [kind for kind, size in zip(CHILD_KINDS, sizes, strict=True) if size]
+    children: list[tuple[str, JobKey]] = []
+    if kinds:
+        async with redis.pipeline(transaction=False) as pipe:
+            for kind in kinds:
+                child_key = f"{key}:{_CHILD_KEYS[kind]}"
+                # Bounded whatever the size: distinct members, all of them when fewer.
+                if kind == "unprocessed":
+                    pipe.srandmember(child_key, limit)
+                elif kind == "failed":
+                    pipe.zrange(child_key, 0, limit - 1)
+                else:
+                    pipe.hrandfield(child_key, limit)
+            found = await pipe.execute()
+        for kind, keys in zip(kinds, found, strict=True):
+            children += [(kind, JobKey.parse(queue.prefix, k)) for k in sorted(keys or [])]
+    return FlowLinks(
+        parent=JobKey.parse(queue.prefix, parent_key) if parent_key else None,
+        children=children[:limit],
+        children_total=sum(int(size) for size in sizes),
+    )
+
+
+@dataclass(frozen=True)
+class JobGlimpse:
+    """What a flow's page shows of a related job: name, raw payload and state ("unknown"
+    once it is gone)."""
+
+    name: str
+    data: str | None
+    state: str
+
+
+async def read_glimpses(
+    redis: Redis, queue_of: Callable[[str], Queue], jobs: Sequence[JobKey]
+) -> list[JobGlimpse]:
+    """Name, payload and state of each job of ours in `jobs` (in order); one HMGET per job
+    in a pipeline and bullmq's state script per job."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for job in jobs:
+            pipe.hmget(job.key, "name", "data")
+        fields = await pipe.execute()
+    states = await asyncio.gather(
+        *(
+            queue_of(job.queue).getJobState(job.id)
+            for job in jobs
+            if job.queue is not None and job.id is not None
+        )
+    )
+    found = iter(states)
+    return [
+        JobGlimpse(
+            name=name or "",
+            data=data,
+            state=str(next(found)) if job.queue is not None and job.id is not None else "unknown",
+        )
+        for job, (name, data) in zip(jobs, fields, strict=True)
+    ]
 
 
 # --- our own field in a job's hash -----------------------------------------------------------

@@ -3,10 +3,11 @@
 Written by the processes that see jobs start and finish (`JobActivity`, fed by the
 worker's listeners), read by the job explorer. Keys (beside bullmq's, under our prefix):
 
-- `<prefix>:jobmetrics:<queue>:<outcome>:<minute>`: how many jobs of the queue ended with
-  `outcome` ("completed", or "failed" for good) in that minute (epoch minutes). One
-  counter per minute with a TTL a little over an hour, so nothing needs cleaning up and
-  reading the last hour is one MGET.
+- `<prefix>:jobmetrics:<queue>:<outcome>:day:<day>`: how many jobs of the queue ended with
+  `outcome` ("completed", or "failed" for good) in each minute of that day (epoch days): a
+  hash of epoch minute -> count, holding only the minutes with any. It expires a week
+  (HISTORY_MINUTES) after its last write, so nothing needs cleaning up and the explorer
+  shows the last hour, day or week (`PERIODS`) from at most eight hashes per outcome.
 - `<prefix>:jobmetrics:<queue>:<kind>`: the newest SAMPLE_LIMIT samples of "wait" (from
   due to the start of the first attempt) and "run" (start to end of one attempt), each
   `"<epoch seconds>:<milliseconds>"`, capped by LTRIM; p50/p95 are computed from them.
@@ -36,13 +37,16 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-MINUTES = 60
+# How far back the per-minute counts reach (bullmq's own metrics keep as many points).
+HISTORY_MINUTES = 7 * 24 * 60
+MINUTES_PER_DAY = 24 * 60
 OUTCOMES = ("completed", "failed")
 SAMPLE_KINDS = ("wait", "run")
 # Percentiles over the newest samples; a quiet queue keeps older ones (their age is shown).
 SAMPLE_LIMIT = 1000
-# Counters outlive the hour they are shown for by a few minutes (clock skew between hosts).
-COUNTER_TTL_SECONDS = (MINUTES + 5) * 60
+# A day's counters outlive their newest minute by the week they are shown for, and a few
+# minutes (clock skew between hosts).
+COUNTER_TTL_SECONDS = (HISTORY_MINUTES + 5) * 60
 # Samples of a queue that finished nothing for a week are gone with its old jobs.
 SAMPLES_TTL_SECONDS = 7 * 24 * 3600
 
@@ -65,9 +69,9 @@ def _series_of_job(queue: str, kanzlei_id: int | None) -> tuple[str, ...]:
     return (queue,) if kanzlei_id is None else (queue, series(queue, kanzlei_id))
 
 
-def counter_key(prefix: str, queue: str, outcome: str, minute: int) -> str:
-    """The counter of `outcome`s of `queue` in epoch minute `minute`."""
-    return f"{_base(prefix, queue)}:{outcome}:{minute}"
+def counter_key(prefix: str, queue: str, outcome: str, day: int) -> str:
+    """The counters of `outcome`s of `queue` in epoch day `day`, one field per minute."""
+    return f"{_base(prefix, queue)}:{outcome}:day:{day}"
 
 
 def samples_key(prefix: str, queue: str, kind: str) -> str:
@@ -124,8 +128,8 @@ class MetricsBuffer:
     def write(self, pipe: Pipeline, prefix: str) -> None:
         """Queue the commands that add this buffer to Redis on `pipe`."""
         for (queue, outcome, minute), amount in self.counts.items():
-            key = counter_key(prefix, queue, outcome, minute)
-            pipe.incrby(key, amount)
+            key = counter_key(prefix, queue, outcome, minute // MINUTES_PER_DAY)
+            pipe.hincrby(key, str(minute), amount)
             pipe.expire(key, COUNTER_TTL_SECONDS)
         for (queue, kind), entries in self.samples.items():
             key = samples_key(prefix, queue, kind)
@@ -175,15 +179,42 @@ def summarize(entries: Iterable[str]) -> Percentiles | None:
 
 
 @dataclass(frozen=True)
+class Period:
+    """A span the explorer shows, in bars of `bucket` minutes; the last bar holds the
+    current minute, bars start on whole multiples of `bucket` (14:00, 14:15, …)."""
+
+    name: str
+    minutes: int
+    bucket: int
+
+    @property
+    def buckets(self) -> int:
+        return self.minutes // self.bucket
+
+
+PERIODS = {
+    period.name: period
+    for period in (
+        Period("1h", 60, 1),
+        Period("24h", MINUTES_PER_DAY, 15),
+        Period("7d", HISTORY_MINUTES, 60),
+    )
+}
+LAST_HOUR = PERIODS["1h"]
+
+
+@dataclass(frozen=True)
 class QueueMetrics:
-    """What the explorer shows for one queue: the last hour per minute, and durations."""
+    """What the explorer shows for one queue: finished jobs per bar of a period, and
+    durations."""
 
     queue: str
-    first_minute: int  # epoch minute of completed[0] / failed[0]; the last entry is now
+    first_minute: int  # epoch minute the first bar starts with; the last bar holds now
     completed: list[int]
     failed: list[int]
     wait: Percentiles | None
     run: Percentiles | None
+    bucket_minutes: int = 1
 
     @property
     def completed_total(self) -> int:
@@ -194,44 +225,69 @@ class QueueMetrics:
         return sum(self.failed)
 
     @property
-    def busiest_minute(self) -> int:
+    def peak(self) -> int:
+        """Finished jobs in the busiest bar."""
         return max((c + f for c, f in zip(self.completed, self.failed, strict=True)), default=0)
 
 
+def _by_day(first: int, last: int) -> dict[int, list[int]]:
+    """The epoch minutes `first`..`last` grouped by their epoch day."""
+    days: dict[int, list[int]] = {}
+    for minute in range(first, last + 1):
+        days.setdefault(minute // MINUTES_PER_DAY, []).append(minute)
+    return days
+
+
+def _read_counters(
+    pipe: Pipeline, prefix: str, name: str, outcome: str, days: dict[int, list[int]]
+) -> None:
+    for day, minutes in days.items():
+        pipe.hmget(counter_key(prefix, name, outcome, day), [str(m) for m in minutes])
+
+
 async def read_metrics(
-    redis: Redis, prefix: str, queues: Sequence[str], now: float, kanzlei_id: int | None = None
+    redis: Redis,
+    prefix: str,
+    queues: Sequence[str],
+    now: float,
+    kanzlei_id: int | None = None,
+    period: Period = LAST_HOUR,
 ) -> dict[str, QueueMetrics]:
-    """The last hour (MINUTES counters, oldest first, ending with the current minute) and
-    the duration percentiles of every queue in `queues` (only Kanzlei `kanzlei_id`'s jobs,
-    if given), in two round trips."""
+    """Finished jobs per bar of `period` (oldest first, the last bar holding the current
+    minute) and the duration percentiles of every queue in `queues` (only Kanzlei
+    `kanzlei_id`'s jobs, if given), in one round trip."""
     if not queues:
         return {}
-    last = int(now // 60)
-    minutes = range(last - MINUTES + 1, last + 1)
+    current = int(now // 60)
+    last_bar = current - current % period.bucket
+    first = last_bar - (period.buckets - 1) * period.bucket
+    days = _by_day(first, current)
     names = [series(queue, kanzlei_id) for queue in queues]
-    keys = [
-        counter_key(prefix, name, outcome, minute)
-        for name in names
-        for outcome in OUTCOMES
-        for minute in minutes
-    ]
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.mget(keys)
         for name in names:
+            for outcome in OUTCOMES:
+                _read_counters(pipe, prefix, name, outcome, days)
             for kind in SAMPLE_KINDS:
                 pipe.lrange(samples_key(prefix, name, kind), 0, SAMPLE_LIMIT - 1)
-        counters, *samples = await pipe.execute()
-    values = [int(value or 0) for value in counters]
+        answers = iter(await pipe.execute())
     result = {}
-    for index, queue in enumerate(queues):
-        start = index * len(OUTCOMES) * MINUTES
+    for queue in queues:
+        bars: dict[str, list[int]] = {}
+        for outcome in OUTCOMES:
+            bars[outcome] = [0] * period.buckets
+            for minutes in days.values():
+                for minute, value in zip(minutes, next(answers), strict=True):
+                    if value:
+                        bars[outcome][(minute - first) // period.bucket] += int(value)
+        wait, run = summarize(next(answers)), summarize(next(answers))
         result[queue] = QueueMetrics(
             queue=queue,
-            first_minute=minutes.start,
-            completed=values[start : start + MINUTES],
-            failed=values[start + MINUTES : start + 2 * MINUTES],
-            wait=summarize(samples[index * 2]),
-            run=summarize(samples[index * 2 + 1]),
+            first_minute=first,
+            completed=bars["completed"],
+            failed=bars["failed"],
+            wait=wait,
+            run=run,
+            bucket_minutes=period.bucket,
         )
     return result
 
@@ -240,16 +296,17 @@ async def count_recent(
     redis: Redis, prefix: str, queues: Sequence[str], outcome: str, now: float, minutes: int
 ) -> dict[str, int]:
     """How many jobs of each queue ended with `outcome` in the last `minutes` minutes (the
-    current one included), in one MGET."""
+    current one included), in one round trip."""
     if not queues:
         return {}
-    last = int(now // 60)
-    spans = range(last - minutes + 1, last + 1)
-    keys = [counter_key(prefix, queue, outcome, minute) for queue in queues for minute in spans]
-    values = [int(value or 0) for value in await redis.mget(keys)]
+    current = int(now // 60)
+    days = _by_day(current - minutes + 1, current)
+    async with redis.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            _read_counters(pipe, prefix, queue, outcome, days)
+        answers = iter(await pipe.execute())
     return {
-        queue: sum(values[index * minutes : (index + 1) * minutes])
-        for index, queue in enumerate(queues)
+        queue: sum(int(value or 0) for _ in days for value in next(answers)) for queue in queues
     }
 
 

@@ -13,6 +13,9 @@
   lock + stalled interval (default 15 s + 5 s), instead of bullmq's 60–75 s.
 - No rate limiter option anywhere: bullmq's does not work (docs/ARCHITECTURE.md, bullmq
   pitfalls).
+- bullmq's own metrics are on: every finished job adds to `<queue>:metrics:completed` /
+  `:failed`, per minute for HISTORY_MINUTES (a week), which Bull Board's chart and Node's
+  `Queue.getMetrics()` read. The explorer keeps its own series (`jobs.metrics`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from ailawyer.config import Settings
+from ailawyer.jobs.metrics import HISTORY_MINUTES
 
 BACKOFF_TYPE = "ailawyer-steps"
 
@@ -73,7 +77,8 @@ def worker_options(
         "prefix": bull_prefix(settings),
         "concurrency": concurrency,
         "autorun": False,
-        # Shows up in CLIENT LIST as `<prefix>:<queue>:w:<name>` (Queue.get_workers).
+        # Names its connections in CLIENT LIST `<prefix>:<queue>:w:<name>` (Python's
+        # Queue.get_workers); the pool names the blocking one for Node (bullmq_adapter).
         "name": worker_name,
         "lockDuration": round(settings.job_lock_seconds * 1000),
         "stalledInterval": round(settings.job_stalled_interval_seconds * 1000),
@@ -81,5 +86,6 @@ def worker_options(
         # bullmq waits 15 s after a Redis connection error before it tries again.
         "runRetryDelay": round(settings.worker_reconnect_seconds * 1000),
         "settings": {"backoffStrategy": backoff_strategy},
+        "metrics": {"maxDataPoints": HISTORY_MINUTES},
         **retention,
     }

@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ailawyer.jobs.access import job_owner
+from ailawyer.jobs.bullmq_adapter import give_blocking_connection
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.errors import InvalidPayloadError
 from ailawyer.jobs.options import retention_options, worker_options
@@ -65,11 +66,13 @@ def guarded(listener: Listener) -> Listener:
 
 @dataclass
 class QueueRunner:
-    """One bullmq Worker, its own Redis client and the task running it."""
+    """One bullmq Worker, its own Redis clients (commands, and the wait for jobs) and the
+    task running it."""
 
     binding: QueueBinding[Any]
     worker: Worker
     client: Redis
+    blocking: Redis
     task: asyncio.Task[None] | None = None
 
     def busy(self) -> bool:
@@ -104,7 +107,11 @@ class WorkerPool:
                 retention=retention,
             )
             worker = Worker(binding.name, self._processor(binding), options)
-            runner = QueueRunner(binding, worker, client)
+            # It waits for jobs on a connection of its own, named so that Node's BullMQ and
+            # Bull Board count it as a worker of the queue.
+            blocking = create_redis(self.services.settings.redis_url or "")
+            give_blocking_connection(worker, blocking)
+            runner = QueueRunner(binding, worker, client, blocking)
             self._listen(runner)
             runner.task = asyncio.create_task(self._run(runner), name=f"worker:{binding.name}")
             self.runners.append(runner)
@@ -157,6 +164,7 @@ class WorkerPool:
         )
         for runner in self.runners:
             await runner.client.aclose()
+            await runner.blocking.aclose()
         return finished
 
     # --- internals ---------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -33,7 +33,13 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from pydantic import ValidationError
 
 from ailawyer.app.web.admin.jobs import actions
-from ailawyer.app.web.admin.jobs.charts import minute_bars
+from ailawyer.app.web.admin.jobs.charts import (
+    BAR_LABELS,
+    PERIOD_LABELS,
+    PERIOD_TITLES,
+    bars,
+    period_from,
+)
 from ailawyer.app.web.admin.jobs.explorer import (
     CLEANABLE_STATES,
     PER_PAGE,
@@ -44,6 +50,7 @@ from ailawyer.app.web.admin.jobs.explorer import (
     SearchCursor,
     SearchQuery,
     SearchResult,
+    read_flow,
     read_job,
     read_job_page,
     read_owners,
@@ -72,7 +79,7 @@ from ailawyer.jobs.bullmq_adapter import STATES, queue_exists, read_counts
 from ailawyer.jobs.catalog import ADMIN_TEST
 from ailawyer.jobs.job_ids import is_job_id
 from ailawyer.jobs.log_lines import read_line
-from ailawyer.jobs.metrics import read_metrics
+from ailawyer.jobs.metrics import LAST_HOUR, Period, read_metrics
 from ailawyer.jobs.payloads import AdminTestPayload
 from ailawyer.services import Services
 
@@ -300,8 +307,10 @@ async def _audit_bulk(
 # --- overview ----------------------------------------------------------------------------
 
 
-async def _overview(services: Services, scope: JobScope, *, fresh: bool) -> dict[str, Any]:
-    """Queues with counts and workers, the workers, and the last hour's metrics (of the
+async def _overview(
+    services: Services, scope: JobScope, period: Period, *, fresh: bool
+) -> dict[str, Any]:
+    """Queues with counts and workers, the workers, and the metrics of `period` (of the
     jobs `scope` sees)."""
     heartbeats = await services.workers.alive()
     queues = await read_queues(services.jobs, heartbeats, fresh=fresh, scope=scope)
@@ -312,6 +321,7 @@ async def _overview(services: Services, scope: JobScope, *, fresh: bool) -> dict
         [q.name for q in queues],
         now,
         scope.kanzlei_id,
+        period,
     )
     return {
         "queues": queues,
@@ -320,8 +330,40 @@ async def _overview(services: Services, scope: JobScope, *, fresh: bool) -> dict
             key=lambda process: (process.host or "", process.started_at or 0),
         ),
         "metrics": metrics,
-        "charts": {name: minute_bars(m) for name, m in metrics.items()},
+        "charts": {name: bars(m) for name, m in metrics.items()},
+        **_period_context(period, lambda key: _with_period(BASE, key)),
         "now": now,
+    }
+
+
+def _with_period(url: str, key: str) -> str:
+    """`url` showing the metrics of period `key` (the last hour needs no parameter)."""
+    if key == LAST_HOUR.name:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}zeitraum={key}"
+
+
+@dataclass(frozen=True)
+class PeriodLink:
+    """One choice of the metrics' period selector."""
+
+    key: str
+    label: str
+    url: str
+    current: bool
+
+
+def _period_context(period: Period, url: Callable[[str], str]) -> dict[str, Any]:
+    """What the metrics card needs to name its period and offer the others."""
+    return {
+        "period": period,
+        "period_title": PERIOD_TITLES[period.name],
+        "period_label": PERIOD_LABELS[period.name],
+        "bar_label": BAR_LABELS[period.name],
+        "period_links": [
+            PeriodLink(key, label, url(key), key == period.name)
+            for key, label in PERIOD_LABELS.items()
+        ],
     }
 
 
@@ -331,12 +373,14 @@ async def jobs_page(
     services: ServicesDep,
     hinweis: FromQuery[str] = "",
     anzahl: FromQuery[int | None] = None,
+    zeitraum: FromQuery[str] = "",
 ) -> Template:
-    """All queues with live counts, their workers and metrics, and the test job form."""
+    """All queues with live counts, their workers and metrics (of the last hour, 24 hours
+    or 7 days), and the test job form."""
     return _render(
         request,
         "admin/jobs/index.html",
-        **await _overview(services, _scope(request), fresh=True),
+        **await _overview(services, _scope(request), period_from(zeitraum), fresh=True),
         states=STATES,
         state_labels=STATE_LABELS,
         test_failures=TEST_FAILURES,
@@ -348,12 +392,14 @@ async def jobs_page(
 
 
 @get("/jobs/panels", name="admin-jobs-panels")
-async def jobs_panels(request: Request[Any, Any, Any], services: ServicesDep) -> Template:
+async def jobs_panels(
+    request: Request[Any, Any, Any], services: ServicesDep, zeitraum: FromQuery[str] = ""
+) -> Template:
     """The overview's queues, workers and metrics alone (refreshed by the page)."""
     return _render(
         request,
         "admin/jobs/_overview.html",
-        **await _overview(services, _scope(request), fresh=False),
+        **await _overview(services, _scope(request), period_from(zeitraum), fresh=False),
         states=STATES,
         state_labels=STATE_LABELS,
     )
@@ -417,13 +463,23 @@ class QueueView:
     page: int
     q: str
     cursor: str
+    period: Period = LAST_HOUR
 
     def url(self, **changes: Any) -> str:
-        """This view's page, with `changes` to its query (page 1 is the default)."""
-        params = {"status": self.state, "seite": self.page, "q": self.q, "weiter": self.cursor}
+        """This view's page, with `changes` to its query (page 1 and the last hour are the
+        defaults)."""
+        params = {
+            "status": self.state,
+            "seite": self.page,
+            "q": self.q,
+            "weiter": self.cursor,
+            "zeitraum": self.period.name,
+        }
         params.update(changes)
         if params["seite"] == 1:
             params["seite"] = None
+        if params["zeitraum"] == LAST_HOUR.name:
+            params["zeitraum"] = None
         return queue_url(self.queue.name, **params)
 
     @property
@@ -441,12 +497,20 @@ async def _queue_context(
     seite: int,
     q: str,
     weiter: str,
+    zeitraum: str,
 ) -> dict[str, Any]:
     await _known_queue(request, services, queue)
     scope = _scope(request)
     overview = await read_queue(services.jobs, await services.workers.alive(), queue, scope)
     state = status if status in STATE_LABELS else "waiting"
-    view = QueueView(queue=overview, state=state, page=seite, q=q.strip(), cursor=weiter)
+    view = QueueView(
+        queue=overview,
+        state=state,
+        page=seite,
+        q=q.strip(),
+        cursor=weiter,
+        period=period_from(zeitraum),
+    )
     bull_queue = services.jobs.queue(queue)
     # Searches read the queue by position: bounded by all its jobs, whoever's they are.
     all_counts = overview.counts if scope.everything else await read_counts(bull_queue)
@@ -508,9 +572,12 @@ async def queue_page(
     weiter: FromQuery[str] = "",
     hinweis: FromQuery[str] = "",
     anzahl: FromQuery[int | None] = None,
+    zeitraum: FromQuery[str] = "",
 ) -> Template:
-    """One queue: counts per state, the jobs of one state (or search results), actions."""
-    context = await _queue_context(request, services, queue, status, seite, q, weiter)
+    """One queue: counts per state, the jobs of one state (or search results), actions,
+    and its metrics of the last hour, 24 hours or 7 days."""
+    context = await _queue_context(request, services, queue, status, seite, q, weiter, zeitraum)
+    view: QueueView = context["view"]
     now = time.time()
     metrics = await read_metrics(
         services.redis,
@@ -518,13 +585,15 @@ async def queue_page(
         [queue],
         now,
         _scope(request).kanzlei_id,
+        view.period,
     )
     return _render(
         request,
         "admin/jobs/queue.html",
         **context,
         metrics=metrics[queue],
-        chart=minute_bars(metrics[queue]),
+        chart=bars(metrics[queue]),
+        **_period_context(view.period, lambda key: view.url(zeitraum=key)),
         notice=notice_from(hinweis, anzahl),
         nav_active="admin",
         admin_active="jobs",
@@ -540,9 +609,10 @@ async def queue_list(
     seite: Annotated[int, QueryParameter(ge=1)] = 1,
     q: FromQuery[str] = "",
     weiter: FromQuery[str] = "",
+    zeitraum: FromQuery[str] = "",
 ) -> Template:
     """The queue page's tabs, actions and list alone (refreshed by the page)."""
-    context = await _queue_context(request, services, queue, status, seite, q, weiter)
+    context = await _queue_context(request, services, queue, status, seite, q, weiter, zeitraum)
     return _render(request, "admin/jobs/_queue_body.html", **context)
 
 
@@ -698,10 +768,16 @@ async def _job_context(
     await _job_owner(request, services, queue, detail.data)
     db = request_db_session(request.scope)
     owners = await read_owners(db, request.user.kanzlei_id, [detail.summary])
+    flow = await read_flow(services.jobs, services.jobs.queue(queue), job_id)
+    # Parent and children are shown only where the viewer may open them (jobs.access).
+    flow = flow.visible(lambda related: job_verdict(request.user, related.owner) is Verdict.ALLOWED)
+    if flow.parent_hidden:
+        detail = detail.without_parent()
     return {
         "queue_name": queue,
         "queue_label": getattr(services.jobs.definitions.get(queue), "label", None),
         "job": detail,
+        "flow": flow,
         "owners": owners,
         "state_labels": STATE_LABELS,
         "now": time.time(),

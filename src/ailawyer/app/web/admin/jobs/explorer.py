@@ -15,8 +15,8 @@ import math
 import re
 import string
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bullmq import Queue
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ailawyer.app.web.admin.system.status import ProcessInfo, process_list
 from ailawyer.db.models import Akte, User
 from ailawyer.jobs import bullmq_adapter
-from ailawyer.jobs.access import EVERY_JOB, JobScope, job_owner, queues_in_scope
+from ailawyer.jobs.access import EVERY_JOB, JobOwner, JobScope, job_owner, queues_in_scope
 from ailawyer.jobs.attempts import Attempts, count_attempts
 from ailawyer.jobs.bullmq_adapter import QueueCounts, SearchScript
 from ailawyer.jobs.job_ids import is_job_id
@@ -37,6 +37,7 @@ STATE_LABELS: Mapping[str, str] = {
     "waiting": "Wartend",
     "prioritized": "Priorisiert",
     "delayed": "Verzögert",
+    "waiting-children": "Wartet auf Unteraufträge",
     "active": "Aktiv",
     "completed": "Abgeschlossen",
     "failed": "Fehlgeschlagen",
@@ -222,6 +223,16 @@ class JobDetail:
     def older_log_lines(self) -> int:
         return max(0, self.log_count - len(self.logs))
 
+    def without_parent(self) -> JobDetail:
+        """The job for a viewer who may not see its parent: bullmq names a flow's parent in
+        the child's options too."""
+        opts = _json(self.opts_json)
+        if isinstance(opts, dict):
+            opts.pop("parent", None)
+            return replace(self, opts_json=pretty_json(json.dumps(opts)))
+        # Cut (huge) or no JSON at all: shown not at all rather than with the parent.
+        return replace(self, opts_json="")
+
 
 def summarize_job(job_id: str, fields: Mapping[str, str], state: str | None) -> JobSummary:
     """A row from a job's raw hash; a field that does not parse counts as missing."""
@@ -312,6 +323,83 @@ def pretty_json(text: str | None) -> str:
     return pretty
 
 
+# --- flows: a job's parent and children ----------------------------------------------------
+
+# Children a job page shows at most (a flow may have thousands).
+FLOW_CHILDREN = 50
+
+
+@dataclass(frozen=True)
+class FlowJob:
+    """A job related to the one shown, its parent or a child: where it is, what it is."""
+
+    key: str  # bullmq's key of the job, shown where it is none of our queues
+    queue: str | None
+    id: str | None
+    name: str
+    state: str | None  # None: gone, or under another prefix
+    owner: JobOwner
+    # A child's kind (bullmq_adapter.CHILD_KINDS: "ignored" failed without failing its
+    # parent); None for the parent.
+    kind: str | None
+    linkable: bool  # it has a page here (a queue of ours and an id of that queue's form)
+
+
+@dataclass(frozen=True)
+class JobFlow:
+    """The parent (if any) and the first FLOW_CHILDREN children of a job."""
+
+    parent: FlowJob | None
+    children: list[FlowJob]
+    children_total: int
+    # The job has a parent this viewer may not see (`visible`).
+    parent_hidden: bool = False
+
+    @property
+    def more_children(self) -> int:
+        return max(0, self.children_total - len(self.children))
+
+    def visible(self, may_see: Callable[[FlowJob], bool]) -> JobFlow:
+        """Only the related jobs `may_see` allows. When any child is left out, the total
+        counts only the children shown: how many jobs another Kanzlei has stays its own."""
+        children = [child for child in self.children if may_see(child)]
+        total = self.children_total if len(children) == len(self.children) else len(children)
+        parent = self.parent if self.parent is not None and may_see(self.parent) else None
+        return JobFlow(
+            parent=parent,
+            children=children,
+            children_total=total,
+            parent_hidden=self.parent is not None and parent is None,
+        )
+
+
+async def read_flow(jobs: JobQueues, queue: Queue, job_id: str) -> JobFlow:
+    """A job's parent and children with their names, states and owners."""
+    links = await bullmq_adapter.read_flow_links(jobs.redis, queue, job_id, FLOW_CHILDREN)
+    related = [(None, links.parent)] if links.parent is not None else []
+    related += links.children
+    glimpses = await bullmq_adapter.read_glimpses(
+        jobs.redis, jobs.queue, [job for _, job in related]
+    )
+    found = [
+        FlowJob(
+            key=job.key,
+            queue=job.queue,
+            id=job.id,
+            name=glimpse.name,
+            state=glimpse.state if glimpse.state in STATE_LABELS else None,
+            owner=job_owner(job.queue or "", _json(glimpse.data)),
+            kind=kind,
+            linkable=job.queue is not None
+            and job.id is not None
+            and is_job_id(job.queue, job.id, jobs.definitions),
+        )
+        for (kind, job), glimpse in zip(related, glimpses, strict=True)
+    ]
+    parent = found.pop(0) if links.parent is not None else None
+    return JobFlow(parent=parent, children=found, children_total=links.children_total)
+
+
 # --- owners: the Akte and user a job belongs to --------------------------------------------
 
 
@@ -351,7 +439,15 @@ async def read_owners(session: AsyncSession, kanzlei_id: int, jobs: Iterable[Job
 # --- search ------------------------------------------------------------------------------
 
 # States in the order results are listed (those a person looks for first).
-SEARCH_STATES = ("active", "waiting", "prioritized", "delayed", "failed", "completed")
+SEARCH_STATES = (
+    "active",
+    "waiting",
+    "prioritized",
+    "delayed",
+    "waiting-children",
+    "failed",
+    "completed",
+)
 # Jobs one Lua call inspects: a few milliseconds of Redis time, then others get their turn.
 SEARCH_CHUNK = 1000
 # Jobs one request inspects at most, and for how long it starts new chunks; the page
