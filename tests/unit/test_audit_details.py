@@ -71,3 +71,12 @@ def test_settings_and_queues_are_named_in_german() -> None:
     assert target_name(entry({}, "queue", "dokumente")) == "PDF-Verarbeitung"
     assert target_name(entry({}, "setting", "nicht.mehr.da")) is None
     assert target_name(entry({}, "job", "dokumente/1")) is None
+
+
+def test_structured_values_read_as_lists_and_json() -> None:
+    shown = details_of(entry({"queues": ["dokumente", "test"], "after": {"every": 60000}}))
+
+    assert shown == [
+        Detail("Warteschlangen", "dokumente, test", "code"),
+        Detail("Nachher", '{"every": 60000}', "code"),
+    ]

@@ -67,6 +67,10 @@ def _duration_ms(value: Any) -> str:
     return ms_de(value) if _is_number(value) else text_of(value)
 
 
+def _names(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else text_of(value)
+
+
 # key: (German name, how its value reads, kind). Keys not listed keep their name.
 _DETAILS: Mapping[str, tuple[str, Callable[[Any], str | datetime], Kind]] = {
     "old": ("Vorher", text_of, "text"),
@@ -81,6 +85,16 @@ _DETAILS: Mapping[str, tuple[str, Callable[[Any], str | datetime], Kind]] = {
     "durationMs": ("Dauer", _duration_ms, "text"),
     "steps": ("Schritte", text_of, "text"),
     "failure": ("Ergebnis", lambda value: TEST_FAILURES.get(str(value), text_of(value)), "text"),
+    # Added, edited and copied jobs, schedulers, every queue at once.
+    "data": ("Daten", text_of, "code"),
+    "before": ("Vorher", text_of, "code"),
+    "after": ("Nachher", text_of, "code"),
+    "delayMs": ("Verzögerung", _duration_ms, "text"),
+    "sourceJobId": ("Kopie von", text_of, "code"),
+    "queues": ("Warteschlangen", _names, "code"),
+    "scheduler": ("Zeitplan", text_of, "code"),
+    "system": ("Vom System angelegt", text_of, "text"),
+    "repeat": ("Wiederholung", text_of, "code"),
 }
 
 
