@@ -12,8 +12,8 @@ from tests.support.http import logged_in
 from tests.support.personas import People
 
 from ailawyer.jobs.metrics import (
+    BUCKETS,
     HISTORY_MINUTES,
-    MINUTES_PER_DAY,
     PERIODS,
     MetricsBuffer,
     count_recent,
@@ -70,10 +70,12 @@ async def test_each_period_sums_its_minutes_and_a_week_is_kept(isolated_services
     assert await count_recent(services.redis, prefix, ["test"], "completed", now, 5) == {"test": 1}
     recent = await count_recent(services.redis, prefix, ["test"], "completed", now, HISTORY_MINUTES)
     assert recent == {"test": 7}
-    # Each day's counters outlive their newest minute by the whole week.
-    today = int(now // 60) // MINUTES_PER_DAY
-    ttl = await services.redis.ttl(counter_key(prefix, "test", "completed", today))
-    assert ttl >= HISTORY_MINUTES * 60
+    # Counters outlive their newest minute by the whole week, each bucket size alike.
+    minute = int(now // 60)
+    for bucket in BUCKETS:
+        start = minute - minute % bucket
+        ttl = await services.redis.ttl(counter_key(prefix, "test", "completed", bucket, start))
+        assert ttl >= HISTORY_MINUTES * 60
 
 
 def metric(html: str, name: str) -> int:

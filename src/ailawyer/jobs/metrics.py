@@ -3,11 +3,13 @@
 Written by the processes that see jobs start and finish (`JobActivity`, fed by the
 worker's listeners), read by the job explorer. Keys (beside bullmq's, under our prefix):
 
-- `<prefix>:jobmetrics:<queue>:<outcome>:day:<day>`: how many jobs of the queue ended with
-  `outcome` ("completed", or "failed" for good) in each minute of that day (epoch days): a
-  hash of epoch minute -> count, holding only the minutes with any. It expires a week
-  (HISTORY_MINUTES) after its last write, so nothing needs cleaning up and the explorer
-  shows the last hour, day or week (`PERIODS`) from at most eight hashes per outcome.
+- `<prefix>:jobmetrics:<queue>:<outcome>:<bucket>m:<n>`: how many jobs of the queue ended
+  with `outcome` ("completed", or "failed" for good), per minute (`1m`, a hash per hour)
+  and rolled up per quarter hour and per hour (`15m`, `60m`, a hash per day): epoch minute
+  a bucket starts -> count, only buckets with any (`BUCKETS`, `counter_key`). Each expires
+  a week (HISTORY_MINUTES) after its last write, so nothing needs cleaning up; the explorer
+  reads the last hour, day or week (`PERIODS`) as 60, 96 or 168 numbers, and every hash
+  stays small enough for Redis' compact encoding.
 - `<prefix>:jobmetrics:<queue>:<kind>`: the newest SAMPLE_LIMIT samples of "wait" (from
   due to the start of the first attempt) and "run" (start to end of one attempt), each
   `"<epoch seconds>:<milliseconds>"`, capped by LTRIM; p50/p95 are computed from them.
@@ -44,9 +46,13 @@ OUTCOMES = ("completed", "failed")
 SAMPLE_KINDS = ("wait", "run")
 # Percentiles over the newest samples; a quiet queue keeps older ones (their age is shown).
 SAMPLE_LIMIT = 1000
-# A day's counters outlive their newest minute by the week they are shown for, and a few
-# minutes (clock skew between hosts).
+# Counters outlive their newest bucket by the week they are shown for, and a few minutes
+# (clock skew between hosts).
 COUNTER_TTL_SECONDS = (HISTORY_MINUTES + 5) * 60
+# The buckets finished jobs are counted in (minutes), each with the minutes one hash of it
+# holds: 60 minutes, 96 quarter hours or 24 hours (Redis keeps a hash of up to 128 fields
+# compact). Counting each job three times makes a week 168 numbers to read, not 10,080.
+BUCKETS = {1: 60, 15: MINUTES_PER_DAY, 60: MINUTES_PER_DAY}
 # Samples of a queue that finished nothing for a week are gone with its old jobs.
 SAMPLES_TTL_SECONDS = 7 * 24 * 3600
 
@@ -69,9 +75,10 @@ def _series_of_job(queue: str, kanzlei_id: int | None) -> tuple[str, ...]:
     return (queue,) if kanzlei_id is None else (queue, series(queue, kanzlei_id))
 
 
-def counter_key(prefix: str, queue: str, outcome: str, day: int) -> str:
-    """The counters of `outcome`s of `queue` in epoch day `day`, one field per minute."""
-    return f"{_base(prefix, queue)}:{outcome}:day:{day}"
+def counter_key(prefix: str, queue: str, outcome: str, bucket: int, start: int) -> str:
+    """The hash holding the count of `outcome`s of `queue` in the `bucket`-minute bucket
+    that starts at epoch minute `start` (its field is `start`)."""
+    return f"{_base(prefix, queue)}:{outcome}:{bucket}m:{start // BUCKETS[bucket]}"
 
 
 def samples_key(prefix: str, queue: str, kind: str) -> str:
@@ -127,9 +134,14 @@ class MetricsBuffer:
 
     def write(self, pipe: Pipeline, prefix: str) -> None:
         """Queue the commands that add this buffer to Redis on `pipe`."""
+        counters: set[str] = set()
         for (queue, outcome, minute), amount in self.counts.items():
-            key = counter_key(prefix, queue, outcome, minute // MINUTES_PER_DAY)
-            pipe.hincrby(key, str(minute), amount)
+            for bucket in BUCKETS:
+                start = minute - minute % bucket
+                key = counter_key(prefix, queue, outcome, bucket, start)
+                pipe.hincrby(key, str(start), amount)
+                counters.add(key)
+        for key in counters:
             pipe.expire(key, COUNTER_TTL_SECONDS)
         for (queue, kind), entries in self.samples.items():
             key = samples_key(prefix, queue, kind)
@@ -180,8 +192,8 @@ def summarize(entries: Iterable[str]) -> Percentiles | None:
 
 @dataclass(frozen=True)
 class Period:
-    """A span the explorer shows, in bars of `bucket` minutes; the last bar holds the
-    current minute, bars start on whole multiples of `bucket` (14:00, 14:15, …)."""
+    """A span the explorer shows, in bars of `bucket` minutes (one of BUCKETS); the last bar
+    holds the current minute, bars start on whole multiples of `bucket` (14:00, 14:15, …)."""
 
     name: str
     minutes: int
@@ -230,19 +242,21 @@ class QueueMetrics:
         return max((c + f for c, f in zip(self.completed, self.failed, strict=True)), default=0)
 
 
-def _by_day(first: int, last: int) -> dict[int, list[int]]:
-    """The epoch minutes `first`..`last` grouped by their epoch day."""
-    days: dict[int, list[int]] = {}
-    for minute in range(first, last + 1):
-        days.setdefault(minute // MINUTES_PER_DAY, []).append(minute)
-    return days
+def _by_hash(bucket: int, first: int, last: int) -> list[list[int]]:
+    """The starts of the `bucket`-minute buckets from `first` to `last` (both bucket starts),
+    grouped by the hash that holds them."""
+    groups: dict[int, list[int]] = {}
+    for start in range(first, last + 1, bucket):
+        groups.setdefault(start // BUCKETS[bucket], []).append(start)
+    return list(groups.values())
 
 
 def _read_counters(
-    pipe: Pipeline, prefix: str, name: str, outcome: str, days: dict[int, list[int]]
+    pipe: Pipeline, prefix: str, name: str, outcome: str, bucket: int, groups: list[list[int]]
 ) -> None:
-    for day, minutes in days.items():
-        pipe.hmget(counter_key(prefix, name, outcome, day), [str(m) for m in minutes])
+    for starts in groups:
+        key = counter_key(prefix, name, outcome, bucket, starts[0])
+        pipe.hmget(key, [str(start) for start in starts])
 
 
 async def read_metrics(
@@ -255,18 +269,18 @@ async def read_metrics(
 ) -> dict[str, QueueMetrics]:
     """Finished jobs per bar of `period` (oldest first, the last bar holding the current
     minute) and the duration percentiles of every queue in `queues` (only Kanzlei
-    `kanzlei_id`'s jobs, if given), in one round trip."""
+    `kanzlei_id`'s jobs, if given), in one round trip: one HMGET per hash of counters."""
     if not queues:
         return {}
     current = int(now // 60)
     last_bar = current - current % period.bucket
     first = last_bar - (period.buckets - 1) * period.bucket
-    days = _by_day(first, current)
+    groups = _by_hash(period.bucket, first, last_bar)
     names = [series(queue, kanzlei_id) for queue in queues]
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
             for outcome in OUTCOMES:
-                _read_counters(pipe, prefix, name, outcome, days)
+                _read_counters(pipe, prefix, name, outcome, period.bucket, groups)
             for kind in SAMPLE_KINDS:
                 pipe.lrange(samples_key(prefix, name, kind), 0, SAMPLE_LIMIT - 1)
         answers = iter(await pipe.execute())
@@ -274,11 +288,7 @@ async def read_metrics(
     for queue in queues:
         bars: dict[str, list[int]] = {}
         for outcome in OUTCOMES:
-            bars[outcome] = [0] * period.buckets
-            for minutes in days.values():
-                for minute, value in zip(minutes, next(answers), strict=True):
-                    if value:
-                        bars[outcome][(minute - first) // period.bucket] += int(value)
+            bars[outcome] = [int(value or 0) for _ in groups for value in next(answers)]
         wait, run = summarize(next(answers)), summarize(next(answers))
         result[queue] = QueueMetrics(
             queue=queue,
@@ -300,13 +310,13 @@ async def count_recent(
     if not queues:
         return {}
     current = int(now // 60)
-    days = _by_day(current - minutes + 1, current)
+    groups = _by_hash(1, current - minutes + 1, current)
     async with redis.pipeline(transaction=False) as pipe:
         for queue in queues:
-            _read_counters(pipe, prefix, queue, outcome, days)
+            _read_counters(pipe, prefix, queue, outcome, 1, groups)
         answers = iter(await pipe.execute())
     return {
-        queue: sum(int(value or 0) for _ in days for value in next(answers)) for queue in queues
+        queue: sum(int(value or 0) for _ in groups for value in next(answers)) for queue in queues
     }
 
 
