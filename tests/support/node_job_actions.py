@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from tests.support.node_bullmq import CALL_TIMEOUT_SECONDS, NODE, NODE_DIR, NodeBullmqError, install
 
@@ -17,14 +18,18 @@ from ailawyer.jobs.options import bull_prefix
 SCRIPT = NODE_DIR / "job_actions.mjs"
 
 
-async def node_job_action(settings: Settings, command: str, queue: str, job_id: str) -> bool:
-    """`remove` or `retry` job `job_id` of `queue` with Node's BullMQ; False if it was gone."""
+async def node_job_action(
+    settings: Settings, command: str, queue: str, job_id: str, **more: Any
+) -> bool:
+    """`remove` or `retry` job `job_id` of `queue` with Node's BullMQ (`state=` the state a
+    retried job is in, default "failed"); False if it was gone."""
     await asyncio.to_thread(install)
     arguments = {
         "url": settings.redis_url,
         "prefix": bull_prefix(settings),
         "queue": queue,
         "id": job_id,
+        **more,
     }
     process = await asyncio.create_subprocess_exec(
         str(NODE),

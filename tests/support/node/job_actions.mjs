@@ -2,7 +2,8 @@
 // retry interop tests. Usage: node job_actions.mjs <command> '<JSON arguments>'; prints one
 // JSON answer on stdout.
 //   remove  {url, prefix, queue, id}   Job.remove(): true when the job was there
-//   retry   {url, prefix, queue, id}   Job.retry("failed"): true when the job was there
+//   retry   {url, prefix, queue, id, state}   Job.retry(state, default "failed"): true when
+//                                             the job was there
 import { Job, Queue } from "bullmq";
 import IORedis from "ioredis";
 
@@ -15,7 +16,7 @@ async function run() {
   const job = await Job.fromId(queue, args.id);
   if (!job) return false;
   if (command === "remove") await job.remove();
-  else if (command === "retry") await job.retry("failed");
+  else if (command === "retry") await job.retry(args.state ?? "failed");
   else throw new Error(`unknown command ${command}`);
   return true;
 }

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bullmq.custom_errors import UnrecoverableError
 
 from ailawyer.config import Settings
-from ailawyer.db.models import Dokument, DokumentStatus, Severity, utcnow
+from ailawyer.db.models import Dokument, Severity, utcnow
 from ailawyer.dokumente import status, wording
 from ailawyer.dokumente.pdf import PdfLimits, PdfRefusedError, extract_pdf
 from ailawyer.dokumente.storage import DokumentStorage
@@ -108,13 +108,15 @@ async def _process(ctx: JobContext, payload: DokumentPayload) -> dict[str, Any]:
         return {"skipped": "deleted"}
     async with services.db.session() as session:
         started = await status.mark_in_progress(session, services.emitter, dokument)
+        if not started and await status.mark_pending(session, services.emitter, dokument):
+            # It failed for good, and its job runs again: retried by any client (Bull Board,
+            # Node, a script — ours resets the Dokument before, `dokument_waits_again`).
+            # Every retry does what ours does, so the queue behaves the same whoever moves
+            # it. A processed Dokument stays as it is (mark_pending takes only a failed one).
+            await ctx.log("Dokument war fehlgeschlagen; wird erneut verarbeitet")
+            started = await status.mark_in_progress(session, services.emitter, dokument)
         await outbox.commit(session)
     if not started:
-        current = await _load(services, payload.dokument_id)
-        if current is not None and current.status is DokumentStatus.FEHLGESCHLAGEN:
-            # Failed for good while this run was pending (a crash between the failure and
-            # bullmq's bookkeeping): end failed too, so the retry button works.
-            raise UnrecoverableError("Dokument is already marked as failed")
         await ctx.log("Dokument ist bereits verarbeitet; nichts zu tun")
         return {"skipped": "already-processed"}
 
