@@ -49,6 +49,8 @@ class Walk:
     errors: list[str] = field(default_factory=list)
     path: str = ""
     status: int = 200
+    # The last visit's response headers.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def remember(self, message: ConsoleMessage) -> None:
         if message.type != "error":
@@ -65,6 +67,7 @@ class Walk:
         self.path, self.status = path, status
         response = await self.page.goto(path)
         assert response is not None and response.status == status, (self.name, path)
+        self.headers = await response.all_headers()
         await expect(self.page.locator("footer")).to_contain_text(f"Version {__version__}")
         if signed_in:
             # The socket is up: the page's scripts have all run.
@@ -153,6 +156,7 @@ async def test_a_signed_in_404_keeps_the_navigation_and_the_kanzlei_name(
 
     page = await walk.visit("/gibtsnicht", 404)
 
+    assert walk.headers["cache-control"] == "no-store"
     await expect(page.get_by_role("heading", name="Nicht gefunden")).to_be_visible()
     await expect(page.get_by_role("navigation", name="Hauptnavigation")).to_be_visible()
     await expect(page.locator(".brand__name")).to_have_text(people.kanzlei_a.name)

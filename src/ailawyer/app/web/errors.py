@@ -104,6 +104,10 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     )
     if exc.headers:
         page.headers.update(exc.headers)
+    if request.scope.get("user") is not None:
+        # It names the user; `SessionAuthMiddleware` says the same, but it never saw a 404
+        # or 405 of the router (`load_user_for_error_page`).
+        page.headers["Cache-Control"] = "no-store"
     return page
 
 
