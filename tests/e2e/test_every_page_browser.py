@@ -70,9 +70,9 @@ class Walk:
         self.headers = await response.all_headers()
         await expect(self.page.locator("footer")).to_contain_text(f"Version {__version__}")
         if signed_in:
-            # The socket is up: the page's scripts have all run.
+            # The socket is up: the page's scripts have all run (slower on a loaded machine).
             await expect(self.page.locator("#notification-root")).to_have_attribute(
-                "data-connection", "connected"
+                "data-connection", "connected", timeout=TIMEOUT_MS
             )
         if SCREENSHOT_DIR:
             slug = re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "start"
