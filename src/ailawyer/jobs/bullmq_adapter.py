@@ -537,6 +537,20 @@ local function contains(value)
   return string.find(value, needle, 1, true) ~= nil
     or (escaped ~= "" and string.find(value, escaped, 1, true) ~= nil)
 end
+-- ",dokumentId:12,akteId:3," : ids the search term names in the database (ARGV[10]).
+local references = mode == "text" and ARGV[10] or ""
+local function referenced(data)
+  if references == "" or not data then
+    return false
+  end
+  for _, field in ipairs({{"dokumentId", "akteId", "userId"}}) do
+    local id = string.match(data, '"' .. field .. '":%s*(%d+)')
+    if id and string.find(references, "," .. field .. ":" .. id .. ",", 1, true) then
+      return true
+    end
+  end
+  return false
+end
 local function in_scope(data)
   return kanzlei == "" or (data and string.match(data, '{KANZLEI_PATTERN}') == kanzlei)
 end
@@ -549,7 +563,7 @@ for index, id in ipairs(ids) do
   elseif mode == "all" then
     hit = fields[2] ~= false
   elseif mode == "text" then
-    hit = contains(fields[1]) or contains(fields[2])
+    hit = contains(fields[1]) or contains(fields[2]) or referenced(fields[2])
   elseif fields[2] and string.find(fields[2], ARGV[10], 1, true) then
     -- Decoding is the expensive part: only where the value occurs at all.
     local ok, decoded = pcall(cjson.decode, fields[2])
@@ -606,10 +620,14 @@ class SearchScript:
         return ["all", "0", "", ""]
 
     @staticmethod
-    def match_text(fold: bool, needle: str, escaped: str) -> list[str]:
-        """Jobs whose name or raw payload contains `needle` (or its JSON-escaped form);
-        `fold`: lower-case the job's text first (the needle already is)."""
-        return ["text", "1" if fold else "0", needle, escaped]
+    def match_text(
+        fold: bool, needle: str, escaped: str, references: Iterable[tuple[str, int]] = ()
+    ) -> list[str]:
+        """Jobs whose name or raw payload contains `needle` (or its JSON-escaped form), or
+        whose top-level `dokumentId`, `akteId` or `userId` is one of `references` (field,
+        id); `fold`: lower-case the job's text first (the needle already is)."""
+        named = "".join(f"{field}:{row_id}," for field, row_id in references)
+        return ["text", "1" if fold else "0", needle, escaped, f",{named}" if named else ""]
 
     @staticmethod
     def match_field(field: str, value: str, value_in_json: str) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -58,6 +58,7 @@ from ailawyer.app.web.admin.jobs.explorer import (
     read_queues,
     read_scoped_counts,
 )
+from ailawyer.app.web.admin.jobs.search import rows_named_by
 from ailawyer.app.web.authentication import requires_operator
 from ailawyer.app.web.client_address import client_address
 from ailawyer.app.web.dependencies import ServicesDep, request_db_session
@@ -519,11 +520,15 @@ async def _queue_context(
     search: SearchResult | None = None
     listing: SearchResult | None = None
     page = None
+    db = request_db_session(request.scope)
     if view.q:
+        query = SearchQuery.parse(view.q)
+        if query.field is None:
+            query = replace(query, references=await rows_named_by(db, query.text, scope))
         search = await JobSearch(services.jobs.redis).search(
             bull_queue,
             all_counts,
-            SearchQuery.parse(view.q),
+            query,
             cursor=cursor,
             kanzlei_id=scope.kanzlei_id,
         )
@@ -544,7 +549,6 @@ async def _queue_context(
             limit=PER_PAGE,
         )
         rows = listing.rows
-    db = request_db_session(request.scope)
     owners = await read_owners(db, request.user.kanzlei_id, rows)
     return {
         "view": view,

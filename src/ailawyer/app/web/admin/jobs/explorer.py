@@ -463,11 +463,13 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 @dataclass(frozen=True)
 class SearchQuery:
     """Plain text (job id, name or payload text), `feld=wert` for one payload field, or
-    nothing: every job (a Kanzlei's list of one state, `every_job`)."""
+    nothing: every job (a Kanzlei's list of one state, `every_job`). Plain text also finds
+    the jobs naming `references`: the rows it names in the database (`search.rows_named_by`)."""
 
     text: str
     field: str | None = None
     value: str | None = None
+    references: frozenset[tuple[str, int]] = frozenset()
 
     @classmethod
     def parse(cls, raw: str) -> SearchQuery:
@@ -492,7 +494,9 @@ class SearchQuery:
         # bullmq stores payloads with json.dumps, which writes "ü" as "\\u00fc".
         escaped = json.dumps(self.text)[1:-1].translate(_ASCII_LOWER)
         fold = any(char in string.ascii_letters for char in self.text)
-        return SearchScript.match_text(fold, needle, escaped if escaped != needle else "")
+        return SearchScript.match_text(
+            fold, needle, escaped if escaped != needle else "", sorted(self.references)
+        )
 
 
 # A cursor's offset: ASCII digits only ("²".isdigit() is true, and int() refuses it).
