@@ -5,7 +5,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: dev test install assets test-services lint format bench chaos bench-tools security
+.PHONY: dev test install assets test-services lint format bench chaos bench-tools security stack
 
 dev: install
 	$(UV) run ailawyer dev
@@ -58,3 +58,9 @@ bench: install test-services bench-tools
 SECURITY_FUZZ_EXAMPLES ?= 50
 security: install test-services
 	SECURITY_FUZZ_EXAMPLES=$(SECURITY_FUZZ_EXAMPLES) $(UV) run pytest tests/security $(PYTEST_ARGS)
+
+# The documented Docker deployment brought up for real (root on Debian; README, "Production
+# with Docker Compose"): stand-in base images from Debian's packages, built once per recipe,
+# the project's image, and docker-compose.yml run by podman. Minutes, so not in `make test`.
+stack: install
+	$(UV) run pytest tests/deployment -s $(PYTEST_ARGS)
