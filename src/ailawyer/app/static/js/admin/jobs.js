@@ -94,6 +94,8 @@ async function load(id) {
   const path = focused ? focusPath(focused) : null;
   target.replaceWith(fresh);
   if (path) focusByPath(fresh, path);
+  // For modules that keep what a person set in the fragment (job_detail.js).
+  document.dispatchEvent(new CustomEvent("jobs:replaced", { detail: { id } }));
 }
 
 function focusPath(element) {
@@ -236,6 +238,10 @@ document.addEventListener("submit", (event) => {
 
 if (document.querySelector("[data-jobs-refresh]")) {
   realtime.on(realtime.EVENTS.jobsUpdate, onUpdate);
+  // Another module asks for a fragment (job_detail.js while following a job's log).
+  document.addEventListener("jobs:refresh", (event) => {
+    if (event.detail?.id) refresh(event.detail.id);
+  });
   const socket = realtime.start();
   if (socket) {
     setLive(socket.connected ? "live" : "connecting");
