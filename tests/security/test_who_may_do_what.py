@@ -26,6 +26,7 @@ import httpx
 from litestar.routes import HTTPRoute
 from sqlalchemy import select
 from tests.support.http import csrf_token, csrf_token_from, logged_in
+from tests.support.job_schedulers import park_scheduler
 from tests.support.personas import People, park_kanzlei_job, park_system_job
 from tests.support.realtime import SocketClient, session_token
 from tests.support.route_table import fill, http_routes, methods_of
@@ -152,6 +153,41 @@ TABLE: dict[str, list[Case]] = {
         Case(EXPLORER_JOB_OF_A),
         Case(EXPLORER_JOB_OF_NO_KANZLEI, target="system"),
     ],
+    # Adding a job: a Kanzlei's ADMIN to the queues of Kanzlei jobs (as its own); a copy
+    # (?vorlage=) only of a job it may see.
+    "/admin/jobs/queues/{queue:str}/add": [
+        Case(ADMINISTRATION),
+        Case(SYSTEM_QUEUE, target="system"),
+        Case(EXPLORER_JOB_OF_A, query="?vorlage={job_id}"),
+        Case(EXPLORER_JOB_OF_NO_KANZLEI, target="system", query="?vorlage={job_id}"),
+    ],
+    "/admin/jobs/queues/{queue:str}/jobs/{job_id:str}/edit": [
+        Case(EXPLORER_JOB_OF_A),
+        Case(EXPLORER_JOB_OF_NO_KANZLEI, target="system"),
+    ],
+    "/admin/jobs/queues/{queue:str}/jobs/{job_id:str}/rerun": [
+        Case(EXPLORER_JOB_OF_A),
+        Case(EXPLORER_JOB_OF_NO_KANZLEI, target="system"),
+    ],
+    "/admin/jobs/queues/{queue:str}/promote-all": [Case(INSTALLATION)],
+    "/admin/jobs/pause-all": [Case(INSTALLATION)],
+    "/admin/jobs/resume-all": [Case(INSTALLATION)],
+    # The operator types the name; a declared queue (both asked here) is refused anyway.
+    "/admin/jobs/queues/{queue:str}/obliterate": [
+        Case(INSTALLATION),
+        Case(INSTALLATION, target="system"),
+    ],
+    # Job schedulers make jobs for whoever their template names: queue-level.
+    "/admin/jobs/queues/{queue:str}/schedulers": [
+        Case(INSTALLATION),
+        Case(INSTALLATION, target="system"),
+    ],
+    "/admin/jobs/queues/{queue:str}/schedulers/{scheduler_id:str}": [
+        Case(INSTALLATION, target="system")
+    ],
+    "/admin/jobs/queues/{queue:str}/schedulers/{scheduler_id:str}/remove": [
+        Case(INSTALLATION, target="system")
+    ],
     "/admin/system": [Case(INSTALLATION)],
     "/admin/system/status": [Case(INSTALLATION)],
     "/admin/system/logs": [Case(INSTALLATION)],
@@ -229,6 +265,8 @@ class Targets:
             "path": "gibt-es-nicht.json",
             "queue": "system" if request.case.target == "system" else "dokumente",
         }
+        if "scheduler_id" in request.route.path_parameters:
+            values["scheduler_id"] = await park_scheduler(self.services, values["queue"])
         if request.needs_job:
             if request.case.target == "system":
                 values["job_id"] = await park_system_job(self.services)

@@ -47,10 +47,20 @@ class AuditAction(StrEnum):
     JOB_REMOVE = "job.remove"
     JOB_PROMOTE = "job.promote"
     JOB_TEST_START = "job.test_start"
+    JOB_ADD = "job.add"
+    JOB_DUPLICATE = "job.duplicate"
+    JOB_CHANGE_DATA = "job.change_data"
+    JOB_RERUN = "job.rerun"
     QUEUE_RETRY_FAILED = "queue.retry_failed"
     QUEUE_CLEAN = "queue.clean"
     QUEUE_PAUSE = "queue.pause"
     QUEUE_RESUME = "queue.resume"
+    QUEUE_PROMOTE_ALL = "queue.promote_all"
+    QUEUE_PAUSE_ALL = "queue.pause_all"
+    QUEUE_RESUME_ALL = "queue.resume_all"
+    QUEUE_OBLITERATE = "queue.obliterate"
+    SCHEDULER_CHANGE = "scheduler.change"
+    SCHEDULER_REMOVE = "scheduler.remove"
     SETTING_CHANGE = "setting.change"
     USER_CREATE = "user.create"
     USER_SET_PASSWORD = "user.set_password"
@@ -69,10 +79,20 @@ ACTION_LABELS: Mapping[AuditAction, str] = {
     AuditAction.JOB_REMOVE: "Vorgang entfernt",
     AuditAction.JOB_PROMOTE: "Verzögerten Vorgang sofort gestartet",
     AuditAction.JOB_TEST_START: "Testvorgang gestartet",
+    AuditAction.JOB_ADD: "Vorgang hinzugefügt",
+    AuditAction.JOB_DUPLICATE: "Vorgang dupliziert",
+    AuditAction.JOB_CHANGE_DATA: "Daten eines Vorgangs geändert",
+    AuditAction.JOB_RERUN: "Abgeschlossenen Vorgang erneut ausgeführt",
     AuditAction.QUEUE_RETRY_FAILED: "Fehlgeschlagene Vorgänge erneut gestartet",
     AuditAction.QUEUE_CLEAN: "Warteschlange bereinigt",
     AuditAction.QUEUE_PAUSE: "Warteschlange angehalten",
     AuditAction.QUEUE_RESUME: "Warteschlange fortgesetzt",
+    AuditAction.QUEUE_PROMOTE_ALL: "Alle verzögerten Vorgänge sofort gestartet",
+    AuditAction.QUEUE_PAUSE_ALL: "Alle Warteschlangen angehalten",
+    AuditAction.QUEUE_RESUME_ALL: "Alle Warteschlangen fortgesetzt",
+    AuditAction.QUEUE_OBLITERATE: "Warteschlange gelöscht",
+    AuditAction.SCHEDULER_CHANGE: "Zeitplan geändert",
+    AuditAction.SCHEDULER_REMOVE: "Zeitplan entfernt",
     AuditAction.SETTING_CHANGE: "Einstellung geändert",
     AuditAction.USER_CREATE: "Benutzer angelegt",
     AuditAction.USER_SET_PASSWORD: "Passwort neu gesetzt",
@@ -88,6 +108,7 @@ class AuditTarget(StrEnum):
 
     JOB = "job"
     QUEUE = "queue"
+    SCHEDULER = "scheduler"
     SETTING = "setting"
     USER = "user"
 
@@ -99,6 +120,7 @@ class AuditTarget(StrEnum):
 TARGET_LABELS: Mapping[AuditTarget, str] = {
     AuditTarget.JOB: "Vorgang",
     AuditTarget.QUEUE: "Warteschlange",
+    AuditTarget.SCHEDULER: "Zeitplan",
     AuditTarget.SETTING: "Einstellung",
     AuditTarget.USER: "Benutzer",
 }

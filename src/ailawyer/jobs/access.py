@@ -12,6 +12,10 @@ action of the job explorer (`app/web/admin/jobs`), and the Socket.IO join of its
   Akte); a job or queue of the installation, and every queue-level action (pause, resume,
   clean a state, retry all failed, the test job), is refused (403).
 - The retry API also lets the job's own user retry it, with access to the job's Akte.
+- Adding a job, duplicating one or editing a waiting one's data: the operator in every
+  declared queue; a Kanzlei's ADMIN in the queues of Kanzlei jobs, always as a job of its own
+  Kanzlei (`kanzlei_of_new_job`) and naming only Akten, Dokumente and people it may see
+  (`unseen_references`). Job schedulers are queue-level: the operator's.
 
 Each question is one small function so the answers can be stated as a table (README "Who may
 do what"); none imports a web framework, so the app and the worker ask the same rules.
@@ -22,14 +26,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ailawyer.db.models import Akte, is_id
-from ailawyer.domain.access import Principal, get_akte_for_user
+from ailawyer.db.models import Akte, Dokument, Kanzlei, User, is_id
+from ailawyer.domain.access import Principal, can_access_akte, get_akte_for_user
 from ailawyer.domain.roles import Role
 from ailawyer.jobs.catalog import QUEUES, QueueDefinition
+from ailawyer.jobs.payloads import JobPayload
+
+T = TypeVar("T")
 
 
 class Verdict(Enum):
@@ -170,6 +177,81 @@ async def retry_verdict(session: AsyncSession, user: JobPrincipal, owner: JobOwn
     if owner.akte_id is not None and await get_akte_for_user(session, user, owner.akte_id) is None:
         return Verdict.FORBIDDEN
     return Verdict.ALLOWED
+
+
+def may_add_jobs(user: JobPrincipal, queue_name: str) -> Verdict:
+    """May `user` add jobs to a queue (and duplicate its jobs there)? The operator to every
+    declared queue, a Kanzlei's ADMIN to the queues of Kanzlei jobs (as jobs of its own)."""
+    scope = explorer_scope(user)
+    if scope is None or queue_name not in QUEUES:
+        return Verdict.FORBIDDEN
+    if scope.everything or holds_kanzlei_jobs(queue_name):
+        return Verdict.ALLOWED
+    return Verdict.FORBIDDEN
+
+
+def kanzlei_of_new_job(user: JobPrincipal, queue_name: str) -> int | None:
+    """The Kanzlei a job that `user` adds or edits in `queue_name` belongs to, whatever its
+    data says: a Kanzlei ADMIN's own; None: as its data says (the operator's choice)."""
+    if is_operator(user) or not holds_kanzlei_jobs(queue_name):
+        return None
+    return user.kanzlei_id
+
+
+async def unseen_references(
+    session: AsyncSession, user: JobPrincipal, queue_name: str, payload: JobPayload
+) -> list[str]:
+    """The payload fields (camelCase) naming a Kanzlei, Akte, Dokument or user that `user` may
+    not name in a job of `queue_name`; empty if every one is fine.
+
+    A job of a Kanzlei names only that Kanzlei's Akte, a Dokument of that Akte and that
+    Kanzlei's people (its notifications go to them); a Kanzlei's ADMIN names only what it may
+    see. A job of the installation (only the operator adds those) names rows that exist.
+    Nothing tells apart "does not exist" from "not yours": the caller says the same for both.
+    """
+    kanzlei_jobs = holds_kanzlei_jobs(queue_name)
+    operator = is_operator(user)
+
+    def in_kanzlei(kanzlei_id: int) -> bool:
+        return not kanzlei_jobs or kanzlei_id == payload.kanzlei_id
+
+    unseen: list[str] = []
+    if payload.kanzlei_id is not None and (
+        not kanzlei_jobs  # a job of the installation belongs to no Kanzlei
+        or (not operator and payload.kanzlei_id != user.kanzlei_id)
+        or await _row(session, Kanzlei, payload.kanzlei_id) is None
+    ):
+        unseen.append("kanzleiId")
+    akte = await _row(session, Akte, payload.akte_id)
+    akte_ok = (
+        akte is not None
+        and in_kanzlei(akte.kanzlei_id)
+        and (operator or can_access_akte(user, akte))
+    )
+    if payload.akte_id is not None and not akte_ok:
+        unseen.append("akteId")
+    dokument_id = getattr(payload, "dokument_id", None)
+    if dokument_id is not None:
+        dokument = await _row(session, Dokument, dokument_id)
+        # A Dokument is seen through its Akte: the one the payload names.
+        if dokument is None or not akte_ok or dokument.akte_id != payload.akte_id:
+            unseen.append("dokumentId")
+    if payload.user_id is not None:
+        person = await _row(session, User, payload.user_id)
+        if (
+            person is None
+            or not in_kanzlei(person.kanzlei_id)
+            or (not operator and person.kanzlei_id != user.kanzlei_id)
+        ):
+            unseen.append("userId")
+    return unseen
+
+
+async def _row(session: AsyncSession, model: type[T], row_id: int | None) -> T | None:
+    """The row `row_id` of `model`, None for no id or one no row can have."""
+    if row_id is None or not is_id(row_id):
+        return None
+    return await session.get(model, row_id)
 
 
 def _id(value: Any) -> int | None:

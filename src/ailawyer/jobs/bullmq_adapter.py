@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bullmq import Queue, Worker
+from bullmq.job import optsFromJSON
+from bullmq.job_scheduler import default_repeat_strategy
 from bullmq.redis_connection import RedisConnection
 from redis.asyncio import Redis
 
@@ -634,6 +637,209 @@ class SearchScript:
         """Jobs whose top-level payload field `field` reads `value`; only payloads that
         contain `value_in_json` (its text as JSON writes it) are decoded."""
         return ["field", "0", field, value, value_in_json]
+
+
+# --- job schedulers --------------------------------------------------------------------------
+
+# A job scheduler (bullmq's job_scheduler.py; Node's JobScheduler) is a member of the sorted
+# set `<queue>:repeat`, scored by its next run (epoch ms), with the hash `<queue>:repeat:<id>`:
+# `name` (of its jobs), `every` (ms) or `pattern` (cron, evaluated in `tz`), `ic` (runs made so
+# far), the template's `data` (JSON) and `opts` (JSON, bullmq's short option keys), and
+# optionally `limit`, `startDate`, `endDate`, `offset`. Its next run is the delayed job
+# `repeat:<id>:<next>`, added when the run before starts. bullmq keeps no record of the last
+# run: it is looked for among the queue's newest jobs. A member without a hash is one of
+# Node's older repeatable jobs, named `name:id:endDate:tz:pattern`.
+SCHEDULER_FIELDS_INT = ("every", "ic", "limit", "startDate", "endDate")
+
+
+@dataclass(frozen=True)
+class SchedulerRecord:
+    """One job scheduler as stored (raw JSON for its template's data and options)."""
+
+    id: str
+    next_ms: int | None
+    name: str | None
+    every_ms: int | None
+    pattern: str | None
+    tz: str | None
+    iterations: int | None
+    limit: int | None
+    start_ms: int | None
+    end_ms: int | None
+    data: str | None
+    opts: str | None
+
+    @property
+    def legacy(self) -> bool:
+        """An older repeatable job of Node's (no hash): listed, but not ours to change."""
+        return self.name is None
+
+    @property
+    def next_run_id(self) -> str | None:
+        """The id of its next run's job (None: it has none)."""
+        return None if self.next_ms is None else scheduler_run_id(self.id, self.next_ms)
+
+    @classmethod
+    def parse(cls, scheduler_id: str, score: Any, fields: Mapping[str, str]) -> SchedulerRecord:
+        numbers = {name: _int(fields.get(name)) for name in SCHEDULER_FIELDS_INT}
+        return cls(
+            id=scheduler_id,
+            next_ms=_int(score),
+            name=fields.get("name") if fields else None,
+            every_ms=numbers["every"],
+            pattern=fields.get("pattern") or None,
+            tz=fields.get("tz") or None,
+            iterations=numbers["ic"],
+            limit=numbers["limit"],
+            start_ms=numbers["startDate"],
+            end_ms=numbers["endDate"],
+            data=fields.get("data"),
+            opts=fields.get("opts"),
+        )
+
+
+def scheduler_run_id(scheduler_id: str, run_ms: int) -> str:
+    """The job id bullmq gives a scheduler's run due at `run_ms`."""
+    return f"repeat:{scheduler_id}:{run_ms}"
+
+
+async def read_schedulers(
+    redis: Redis, queue: Queue, limit: int
+) -> tuple[int, list[SchedulerRecord]]:
+    """How many job schedulers the queue has, and the first `limit` of them, soonest first."""
+    key = queue.toKey("repeat")
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(key)
+        pipe.zrange(key, 0, limit - 1, withscores=True)
+        total, members = await pipe.execute()
+    async with redis.pipeline(transaction=False) as pipe:
+        for member, _score in members:
+            pipe.hgetall(f"{key}:{member}")
+        hashes = await pipe.execute() if members else []
+    return int(total), [
+        SchedulerRecord.parse(member, score, fields)
+        for (member, score), fields in zip(members, hashes, strict=True)
+    ]
+
+
+async def read_scheduler(redis: Redis, queue: Queue, scheduler_id: str) -> SchedulerRecord | None:
+    """One job scheduler, or None if the queue has none of that id.
+
+    The id is looked up in the sorted set first: only a member's hash is read, so no id
+    reaches another key (`repeat:<id>:<time>` is the hash of a run, not of a scheduler).
+    """
+    key = queue.toKey("repeat")
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zscore(key, scheduler_id)
+        pipe.hgetall(f"{key}:{scheduler_id}")
+        score, fields = await pipe.execute()
+    if score is None:
+        return None
+    return SchedulerRecord.parse(scheduler_id, score, fields)
+
+
+# How many of the newest running, completed and failed jobs are read for schedulers' last runs.
+RECENT_RUNS_WINDOW = 1000
+
+
+@dataclass(frozen=True)
+class SchedulerRun:
+    """A run of a scheduler: its job id, when it was due and the state it is in."""
+
+    job_id: str
+    due_ms: int
+    state: str
+
+
+async def read_last_runs(redis: Redis, queue: Queue) -> dict[str, SchedulerRun]:
+    """Each scheduler's latest run among the newest RECENT_RUNS_WINDOW running, completed and
+    failed jobs of the queue (one round trip; a scheduler whose last run is older, or was
+    removed on completion, has none here)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.lrange(queue.toKey("active"), 0, RECENT_RUNS_WINDOW - 1)
+        pipe.zrevrange(queue.toKey("completed"), 0, RECENT_RUNS_WINDOW - 1)
+        pipe.zrevrange(queue.toKey("failed"), 0, RECENT_RUNS_WINDOW - 1)
+        found = await pipe.execute()
+    last: dict[str, SchedulerRun] = {}
+    for state, ids in zip(("active", "completed", "failed"), found, strict=True):
+        for job_id in ids:
+            head, _, due = job_id.rpartition(":")
+            if not head.startswith("repeat:") or not due.isdigit():
+                continue
+            run = SchedulerRun(job_id, int(due), state)
+            scheduler_id = head.removeprefix("repeat:")
+            if scheduler_id not in last or last[scheduler_id].due_ms < run.due_ms:
+                last[scheduler_id] = run
+    return last
+
+
+async def change_scheduler(
+    queue: Queue, record: SchedulerRecord, repeat: Mapping[str, Any]
+) -> None:
+    """Give a scheduler another interval or pattern (`{"every": ms}` or `{"pattern": cron,
+    "tz": zone}`), keeping its name, template and limits. bullmq replaces its next run; after
+    an interval change the next run is due at once, after a pattern change at its next time."""
+    kept = {"limit": record.limit, "endDate": record.end_ms}
+    options = optsFromJSON(json.loads(record.opts)) if record.opts else {}
+    await queue.upsertJobScheduler(
+        record.id,
+        {**{k: v for k, v in kept.items() if v is not None}, **repeat},
+        record.name,
+        json.loads(record.data) if record.data else {},
+        options,
+    )
+
+
+def pattern_next_run_ms(pattern: str, tz: str, now_ms: int) -> int:
+    """When a cron pattern (5 fields, or 6 with seconds first) next fires after `now_ms` in
+    zone `tz`, read as bullmq reads it; ValueError if bullmq could not read it."""
+    try:
+        next_ms = default_repeat_strategy(now_ms, {"pattern": pattern, "tz": tz})
+    except (ValueError, KeyError) as error:  # croniter's errors; ZoneInfoNotFoundError
+        raise ValueError(f"unreadable pattern {pattern!r} in {tz!r}: {error}") from None
+    if next_ms is None:
+        raise ValueError(f"empty pattern {pattern!r}")
+    return next_ms
+
+
+async def remove_scheduler(queue: Queue, scheduler_id: str) -> bool:
+    """Remove a scheduler and its next run; False if it was gone already."""
+    return await queue.removeJobScheduler(scheduler_id) == 0
+
+
+# --- a waiting job's data --------------------------------------------------------------------
+
+# Changes the data only while the job waits (in `wait` or `paused`, `prioritized` or
+# `delayed`), in one step: bullmq's updateData writes whatever the state, so a job that a
+# worker took between a check and the write would run with data nobody saw. Returns 1 when
+# written. KEYS: the job's hash, wait, paused, prioritized, delayed; ARGV: id, data.
+_UPDATE_WAITING_DATA = """
+if redis.call("EXISTS", KEYS[1]) == 0 then
+  return 0
+end
+if redis.call("ZSCORE", KEYS[4], ARGV[1]) or redis.call("ZSCORE", KEYS[5], ARGV[1])
+    or redis.call("LPOS", KEYS[2], ARGV[1]) or redis.call("LPOS", KEYS[3], ARGV[1]) then
+  redis.call("HSET", KEYS[1], "data", ARGV[2])
+  return 1
+end
+return 0
+"""
+# The states whose jobs' data may change: not yet started, and not a flow's parent.
+DATA_EDITABLE_STATES = ("waiting", "prioritized", "delayed")
+
+
+async def update_waiting_data(
+    redis: Redis, queue: Queue, job_id: str, data: Mapping[str, Any]
+) -> bool:
+    """Replace a waiting or delayed job's data (JSON as bullmq writes it); False if the job
+    is gone or no longer waits."""
+    script = redis.register_script(_UPDATE_WAITING_DATA)
+    keys = [
+        queue.toKey(job_id),
+        *(queue.toKey(k) for k in ("wait", "paused", "prioritized", "delayed")),
+    ]
+    text = json.dumps(dict(data), separators=(",", ":"), allow_nan=False)
+    return int(await script(keys=keys, args=[job_id, text])) == 1
 
 
 # --- the events stream (what Node's QueueEvents and Bull Board's clients read) -------------

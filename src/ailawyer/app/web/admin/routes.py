@@ -12,6 +12,8 @@ from litestar import Router
 
 from ailawyer.app.web.admin.audit.controller import audit_page
 from ailawyer.app.web.admin.jobs.controller import job_routes
+from ailawyer.app.web.admin.jobs.editing_controller import editing_routes
+from ailawyer.app.web.admin.jobs.schedulers_controller import scheduler_routes
 from ailawyer.app.web.admin.overview import admin_index, admin_users
 from ailawyer.app.web.admin.settings.controller import (
     reset_setting,
@@ -39,5 +41,13 @@ installation_router = Router(
 admin_router = Router(
     path="/admin",
     guards=[requires_admin],
-    route_handlers=[admin_index, admin_users, audit_page, *job_routes, installation_router],
+    route_handlers=[
+        admin_index,
+        admin_users,
+        audit_page,
+        *job_routes,
+        *editing_routes,
+        *scheduler_routes,
+        installation_router,
+    ],
 )

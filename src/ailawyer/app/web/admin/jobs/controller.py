@@ -32,7 +32,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from pydantic import ValidationError
 
-from ailawyer.app.web.admin.jobs import actions
+from ailawyer.app.web.admin.jobs import actions, editing, schedulers
 from ailawyer.app.web.admin.jobs.charts import (
     BAR_LABELS,
     PERIOD_LABELS,
@@ -104,6 +104,8 @@ NOTICES: Mapping[str, tuple[str, str]] = {
         "Dies ist der nächste Lauf eines Zeitplans; er wird vom Worker verwaltet.",
     ),
     "invalid": ("error", "Diese Aktion ist hier nicht möglich."),
+    **editing.NOTICES,
+    **schedulers.NOTICES,
 }
 # The same notices with the number of jobs (?anzahl=…): (one, several).
 COUNTED_NOTICES: Mapping[str, tuple[str, str]] = {
@@ -112,6 +114,7 @@ COUNTED_NOTICES: Mapping[str, tuple[str, str]] = {
         "{count} fehlgeschlagene Vorgänge wurden erneut gestartet.",
     ),
     "cleaned": ("1 Vorgang wurde entfernt.", "{count} Vorgänge wurden entfernt."),
+    **editing.COUNTED_NOTICES,
 }
 # The actions that ask first (?aktion=… of the confirmation).
 CONFIRMATIONS = ("retry-failed", "clean", "remove")
@@ -783,6 +786,7 @@ async def _job_context(
         "job": detail,
         "flow": flow,
         "owners": owners,
+        "tools": editing.job_tools(services.jobs.definitions, queue, detail.summary.state),
         "state_labels": STATE_LABELS,
         "now": time.time(),
     }
