@@ -4,10 +4,10 @@ Our workers report their own changes (`jobs/activity.py`), but Bull Board, Node'
 script move and remove jobs too. bullmq's scripts write every change, whoever made it, to the
 queue's events stream (the one Node's `QueueEvents` reads; bullmq 3.4.4's own QueueEvents
 stops for good after one connection error: docs/ARCHITECTURE.md, bullmq pitfalls). One task
-per app process reads the streams of every declared and discovered queue with one blocking
-XREAD and hands each change to a `JobActivity` that sends only to this process's own sockets:
-every app process reads the streams itself, so publishing to the others would send each
-update once per process.
+per app process reads the streams of every declared queue, and of every queue found in Redis
+when an explorer page joins, with one blocking XREAD, and hands each change to a
+`JobActivity` that sends only to this process's own sockets: every app process reads the
+streams itself, so publishing to the others would send each update once per process.
 
 - A job's Kanzlei comes from its data, by the access rules (`jobs/access.job_owner`), read
   once per job and kept in a bounded map (a job's changes come in bursts).
@@ -138,7 +138,9 @@ class QueueEventsReader:
     async def _follow(self) -> None:
         """Read on from the streams' ends until an error; new queues join as they are found."""
         while True:
-            await self._follow_queues(await self.jobs.known())
+            # The declared queues and those found when a page joined: no scan of the key
+            # space here, so a process without explorer pages never makes one.
+            await self._follow_queues({*self.jobs.definitions, *self._queue_of.values()})
             answer = await self.redis.xread(dict(self._positions), count=READ_COUNT, block=BLOCK_MS)
             for key, entries in answer or []:
                 self._positions[key] = entries[-1][0]
