@@ -52,7 +52,14 @@ def test_every_field_of_every_declared_payload_has_a_german_label() -> None:
 def test_the_form_lists_required_fields_first_with_types_and_defaults() -> None:
     fields = {f.name: f for f in describe(AdminTestPayload)}
 
-    assert [f.name for f in describe(DokumentPayload)][:2] == ["akteId", "dokumentId"]
+    # Required first; then a payload's own fields before those every payload has.
+    assert [f.name for f in describe(DokumentPayload)] == [
+        "dokumentId",
+        "akteId",
+        "kanzleiId",
+        "userId",
+    ]
+    assert [f.name for f in describe(AdminTestPayload)][:3] == ["durationMs", "steps", "failure"]
     assert (fields["steps"].kind, fields["steps"].required, fields["steps"].default) == (
         "ganze Zahl",
         False,

@@ -49,7 +49,8 @@ class PayloadField:
 
 
 def describe(model: type[JobPayload]) -> list[PayloadField]:
-    """The model's fields in its declared order: the required ones first."""
+    """The model's fields: required ones first, then its own, then whose job it is (the
+    fields every payload has), each in declared order."""
     fields = [
         PayloadField(
             name=_name(name, info),
@@ -60,7 +61,8 @@ def describe(model: type[JobPayload]) -> list[PayloadField]:
         )
         for name, info in model.model_fields.items()
     ]
-    return sorted(fields, key=lambda field: not field.required)
+    common = {_name(name, info) for name, info in JobPayload.model_fields.items()}
+    return sorted(fields, key=lambda field: (not field.required, field.name in common))
 
 
 def example(model: type[JobPayload]) -> str:
