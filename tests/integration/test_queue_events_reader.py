@@ -11,7 +11,7 @@ from bullmq import Queue
 from tests.integration.test_admin_jobs_live import Recorder
 from tests.support.jobs import isolated, wait_until
 
-from ailawyer.app.realtime.queue_events import QueueEventsReader
+from ailawyer.app.realtime.queue_events import EventsStreamReader
 from ailawyer.config import Settings
 from ailawyer.embedded_redis import RedisServer
 from ailawyer.jobs.activity import JobActivity
@@ -45,7 +45,7 @@ async def test_the_reader_goes_on_after_a_redis_outage_and_stops_cleanly(
     jobs = JobQueues(redis, own)
     recorder = Recorder()
     activity = JobActivity(jobs, Emitter(recorder), metrics_prefix=own.redis_key_prefix)
-    reader = QueueEventsReader(
+    reader = EventsStreamReader(
         create_redis(server.url), jobs, activity, lambda: [job_explorer_room(None)]
     )
     # Another client's queue (a Node service's, say): not declared anywhere.

@@ -74,8 +74,17 @@ def test_search_input_is_text_or_one_field_and_cursors_parse_strictly() -> None:
     assert SearchQuery.parse("akteId = 12") == SearchQuery("akteId = 12", "akteId", "12")
     assert SearchQuery.parse("a b=c").field is None
     # Lowered for ASCII only (Lua lowers only ASCII), with the \\u-escaped form bullmq stores.
-    assert SearchQuery.parse("Müller").script_match() == ["text", "1", "müller", "m\\u00fcller"]
-    assert SearchQuery.parse("0815").script_match() == ["text", "0", "0815", ""]
+    assert SearchQuery.parse("Müller").script_match() == [
+        "text",
+        "1",
+        "müller",
+        "m\\u00fcller",
+        "",
+    ]
+    assert SearchQuery.parse("0815").script_match() == ["text", "0", "0815", "", ""]
+    # Rows the term names in the database (search.rows_named_by), as the script reads them.
+    named = SearchQuery("Weber", references=frozenset({("akteId", 3), ("dokumentId", 12)}))
+    assert named.script_match()[-1] == ",akteId:3,dokumentId:12,"
     assert SearchCursor.parse("failed:20") == SearchCursor("failed", 20)
     assert SearchCursor.parse("nope:1") is None and SearchCursor.parse("failed:-1") is None
 

@@ -842,7 +842,7 @@ async def update_waiting_data(
     return int(await script(keys=keys, args=[job_id, text])) == 1
 
 
-# --- the events stream (what Node's QueueEvents and Bull Board's clients read) -------------
+# --- the events stream (what Node's queue-events listeners and Bull Board read) -----------
 
 # bullmq's scripts XADD every change of every client (Python, Node, Bull Board) to
 # `<prefix>:<queue>:events`, trimmed to about 10,000 entries: {"event": name, "jobId": id, …}.

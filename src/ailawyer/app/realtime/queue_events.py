@@ -2,8 +2,8 @@
 
 Our workers report their own changes (`jobs/activity.py`), but Bull Board, Node's BullMQ or a
 script move and remove jobs too. bullmq's scripts write every change, whoever made it, to the
-queue's events stream (the one Node's `QueueEvents` reads; bullmq 3.4.4's own QueueEvents
-stops for good after one connection error: docs/ARCHITECTURE.md, bullmq pitfalls). One task
+queue's events stream (the one Node's queue-events listener reads; bullmq 3.4.4's own
+listener stops for good after one connection error: docs/ARCHITECTURE.md, bullmq pitfalls). One task
 per app process reads the streams of every declared queue, and of every queue found in Redis
 when an explorer page joins, with one blocking XREAD, and hands each change to a
 `JobActivity` that sends only to this process's own sockets: every app process reads the
@@ -68,7 +68,7 @@ class LocalOnly:
         await self._server.emit(event, data, to=to, namespace=namespace, ignore_queue=True)
 
 
-class QueueEventsReader:
+class EventsStreamReader:
     """Reads every queue's events stream and reports the changes to the explorer rooms open
     in this process (`local_rooms()`: the names of the rooms that have sockets here)."""
 

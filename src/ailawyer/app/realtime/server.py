@@ -33,7 +33,7 @@ from litestar.types import ASGIApp
 from socketio.exceptions import ConnectionRefusedError as Refused
 
 from ailawyer.app.realtime.manager import RealtimeRedisManager
-from ailawyer.app.realtime.queue_events import LocalOnly, QueueEventsReader
+from ailawyer.app.realtime.queue_events import EventsStreamReader, LocalOnly
 from ailawyer.app.realtime.room_access import Standing, current_standing
 from ailawyer.app.realtime.session_guard import SessionGuard
 from ailawyer.app.web.authentication import cookie_value, load_current_user
@@ -134,7 +134,7 @@ class RealtimeServer:
         self._handshakes = asyncio.Semaphore(HANDSHAKE_CONCURRENCY)
         self._services: Services | None = None
         self._guard: SessionGuard | None = None
-        self._queue_events: QueueEventsReader | None = None
+        self._queue_events: EventsStreamReader | None = None
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on(events.AKTE_JOIN, self._on_akte_join)
@@ -166,7 +166,7 @@ class RealtimeServer:
         # Job changes of every client (Bull Board, Node, other processes) for the explorer
         # pages of this process; its own connection, since XREAD blocks it.
         local = Emitter(LocalOnly(self.sio))
-        self._queue_events = QueueEventsReader(
+        self._queue_events = EventsStreamReader(
             create_redis(services.settings.redis_url),
             services.jobs,
             JobActivity(services.jobs, local, metrics_prefix=services.settings.redis_key_prefix),
