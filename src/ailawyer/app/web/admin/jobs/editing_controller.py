@@ -183,7 +183,8 @@ async def add_submit(
 async def _editable_job(
     request: Request[Any, Any, Any], services: Services, queue: str, job_id: str
 ) -> tuple[QueueDefinition[Any], Job, JobOwner]:
-    await _known_queue(request, services, queue)
+    """The job of a URL (404/403 as on its page) and its queue's declaration (404 without:
+    no payload model to check new data against)."""
     job, owner = await _job(request, services, queue, job_id)
     definition = services.jobs.definitions.get(queue)
     if definition is None:
