@@ -322,7 +322,8 @@ def _redact_credentials(
 ) -> EventDict:
     """Replace credential values in every field (message, exception, structured values)."""
     for key, value in event_dict.items():
-        event_dict[key] = _redact(value)
+        # A field named like a credential (log.info(..., cookie=...)) goes whole.
+        event_dict[key] = REDACTED if _is_credential_name(key) else _redact(value)
     return event_dict
 
 

@@ -185,6 +185,19 @@ def test_a_pinned_level_ignores_the_saved_level_and_an_unpinned_one_follows_it(
     assert LoggingStatus.from_record(logging_status().as_record()) == logging_status()
 
 
+def test_a_field_named_like_a_credential_is_removed_whole(
+    isolated_logging: None, tmp_path: Path
+) -> None:
+    path = configure_logging("app", level="INFO", log_dir=tmp_path, stdout=False)
+    get_logger("ailawyer.test").info(
+        "Kopfzeilen", cookie="ailawyer_session=abc", Authorization="Bearer xyz", pfad="/akten"
+    )
+
+    (line,) = read_lines(path)
+    assert (line["cookie"], line["Authorization"]) == ("[entfernt]", "[entfernt]")
+    assert line["pfad"] == "/akten"
+
+
 def test_bound_context_maps_names_adds_up_and_is_cleared(
     isolated_logging: None, tmp_path: Path
 ) -> None:
