@@ -119,6 +119,8 @@ main() {
     build_stand_in postgres "$base" "$postgres"
     log "building $APP_IMAGE from the Dockerfile …"
     podman build --quiet --pull=never --format docker -t "$APP_IMAGE" "$ROOT" >/dev/null
+    # The previous build of the project's image, now untagged (its cached layers stay).
+    podman image prune --force >/dev/null
     log "done"
     echo "$APP_IMAGE"
 }
