@@ -340,6 +340,7 @@ def path_values(tenant: Tenant) -> dict[str, str]:
         "job_id": tenant.job_id,
         "notification_id": str(tenant.notification_id),
         "seq": "0",
+        "scheduler_id": "wartung",
         "file_path": "css/app.css",
         "path": "openapi.json",
     }

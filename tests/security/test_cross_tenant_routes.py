@@ -28,6 +28,7 @@ OWNED = ("akte_id", "dokument_id", "notification_id", "job_id")
 SHARED = {
     "queue": "dokumente",  # queues belong to the installation; the jobs in them are owned
     "seq": "0",  # a cursor into the caller's own notification stream
+    "scheduler_id": "wartung",  # schedulers belong to the installation (operator only)
 }
 # Routes whose parameters name nothing that can be another Kanzlei's.
 NOT_TENANT_DATA = {

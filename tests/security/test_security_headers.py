@@ -27,6 +27,7 @@ def own_values(tenant: Tenant) -> dict[str, str]:
         "job_id": tenant.job_id,
         "queue": "dokumente",
         "seq": "0",
+        "scheduler_id": "wartung",
         "file_path": "css/app.css",
         "path": "unbekannt.json",
     }
