@@ -4,10 +4,12 @@ parent and children with their links, never another Kanzlei's nor the installati
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from tests.support.http import logged_in
 from tests.support.job_explorer import ROW
+from tests.support.jobs import wait_until
 from tests.support.node_bullmq import install, node_bullmq
 from tests.support.personas import People
 
@@ -56,7 +58,13 @@ async def test_each_kanzlei_sees_only_its_own_jobs_of_a_flow(
     base = "/admin/jobs/queues/dokumente"
 
     async with logged_in(live_server, people.admin_a) as client:
-        counts = (await client.get("/admin/jobs/counts")).json()["queues"]["dokumente"]
+
+        async def counted() -> dict[str, Any] | None:
+            queue = (await client.get("/admin/jobs/counts")).json()["queues"]["dokumente"]
+            return queue if queue["counts"]["waiting-children"] else None
+
+        # A Kanzlei's counts come from a census each app process reuses for 10 s.
+        counts = await wait_until(counted, within=15, interval=0.5, what="the parent counted")
         tab = await client.get(f"{base}?status=waiting-children")
         parent_a = await client.get(f"{base}/jobs/{PARENT}")
         child_a = await client.get(f"{base}/jobs/{OWN_CHILD}")
