@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from tests.chaos.run import ChaosConfig, run_chaos
 
-SECONDS = float(os.environ.get("CHAOS_SECONDS", "60"))
+SECONDS = float(os.environ.get("CHAOS_SECONDS", "30"))
 # Start-up (PostgreSQL, migrations, 4 processes, 200 tabs), drain, checks and stop.
 OVERHEAD_SECONDS = 90
 
