@@ -191,6 +191,8 @@ async def test_every_page_as_each_role_has_no_console_error_and_shows_the_versio
         queue_url("dokumente"),
         job_url("dokumente", kanzlei_job),
         queue_url("dokumente") + f"/confirm?aktion=remove&job={kanzlei_job}",
+        queue_url("dokumente") + "/add",
+        job_url("dokumente", kanzlei_job) + "/edit",
         "/admin/audit",
     ]
     user: User
@@ -204,6 +206,9 @@ async def test_every_page_as_each_role_has_no_console_error_and_shows_the_versio
             job_url("system", system_job),
             queue_url("test"),
             queue_url("test") + "/confirm?aktion=clean&status=completed",
+            queue_url("test") + "/add",
+            queue_url("system") + "/schedulers",
+            "/admin/jobs/pause-all",
             "/admin/system",
             "/admin/settings",
         ]

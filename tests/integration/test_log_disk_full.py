@@ -167,7 +167,14 @@ async def test_a_worker_on_a_full_log_disk_shows_on_health_and_the_system_page(
 
             await wait_until(recovered, within=30, what="the worker's logging to recover")
             page = await operator_client.get("/admin/system/status")
-            assert "Protokollierung gestört" not in page.text
+            assert f'data-logging-trouble="{worker.pid}"' not in page.text
+
+            async def incident_ended() -> bool:
+                # The alert's incident card ends with the next evaluation (ALERT_INTERVAL_SECONDS).
+                page = await operator_client.get("/admin/system/status")
+                return "Protokollierung gestört" not in page.text
+
+            await wait_until(incident_ended, within=30, interval=0.5, what="the incident to end")
         finally:
             stop_all(worker)
         (log_file,) = disk.glob("worker-*.log")
