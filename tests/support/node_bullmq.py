@@ -56,13 +56,15 @@ def install() -> None:
             raise NodeBullmqError(f"npm ci in {NODE_DIR} failed:\n{done.stdout}\n{done.stderr}")
 
 
-async def node_bullmq(command: str, **arguments: Any) -> Any:
-    """Run `interop.mjs <command>` with `arguments` (url, prefix, …); its JSON answer."""
+async def node_bullmq(command: str, *, script: Path = SCRIPT, **arguments: Any) -> Any:
+    """Run `<script> <command>` (default interop.mjs) with `arguments` (url, prefix, …); its
+    JSON answer."""
     process = await asyncio.create_subprocess_exec(
         str(NODE),
-        str(SCRIPT),
+        str(script),
         command,
         json.dumps(arguments),
+        cwd=NODE_DIR,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "NODE_NO_WARNINGS": "1"},
@@ -74,5 +76,5 @@ async def node_bullmq(command: str, **arguments: Any) -> Any:
         await process.wait()
         raise
     if process.returncode != 0:
-        raise NodeBullmqError(f"interop.mjs {command} failed:\n{err.decode(errors='replace')}")
+        raise NodeBullmqError(f"{script.name} {command} failed:\n{err.decode(errors='replace')}")
     return json.loads(out.decode().strip().splitlines()[-1])

@@ -4,13 +4,9 @@ Board does: the live view and the Dokumente retry must behave the same whoever m
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-from pathlib import Path
 from typing import Any
 
-from tests.support.node_bullmq import CALL_TIMEOUT_SECONDS, NODE, NODE_DIR, NodeBullmqError, install
+from tests.support.node_bullmq import NODE_DIR, install, node_bullmq
 
 from ailawyer.config import Settings
 from ailawyer.jobs.options import bull_prefix
@@ -24,29 +20,13 @@ async def node_job_action(
     """`remove` or `retry` job `job_id` of `queue` with Node's BullMQ (`state=` the state a
     retried job is in, default "failed"); False if it was gone."""
     await asyncio.to_thread(install)
-    arguments = {
-        "url": settings.redis_url,
-        "prefix": bull_prefix(settings),
-        "queue": queue,
-        "id": job_id,
-        **more,
-    }
-    process = await asyncio.create_subprocess_exec(
-        str(NODE),
-        str(SCRIPT),
+    answer = await node_bullmq(
         command,
-        json.dumps(arguments),
-        cwd=Path(NODE_DIR),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "NODE_NO_WARNINGS": "1"},
+        script=SCRIPT,
+        url=settings.redis_url,
+        prefix=bull_prefix(settings),
+        queue=queue,
+        id=job_id,
+        **more,
     )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), CALL_TIMEOUT_SECONDS)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    if process.returncode != 0:
-        raise NodeBullmqError(f"job_actions.mjs {command} failed:\n{err.decode(errors='replace')}")
-    return bool(json.loads(out.decode().strip().splitlines()[-1]))
+    return bool(answer)
