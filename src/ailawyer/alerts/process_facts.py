@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 from redis.asyncio import Redis
 
 from ailawyer.config import Settings
-from ailawyer.logs import logging_degraded as logging_degraded  # app and worker hand it on
 from ailawyer.system_facts import read_disks
 
 # The directories every process watches, by the label its texts use (German).

@@ -22,7 +22,6 @@ from litestar.types import ASGIApp
 
 from ailawyer import __version__
 from ailawyer.alerts.loop import alerts_running
-from ailawyer.alerts.process_facts import logging_degraded
 from ailawyer.app.realtime.server import RealtimeServer
 from ailawyer.app.web.admin.routes import admin_router
 from ailawyer.app.web.akten.controller import akte_page
@@ -45,6 +44,7 @@ from ailawyer.app.web.notifications.controller import NotificationsController
 from ailawyer.app.web.settings.controller import SettingsController
 from ailawyer.app.web.templating import configure_environment
 from ailawyer.config import Settings, get_settings
+from ailawyer.logs import logging_degraded
 from ailawyer.process_registry import new_process_id
 from ailawyer.realtime.emitter import Emitter
 from ailawyer.runtime_settings.process import follow_runtime_settings

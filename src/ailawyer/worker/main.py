@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 
 from ailawyer.alerts.loop import alerts_running
-from ailawyer.alerts.process_facts import logging_degraded
 from ailawyer.config import Settings
-from ailawyer.logs import get_logger
+from ailawyer.logs import get_logger, logging_degraded
 from ailawyer.process_registry import new_process_id
 from ailawyer.runtime_settings.process import follow_runtime_settings
 from ailawyer.services import Services
