@@ -28,6 +28,7 @@ from ailawyer.jobs.access import job_owner
 from ailawyer.jobs.bullmq_adapter import give_blocking_connection
 from ailawyer.jobs.context import JobContext
 from ailawyer.jobs.errors import InvalidPayloadError
+from ailawyer.jobs.fetch_next_worker import FetchNextWorker
 from ailawyer.jobs.options import retention_options, worker_options
 from ailawyer.jobs.payloads import JobPayload
 from ailawyer.logs import bind_context, clear_context, get_logger
@@ -106,7 +107,8 @@ class WorkerPool:
                 worker_name=self.worker_id,
                 retention=retention,
             )
-            worker = Worker(binding.name, self._processor(binding), options)
+            # Takes its next job from the call that completes the last one, as Node's does.
+            worker = FetchNextWorker(binding.name, self._processor(binding), options)
             # It waits for jobs on a connection of its own, named so that Node's BullMQ and
             # Bull Board count it as a worker of the queue.
             blocking = create_redis(self.services.settings.redis_url or "")
