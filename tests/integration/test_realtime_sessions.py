@@ -11,10 +11,11 @@ import pytest
 from tests.conftest import process_env
 from tests.support.factories import Factory
 from tests.support.http import csrf_token
+from tests.support.jobs import wait_until
 from tests.support.notifications import notify
 from tests.support.realtime import AppServer, SocketClient, eventually, session_token
 
-from ailawyer.app.realtime.session_guard import RECHECK_SECONDS
+from ailawyer.app.realtime.session_guard import SWEEP_SECONDS
 from ailawyer.auth.sessions import SESSION_COOKIE, session_key
 from ailawyer.config import Settings
 from ailawyer.domain.roles import Role
@@ -80,6 +81,16 @@ async def test_logout_cuts_only_the_sockets_of_that_session(
     assert laptop_socket.connected
 
 
+def redis_session_key(services: Services, token: str) -> str:
+    return f"{services.sessions.prefix}:session:{session_key(token)}"
+
+
+async def ttl_reads(services: Services) -> int:
+    """PTTL commands the test Redis has run so far (the guard's way to read a session)."""
+    stats = await services.redis.info("commandstats")
+    return int(stats.get("cmdstat_pttl", {}).get("calls", 0))
+
+
 async def test_a_session_that_runs_out_disconnects_its_sockets(
     live_server: str,
     second_server: str,
@@ -89,14 +100,78 @@ async def test_a_session_that_runs_out_disconnects_its_sockets(
 ) -> None:
     user = await factory.user(Role.SACHBEARBEITER)
     token = await session_token(live_server, user.email)
+    key = redis_session_key(services, token)
+    # Idle expiry is the key's TTL: near its end when the tab's sockets (re)connect, which
+    # does not renew it. Nobody announces when it runs out.
+    await services.redis.pexpire(key, 3000)
     here = await sockets().connect(live_server, token)
     there = await sockets().connect(second_server, token)
 
-    # Idle expiry is the key's TTL: let it run out, nobody announces it.
-    await services.redis.pexpire(f"{services.sessions.prefix}:session:{session_key(token)}", 200)
+    await wait_until(
+        lambda: _gone(services, key), within=5, interval=0.005, what="the key to expire"
+    )
+    expired = time.monotonic()
 
-    # Each process re-checks its sessions at least every RECHECK_SECONDS.
-    limit = RECHECK_SECONDS + 1.5
+    # Each process reads the session again when its TTL said it would end.
+    limit = SWEEP_SECONDS + 1.0
     await eventually(lambda: not here.connected and not there.connected, limit, "both sockets")
+    assert here.disconnected_at - expired < limit
     assert here.received(events.SESSION_ENDED) == [{"reason": "expired"}]
     assert there.received(events.SESSION_ENDED) == [{"reason": "expired"}]
+
+
+async def _gone(services: Services, key: str) -> bool:
+    return not await services.redis.exists(key)
+
+
+async def test_a_session_renewed_by_a_request_keeps_its_socket(
+    live_server: str,
+    services: Services,
+    factory: Factory,
+    sockets: Callable[[], SocketClient],
+) -> None:
+    user = await factory.user(Role.ANWALT)
+    token = await session_token(live_server, user.email)
+    await services.redis.pexpire(redis_session_key(services, token), 2000)
+    socket = await sockets().connect(live_server, token)
+    reads = await ttl_reads(services)
+
+    # The person works in another tab: the request renews the idle timeout.
+    async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
+        http.cookies.set(SESSION_COOKIE, token)
+        assert (await http.get("/")).status_code == 200
+
+    async def guard_read_again() -> bool:
+        return await ttl_reads(services) > reads
+
+    # When the TTL read at connect runs out, the guard reads it again and finds it renewed.
+    await wait_until(guard_read_again, within=5, what="the guard to read the session again")
+    await notify(services.db, services.notifications, user.id, type="info", title="Noch da?")
+    await socket.wait_for(events.NOTIFICATION)
+    assert socket.connected
+    assert socket.received(events.SESSION_ENDED) == []
+
+
+async def test_the_guard_reads_only_sessions_near_their_end(
+    live_server: str,
+    services: Services,
+    factory: Factory,
+    sockets: Callable[[], SocketClient],
+) -> None:
+    far = []
+    for _ in range(30):
+        user = await factory.user(Role.ANWALT)
+        far.append(await services.sessions.create(user.id, ip=None, user_agent=None))
+    user = await factory.user(Role.ANWALT)
+    near = await services.sessions.create(user.id, ip=None, user_agent=None)
+    # Longer than the 5 s after which the guard used to re-read every session.
+    await services.redis.pexpire(redis_session_key(services, near), 6000)
+    idle = [await sockets().connect(live_server, token) for token in far]
+    ending = await sockets().connect(live_server, near)
+    reads = await ttl_reads(services)
+
+    await eventually(lambda: not ending.connected, 6.0 + SWEEP_SECONDS + 1.0, "the near socket")
+
+    # The near session's read(s) at its end; none for the 30 far from theirs.
+    assert await ttl_reads(services) - reads <= 3
+    assert all(socket.connected for socket in idle)
