@@ -14,7 +14,7 @@ from tests.support.factories import Factory
 from tests.support.job_explorer import probe_queue
 from tests.support.personas import build_operator
 
-from ailawyer.app.web.admin.jobs.controller import job_url
+from ailawyer.app.web.admin.jobs.route_support import job_url
 from ailawyer.services import Services
 
 pytestmark = pytest.mark.browser

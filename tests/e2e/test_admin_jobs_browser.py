@@ -15,7 +15,7 @@ from tests.support.personas import build_operator
 from tests.support.processes import AilawyerProcess
 from tests.support.worker_processes import wait_for_workers
 
-from ailawyer.app.web.admin.jobs.controller import job_url
+from ailawyer.app.web.admin.jobs.route_support import job_url
 from ailawyer.db.models import AuditLog
 from ailawyer.jobs.payloads import AdminTestPayload
 from ailawyer.services import Services

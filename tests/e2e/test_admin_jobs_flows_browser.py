@@ -15,7 +15,7 @@ from tests.support.job_explorer import probe_name
 from tests.support.node_bullmq import install, node_bullmq
 from tests.support.personas import build_operator
 
-from ailawyer.app.web.admin.jobs.controller import job_url
+from ailawyer.app.web.admin.jobs.route_support import job_url
 from ailawyer.services import Services
 
 pytestmark = pytest.mark.browser

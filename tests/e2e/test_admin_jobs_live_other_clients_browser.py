@@ -13,7 +13,7 @@ from tests.support.job_explorer import probe_queue
 from tests.support.node_job_actions import node_job_action
 from tests.support.personas import build_operator
 
-from ailawyer.app.web.admin.jobs.controller import job_url
+from ailawyer.app.web.admin.jobs.route_support import job_url
 from ailawyer.config import Settings
 from ailawyer.services import Services
 

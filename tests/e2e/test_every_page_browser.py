@@ -23,7 +23,7 @@ from tests.support.processes import AilawyerProcess
 from tests.support.worker_processes import wait_for_workers
 
 from ailawyer import __version__
-from ailawyer.app.web.admin.jobs.controller import job_url, queue_url
+from ailawyer.app.web.admin.jobs.route_support import job_url, queue_url
 from ailawyer.db.models import User
 from ailawyer.domain.audit import AuditAction, AuditTarget, record_audit
 from ailawyer.domain.roles import Role

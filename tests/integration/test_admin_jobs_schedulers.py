@@ -17,7 +17,7 @@ from tests.support.job_explorer import post_form, probe_name
 from tests.support.jobs import wait_until
 from tests.support.personas import People
 
-from ailawyer.app.web.admin.jobs.controller import job_url
+from ailawyer.app.web.admin.jobs.route_support import job_url
 from ailawyer.db.models import AuditLog
 from ailawyer.jobs.bullmq_adapter import read_counts, read_scheduler, scheduler_run_id
 from ailawyer.redis_client import create_redis

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 from ailawyer.app.web.admin.jobs.charts import HEIGHT, bars
-from ailawyer.app.web.admin.jobs.controller import ms_de, notice_from
 from ailawyer.app.web.admin.jobs.explorer import (
     SearchCursor,
     SearchQuery,
     pretty_json,
     summarize_job,
 )
+from ailawyer.app.web.admin.jobs.route_support import ms_de, notice_from
 from ailawyer.jobs.metrics import MetricsBuffer, QueueMetrics, percentile, summarize
 
 MINUTES = 60

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ailawyer.app.web.admin.jobs.controller import job_url
+from ailawyer.app.web.admin.jobs.route_support import job_url
 from ailawyer.jobs.attempts import count_attempts
 from ailawyer.worker.failures import job_page_path, short_error
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from ailawyer.app.web.admin.jobs.controller import TEST_FAILURES, ms_de
+from ailawyer.app.web.admin.jobs.controller import TEST_FAILURES
 from ailawyer.app.web.admin.jobs.explorer import STATE_LABELS
+from ailawyer.app.web.admin.jobs.route_support import ms_de
 from ailawyer.app.web.templating import number_de
 from ailawyer.db.models import AuditLog
 from ailawyer.domain.audit import AuditTarget

@@ -20,11 +20,8 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from bullmq import Job
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
 from litestar.params import FromPath, FromQuery, QueryParameter
@@ -32,7 +29,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from pydantic import ValidationError
 
-from ailawyer.app.web.admin.jobs import actions, editing, schedulers
+from ailawyer.app.web.admin.jobs import actions, editing
 from ailawyer.app.web.admin.jobs.charts import (
     BAR_LABELS,
     PERIOD_LABELS,
@@ -58,64 +55,41 @@ from ailawyer.app.web.admin.jobs.explorer import (
     read_queues,
     read_scoped_counts,
 )
+from ailawyer.app.web.admin.jobs.route_support import (
+    BASE,
+    audit,
+    audit_bulk,
+    back_to,
+    checked_job_id,
+    confirmed_up_to,
+    find_job,
+    int_or_none,
+    job_owner,
+    job_scope,
+    job_url,
+    known_queue,
+    notice_from,
+    queue_url,
+    render_page,
+)
 from ailawyer.app.web.admin.jobs.search import rows_named_by
 from ailawyer.app.web.authentication import requires_operator
-from ailawyer.app.web.client_address import client_address
 from ailawyer.app.web.dependencies import ServicesDep, request_db_session
 from ailawyer.app.web.forms import FormData
-from ailawyer.app.web.templating import duration_de, number_de, render
-from ailawyer.domain.audit import AuditAction, AuditTarget, record_audit
+from ailawyer.domain.audit import AuditAction, AuditTarget
 from ailawyer.jobs.access import (
-    JobOwner,
     JobScope,
     Verdict,
-    explorer_scope,
     job_verdict,
     may_run_queue_actions,
-    queue_verdict,
     queues_in_scope,
-    resolve_owner,
 )
-from ailawyer.jobs.bullmq_adapter import STATES, queue_exists, read_counts
+from ailawyer.jobs.bullmq_adapter import STATES, read_counts
 from ailawyer.jobs.catalog import ADMIN_TEST
-from ailawyer.jobs.job_ids import is_job_id
-from ailawyer.jobs.log_lines import read_line
 from ailawyer.jobs.metrics import LAST_HOUR, Period, read_metrics
 from ailawyer.jobs.payloads import AdminTestPayload
 from ailawyer.services import Services
 
-BASE = "/admin/jobs"
-
-# Notices after an action (?hinweis=…&anzahl=…): (alert kind, German text).
-NOTICES: Mapping[str, tuple[str, str]] = {
-    "retried": ("success", "Der Vorgang wurde erneut gestartet."),
-    "removed": ("success", "Der Vorgang wurde entfernt."),
-    "promoted": ("success", "Der Vorgang wurde sofort gestartet."),
-    "paused": ("success", "Die Warteschlange ist angehalten. Laufende Vorgänge werden beendet."),
-    "resumed": ("success", "Die Warteschlange läuft wieder."),
-    "retried-all": ("success", "Die fehlgeschlagenen Vorgänge wurden erneut gestartet."),
-    "cleaned": ("success", "Die Vorgänge wurden entfernt."),
-    "test-started": ("success", "Der Testvorgang wurde gestartet."),
-    "not-failed": ("error", "Der Vorgang ist nicht (mehr) fehlgeschlagen."),
-    "not-delayed": ("error", "Der Vorgang ist nicht (mehr) verzögert."),
-    "locked": ("error", "Ein laufender Vorgang kann nicht entfernt werden."),
-    "scheduled": (
-        "error",
-        "Dies ist der nächste Lauf eines Zeitplans; er wird vom Worker verwaltet.",
-    ),
-    "invalid": ("error", "Diese Aktion ist hier nicht möglich."),
-    **editing.NOTICES,
-    **schedulers.NOTICES,
-}
-# The same notices with the number of jobs (?anzahl=…): (one, several).
-COUNTED_NOTICES: Mapping[str, tuple[str, str]] = {
-    "retried-all": (
-        "1 fehlgeschlagener Vorgang wurde erneut gestartet.",
-        "{count} fehlgeschlagene Vorgänge wurden erneut gestartet.",
-    ),
-    "cleaned": ("1 Vorgang wurde entfernt.", "{count} Vorgänge wurden entfernt."),
-    **editing.COUNTED_NOTICES,
-}
 # The actions that ask first (?aktion=… of the confirmation).
 CONFIRMATIONS = ("retry-failed", "clean", "remove")
 TEST_FAILURES = {
@@ -123,189 +97,6 @@ TEST_FAILURES = {
     "always": "Schlägt bei jedem Versuch fehl",
     "first-attempt": "Schlägt beim ersten Versuch fehl",
 }
-
-
-@dataclass(frozen=True)
-class Notice:
-    kind: str
-    text: str
-
-
-def notice_from(code: str, count: int | None) -> Notice | None:
-    """The notice a redirect asked for; unknown codes show nothing."""
-    if code not in NOTICES:
-        return None
-    kind, text = NOTICES[code]
-    if code in COUNTED_NOTICES and count is not None:
-        one, several = COUNTED_NOTICES[code]
-        text = one if count == 1 else several.format(count=number_de(count))
-    return Notice(kind, text)
-
-
-def queue_url(queue: str, **params: Any) -> str:
-    """The queue page (with its non-empty query parameters)."""
-    query = urlencode({key: value for key, value in params.items() if value not in (None, "")})
-    path = f"{BASE}/queues/{quote(queue, safe='')}"
-    return f"{path}?{query}" if query else path
-
-
-def job_url(queue: str, job_id: str, suffix: str = "") -> str:
-    """The job page, or one of its actions (`suffix` like "/retry")."""
-    return f"{BASE}/queues/{quote(queue, safe='')}/jobs/{quote(job_id, safe='')}{suffix}"
-
-
-def from_epoch(seconds: float) -> datetime:
-    """A job time (epoch seconds) as a datetime for the date filters."""
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def ms_de(milliseconds: float | None) -> str:
-    """A duration that may be short: "12 ms", "1,5 s", else like duration_de."""
-    if milliseconds is None:
-        return "—"
-    if milliseconds < 1000:
-        return f"{number_de(milliseconds)} ms"
-    if milliseconds < 60_000:
-        return f"{number_de(milliseconds / 1000, 1)} s"
-    return duration_de(milliseconds / 1000)
-
-
-# Every explorer template gets these (see admin/jobs/_macros.html).
-HELPERS: Mapping[str, Any] = {
-    "job_url": job_url,
-    "queue_url": queue_url,
-    "from_epoch": from_epoch,
-    "ms_de": ms_de,
-    "log_line": read_line,
-}
-
-
-def _render(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
-    # `operator`: the queue-level controls (pause, clean, retry all, test job, workers).
-    operator = may_run_queue_actions(request.user)
-    return render(request, template, **HELPERS, operator=operator, **context)
-
-
-def _back(form: Mapping[str, Any], fallback: str, **notice: Any) -> Redirect:
-    """Back to the page the form came from (only explorer pages), with a notice."""
-    target = str(form.get("zurueck") or "")
-    own_page = target == BASE or target.startswith(BASE + "/")
-    if not own_page or "//" in target or "\\" in target:
-        target = fallback
-    parts = urlsplit(target)
-    # The notice of an earlier action must not come along.
-    kept = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("hinweis", "anzahl")]
-    kept += [(k, str(v)) for k, v in notice.items() if v is not None]
-    return Redirect(f"{parts.path}?{urlencode(kept)}", status_code=HTTP_303_SEE_OTHER)
-
-
-def _enforce(verdict: Verdict, what: str) -> None:
-    """Answer a refusal: 404 for another Kanzlei's (as if absent), 403 for the operator's."""
-    if verdict is Verdict.HIDDEN:
-        raise NotFoundException(f"unknown {what}")
-    if verdict is Verdict.FORBIDDEN:
-        raise PermissionDeniedException("Operator required")
-
-
-def _scope(request: Request[Any, Any, Any]) -> JobScope:
-    """The jobs the signed-in user sees (the admin guard let only ADMINs and operators in)."""
-    scope = explorer_scope(request.user)
-    if scope is None:
-        raise PermissionDeniedException("Administrator role required")
-    return scope
-
-
-async def _known_queue(request: Request[Any, Any, Any], services: Services, queue: str) -> None:
-    """404 for a queue that is neither declared nor in Redis, 403 for one of the operator's."""
-    if queue not in services.jobs.definitions and not await queue_exists(
-        services.jobs.redis, services.jobs.queue(queue)
-    ):
-        raise NotFoundException(f"unknown queue {queue!r}")
-    _enforce(queue_verdict(request.user, queue), "queue")
-
-
-async def _job_owner(
-    request: Request[Any, Any, Any], services: Services, queue: str, data: Any
-) -> JobOwner:
-    """Whose job it is; refuses one the user may not see or act on (404 or 403)."""
-    db = request_db_session(request.scope)
-    owner = await resolve_owner(db, queue, data)
-    _enforce(job_verdict(request.user, owner), "job")
-    return owner
-
-
-def _job_id(queue: str, job_id: str) -> str:
-    """404 for an id our queues never issue (bullmq's own keys among them, `jobs.job_ids`)."""
-    if not is_job_id(queue, job_id):
-        raise NotFoundException("unknown job")
-    return job_id
-
-
-async def _job(
-    request: Request[Any, Any, Any], services: Services, queue: str, job_id: str
-) -> tuple[Job, JobOwner]:
-    """The job of a URL and whose it is, or 404/403 (`jobs.access.job_verdict`)."""
-    await _known_queue(request, services, queue)
-    job = await services.jobs.get_job(queue, _job_id(queue, job_id))
-    if job is None:
-        raise NotFoundException("unknown job")
-    return job, await _job_owner(request, services, queue, job.data)
-
-
-async def _audit(
-    request: Request[Any, Any, Any],
-    services: Services,
-    action: AuditAction,
-    target_type: AuditTarget,
-    target_id: str,
-    details: Mapping[str, Any],
-    *,
-    kanzlei_id: int | None,
-) -> None:
-    """One entry in the log of Kanzlei `kanzlei_id` (None: installation-wide), whoever acted."""
-    db = request_db_session(request.scope)
-    await record_audit(
-        db,
-        user=request.user,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        details=details,
-        ip=client_address(request.scope, services.settings.trusted_proxies),
-        kanzlei_id=kanzlei_id,
-    )
-    await db.commit()
-
-
-async def _audit_bulk(
-    request: Request[Any, Any, Any],
-    services: Services,
-    action: AuditAction,
-    queue: str,
-    outcome: actions.BulkOutcome,
-    details: Mapping[str, Any],
-) -> None:
-    """A bulk action: one installation-wide entry with the whole count, and one per Kanzlei
-    whose jobs it touched, with that Kanzlei's count (its ADMIN sees what was done to them)."""
-    await _audit(
-        request,
-        services,
-        action,
-        AuditTarget.QUEUE,
-        queue,
-        {**details, "count": outcome.count},
-        kanzlei_id=None,
-    )
-    for kanzlei_id, count in sorted(outcome.by_kanzlei.items()):
-        await _audit(
-            request,
-            services,
-            action,
-            AuditTarget.QUEUE,
-            queue,
-            {**details, "count": count},
-            kanzlei_id=kanzlei_id,
-        )
 
 
 # --- overview ----------------------------------------------------------------------------
@@ -381,10 +172,10 @@ async def jobs_page(
 ) -> Template:
     """All queues with live counts, their workers and metrics (of the last hour, 24 hours
     or 7 days), and the test job form."""
-    return _render(
+    return render_page(
         request,
         "admin/jobs/index.html",
-        **await _overview(services, _scope(request), period_from(zeitraum), fresh=True),
+        **await _overview(services, job_scope(request), period_from(zeitraum), fresh=True),
         states=STATES,
         state_labels=STATE_LABELS,
         test_failures=TEST_FAILURES,
@@ -400,10 +191,10 @@ async def jobs_panels(
     request: Request[Any, Any, Any], services: ServicesDep, zeitraum: FromQuery[str] = ""
 ) -> Template:
     """The overview's queues, workers and metrics alone (refreshed by the page)."""
-    return _render(
+    return render_page(
         request,
         "admin/jobs/_overview.html",
-        **await _overview(services, _scope(request), period_from(zeitraum), fresh=False),
+        **await _overview(services, job_scope(request), period_from(zeitraum), fresh=False),
         states=STATES,
         state_labels=STATE_LABELS,
     )
@@ -413,7 +204,7 @@ async def jobs_panels(
 async def jobs_counts(request: Request[Any, Any, Any], services: ServicesDep) -> dict[str, Any]:
     """Counts and pause flag of every queue the user sees (JSON): for the page after a
     reconnect, and for a Kanzlei's pages after each live update (which carries none)."""
-    scope = _scope(request)
+    scope = job_scope(request)
     names = queues_in_scope(scope, await services.jobs.known())
     counts = await asyncio.gather(*(read_scoped_counts(services.jobs, n, scope) for n in names))
     return {"queues": {n: c.to_json() for n, c in zip(names, counts, strict=True)}}
@@ -434,7 +225,7 @@ async def start_test_job(
     except (ValueError, ValidationError):
         raise ValidationException("Ungültige Angaben für den Testvorgang.") from None
     job = await actions.start_test_job(services, payload)
-    await _audit(
+    await audit(
         request,
         services,
         AuditAction.JOB_TEST_START,
@@ -503,8 +294,8 @@ async def _queue_context(
     weiter: str,
     zeitraum: str,
 ) -> dict[str, Any]:
-    await _known_queue(request, services, queue)
-    scope = _scope(request)
+    await known_queue(request, services, queue)
+    scope = job_scope(request)
     overview = await read_queue(services.jobs, await services.workers.alive(), queue, scope)
     state = status if status in STATE_LABELS else "waiting"
     view = QueueView(
@@ -591,10 +382,10 @@ async def queue_page(
         services.settings.redis_key_prefix,
         [queue],
         now,
-        _scope(request).kanzlei_id,
+        job_scope(request).kanzlei_id,
         view.period,
     )
-    return _render(
+    return render_page(
         request,
         "admin/jobs/queue.html",
         **context,
@@ -620,7 +411,7 @@ async def queue_list(
 ) -> Template:
     """The queue page's tabs, actions and list alone (refreshed by the page)."""
     context = await _queue_context(request, services, queue, status, seite, q, weiter, zeitraum)
-    return _render(request, "admin/jobs/_queue_body.html", **context)
+    return render_page(request, "admin/jobs/_queue_body.html", **context)
 
 
 @get("/jobs/queues/{queue:str}/confirm", name="admin-jobs-confirm")
@@ -639,7 +430,7 @@ async def confirm(
     up to then, so the number asked about is the number done (give or take jobs that
     finished or were removed in between, which the notice afterwards counts exactly).
     """
-    await _known_queue(request, services, queue)
+    await known_queue(request, services, queue)
     if aktion not in CONFIRMATIONS:
         raise NotFoundException("unknown action")
     if aktion != "remove" and not may_run_queue_actions(request.user):
@@ -658,7 +449,7 @@ async def confirm(
         "job_id": job,
     }
     if aktion == "remove":
-        await _job(request, services, queue, job)
+        await find_job(request, services, queue, job)
         context["count"] = 1
         context["action_url"] = job_url(queue, job, "/remove")
     else:
@@ -669,7 +460,7 @@ async def confirm(
         context["count"] = count
         context["action_url"] = queue_url(queue) + f"/{aktion}"
     dialog = request.headers.get("x-confirm-dialog") == "1"
-    return _render(
+    return render_page(
         request,
         "admin/jobs/_confirm.html" if dialog else "admin/jobs/confirm.html",
         **context,
@@ -684,12 +475,12 @@ async def pause_queue(
     request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Pause a queue for every worker (running jobs finish)."""
-    await _known_queue(request, services, queue)
+    await known_queue(request, services, queue)
     await actions.set_paused(services, queue, True)
-    await _audit(
+    await audit(
         request, services, AuditAction.QUEUE_PAUSE, AuditTarget.QUEUE, queue, {}, kanzlei_id=None
     )
-    return _back(data, queue_url(queue), hinweis="paused")
+    return back_to(data, queue_url(queue), hinweis="paused")
 
 
 @post("/jobs/queues/{queue:str}/resume", name="admin-jobs-resume", guards=[requires_operator])
@@ -697,21 +488,12 @@ async def resume_queue(
     request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Resume a paused queue."""
-    await _known_queue(request, services, queue)
+    await known_queue(request, services, queue)
     await actions.set_paused(services, queue, False)
-    await _audit(
+    await audit(
         request, services, AuditAction.QUEUE_RESUME, AuditTarget.QUEUE, queue, {}, kanzlei_id=None
     )
-    return _back(data, queue_url(queue), hinweis="resumed")
-
-
-def _up_to(data: Mapping[str, Any]) -> int:
-    """The confirmation's moment; never later than now (a forged future would touch more)."""
-    now_ms = round(time.time() * 1000)
-    try:
-        return min(int(str(data.get("bis"))), now_ms)
-    except ValueError:
-        raise ValidationException("Die Bestätigung fehlt. Bitte erneut versuchen.") from None
+    return back_to(data, queue_url(queue), hinweis="resumed")
 
 
 @post(
@@ -723,18 +505,18 @@ async def retry_failed(
     request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Retry every job of the queue that had failed when the confirmation was shown."""
-    await _known_queue(request, services, queue)
-    up_to_ms = _up_to(data)
+    await known_queue(request, services, queue)
+    up_to_ms = confirmed_up_to(data)
     outcome = await actions.retry_failed(services, queue, up_to_ms)
-    await _audit_bulk(
+    await audit_bulk(
         request,
         services,
         AuditAction.QUEUE_RETRY_FAILED,
         queue,
         outcome,
-        {"confirmedCount": _int(data.get("anzahl")), "upToMs": up_to_ms},
+        {"confirmedCount": int_or_none(data.get("anzahl")), "upToMs": up_to_ms},
     )
-    return _back(
+    return back_to(
         data, queue_url(queue, status="failed"), hinweis="retried-all", anzahl=outcome.count
     )
 
@@ -744,22 +526,22 @@ async def clean_queue(
     request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Remove the jobs of one state that were counted by the confirmation."""
-    await _known_queue(request, services, queue)
+    await known_queue(request, services, queue)
     state = str(data.get("status", ""))
-    up_to_ms = _up_to(data)
+    up_to_ms = confirmed_up_to(data)
     try:
         outcome = await actions.clean(services, queue, state, up_to_ms)
     except actions.ActionRefused as refused:
-        return _back(data, queue_url(queue), hinweis=refused.reason)
-    await _audit_bulk(
+        return back_to(data, queue_url(queue), hinweis=refused.reason)
+    await audit_bulk(
         request,
         services,
         AuditAction.QUEUE_CLEAN,
         queue,
         outcome,
-        {"state": state, "confirmedCount": _int(data.get("anzahl")), "upToMs": up_to_ms},
+        {"state": state, "confirmedCount": int_or_none(data.get("anzahl")), "upToMs": up_to_ms},
     )
-    return _back(data, queue_url(queue, status=state), hinweis="cleaned", anzahl=outcome.count)
+    return back_to(data, queue_url(queue, status=state), hinweis="cleaned", anzahl=outcome.count)
 
 
 # --- one job -----------------------------------------------------------------------------
@@ -768,11 +550,11 @@ async def clean_queue(
 async def _job_context(
     request: Request[Any, Any, Any], services: Services, queue: str, job_id: str
 ) -> dict[str, Any]:
-    await _known_queue(request, services, queue)
-    detail = await read_job(services.jobs.queue(queue), _job_id(queue, job_id))
+    await known_queue(request, services, queue)
+    detail = await read_job(services.jobs.queue(queue), checked_job_id(queue, job_id))
     if detail is None:
         raise NotFoundException("unknown job")
-    await _job_owner(request, services, queue, detail.data)
+    await job_owner(request, services, queue, detail.data)
     db = request_db_session(request.scope)
     owners = await read_owners(db, request.user.kanzlei_id, [detail.summary])
     flow = await read_flow(services.jobs, services.jobs.queue(queue), job_id)
@@ -802,7 +584,7 @@ async def job_page(
     anzahl: FromQuery[int | None] = None,
 ) -> Template:
     """One job: data, options, progress, logs, result or failures per attempt, times."""
-    return _render(
+    return render_page(
         request,
         "admin/jobs/job.html",
         **await _job_context(request, services, queue, job_id),
@@ -820,7 +602,7 @@ async def job_detail(
     job_id: FromPath[str],
 ) -> Template:
     """The job page's content alone (refreshed by the page when the job changes)."""
-    return _render(
+    return render_page(
         request,
         "admin/jobs/_job_detail.html",
         **await _job_context(request, services, queue, job_id),
@@ -836,7 +618,7 @@ async def _job_action(
     action: AuditAction,
     notice: str,
 ) -> Redirect:
-    job, owner = await _job(request, services, queue, job_id)
+    job, owner = await find_job(request, services, queue, job_id)
     details: dict[str, Any] = {"queue": queue, "jobId": job_id}
     try:
         if action is AuditAction.JOB_RETRY:
@@ -846,9 +628,9 @@ async def _job_action(
         else:
             await actions.promote_job(services, queue, job, owner.kanzlei_id)
     except actions.ActionRefused as refused:
-        return _back(data, job_url(queue, job_id), hinweis=refused.reason)
+        return back_to(data, job_url(queue, job_id), hinweis=refused.reason)
     # In the job's Kanzlei's log, whoever acted (the operator included).
-    await _audit(
+    await audit(
         request,
         services,
         action,
@@ -863,7 +645,7 @@ async def _job_action(
         fallback = queue_url(queue)
         if str(data.get("zurueck", "")).startswith(job_url(queue, job_id)):
             data = {}
-    return _back(data, fallback, hinweis=notice)
+    return back_to(data, fallback, hinweis=notice)
 
 
 @post("/jobs/queues/{queue:str}/jobs/{job_id:str}/retry", name="admin-jobs-job-retry")
@@ -906,13 +688,6 @@ async def promote_one(
     return await _job_action(
         request, services, queue, job_id, data, AuditAction.JOB_PROMOTE, "promoted"
     )
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 job_routes = [

@@ -27,21 +27,21 @@ from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENT
 
 from ailawyer.app.web.admin.jobs import editing, payload_form
 from ailawyer.app.web.admin.jobs.actions import ActionRefused
-from ailawyer.app.web.admin.jobs.controller import (
-    BASE,
-    _audit,
-    _audit_bulk,
-    _back,
-    _enforce,
-    _int,
-    _job,
-    _known_queue,
-    _render,
-    _up_to,
-    job_url,
-    queue_url,
-)
 from ailawyer.app.web.admin.jobs.payload_form import PayloadRefused
+from ailawyer.app.web.admin.jobs.route_support import (
+    BASE,
+    audit,
+    audit_bulk,
+    back_to,
+    confirmed_up_to,
+    enforce,
+    find_job,
+    int_or_none,
+    job_url,
+    known_queue,
+    queue_url,
+    render_page,
+)
 from ailawyer.app.web.authentication import requires_operator
 from ailawyer.app.web.dependencies import ServicesDep, request_db_session
 from ailawyer.app.web.forms import FormData
@@ -56,7 +56,7 @@ MAX_DELAY_SECONDS = 365 * 24 * 3600
 
 
 def _page(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
-    return _render(request, template, nav_active="admin", admin_active="jobs", **context)
+    return render_page(request, template, nav_active="admin", admin_active="jobs", **context)
 
 
 async def _definition(
@@ -64,11 +64,11 @@ async def _definition(
 ) -> QueueDefinition[Any]:
     """The declared queue of a URL whose jobs `user` may add (404: no payload model to check
     data against; 403: not theirs)."""
-    await _known_queue(request, services, queue)
+    await known_queue(request, services, queue)
     definition = services.jobs.definitions.get(queue)
     if definition is None:
         raise NotFoundException("no payload model for this queue")
-    _enforce(may_add_jobs(request.user, queue), "queue")
+    enforce(may_add_jobs(request.user, queue), "queue")
     return definition
 
 
@@ -118,7 +118,7 @@ async def add_form(
         return _add_form(
             request, definition, data_text=payload_form.example(definition.payload_type)
         )
-    source, _owner = await _job(request, services, queue, vorlage)
+    source, _owner = await find_job(request, services, queue, vorlage)
     return _add_form(request, definition, data_text=_data_text(source.data), source=source)
 
 
@@ -147,7 +147,7 @@ async def add_submit(
     definition = await _definition(request, services, queue)
     source: Job | None = None
     if vorlage:
-        source, _owner = await _job(request, services, queue, vorlage)
+        source, _owner = await find_job(request, services, queue, vorlage)
     text, delay = str(data.get("daten", "")), str(data.get("verzoegerung", ""))
     db = request_db_session(request.scope)
     try:
@@ -165,7 +165,7 @@ async def add_submit(
         details["delayMs"] = delay_ms
     if source is not None:
         details["sourceJobId"] = str(source.id)
-    await _audit(
+    await audit(
         request,
         services,
         AuditAction.JOB_ADD if source is None else AuditAction.JOB_DUPLICATE,
@@ -185,7 +185,7 @@ async def _editable_job(
 ) -> tuple[QueueDefinition[Any], Job, JobOwner]:
     """The job of a URL (404/403 as on its page) and its queue's declaration (404 without:
     no payload model to check new data against)."""
-    job, owner = await _job(request, services, queue, job_id)
+    job, owner = await find_job(request, services, queue, job_id)
     definition = services.jobs.definitions.get(queue)
     if definition is None:
         raise NotFoundException("no payload model for this queue")
@@ -226,7 +226,7 @@ async def edit_form(
     definition, job, _owner = await _editable_job(request, services, queue, job_id)
     state = str(await job.getState())
     if state not in DATA_EDITABLE_STATES:
-        return _back({}, job_url(queue, job_id), hinweis="not-waiting")
+        return back_to({}, job_url(queue, job_id), hinweis="not-waiting")
     return _edit_form(request, definition, job, state, data_text=_data_text(job.data))
 
 
@@ -250,7 +250,7 @@ async def edit_submit(
         state = str(await job.getState())
         return _edit_form(request, definition, job, state, data_text=text, errors=refused.messages)
     except ActionRefused as refused:
-        return _back({}, job_url(queue, job_id), hinweis=refused.reason)
+        return back_to({}, job_url(queue, job_id), hinweis=refused.reason)
     after = payload.to_job_data()
     details = {"queue": queue, "jobId": job_id, "before": job.data, "after": after}
     # In the log of the Kanzlei whose job it was, and of the one it is now, if another.
@@ -258,7 +258,7 @@ async def edit_submit(
     if definition.kanzlei_jobs and payload.kanzlei_id != owner.kanzlei_id:
         logs.append(payload.kanzlei_id)
     for kanzlei_id in logs:
-        await _audit(
+        await audit(
             request,
             services,
             AuditAction.JOB_CHANGE_DATA,
@@ -284,12 +284,12 @@ async def rerun(
     data: FormData,
 ) -> Redirect:
     """Run a completed job again (bullmq's retry from "completed")."""
-    job, owner = await _job(request, services, queue, job_id)
+    job, owner = await find_job(request, services, queue, job_id)
     try:
         await editing.rerun_completed(services, queue, job, owner.kanzlei_id)
     except ActionRefused as refused:
-        return _back(data, job_url(queue, job_id), hinweis=refused.reason)
-    await _audit(
+        return back_to(data, job_url(queue, job_id), hinweis=refused.reason)
+    await audit(
         request,
         services,
         AuditAction.JOB_RERUN,
@@ -298,7 +298,7 @@ async def rerun(
         {"queue": queue, "jobId": job_id},
         kanzlei_id=owner.kanzlei_id,
     )
-    return _back(data, job_url(queue, job_id), hinweis="rerun")
+    return back_to(data, job_url(queue, job_id), hinweis="rerun")
 
 
 # --- queue-level: confirm first --------------------------------------------------------------
@@ -339,7 +339,7 @@ async def promote_all_confirm(
     request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str]
 ) -> Template:
     """Ask before starting every delayed job of the queue, saying how many."""
-    await _known_queue(request, services, queue)
+    await known_queue(request, services, queue)
     return _confirmation(
         request,
         action="promote-all",
@@ -359,18 +359,18 @@ async def promote_all(
     request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Redirect:
     """Start every delayed job of the queue now (after the confirmation)."""
-    await _known_queue(request, services, queue)
-    _up_to(data)  # only after a confirmation
+    await known_queue(request, services, queue)
+    confirmed_up_to(data)  # only after a confirmation
     outcome = await editing.promote_all(services, queue)
-    await _audit_bulk(
+    await audit_bulk(
         request,
         services,
         AuditAction.QUEUE_PROMOTE_ALL,
         queue,
         outcome,
-        {"confirmedCount": _int(data.get("anzahl"))},
+        {"confirmedCount": int_or_none(data.get("anzahl"))},
     )
-    return _back(
+    return back_to(
         data, queue_url(queue, status="delayed"), hinweis="promoted-all", anzahl=outcome.count
     )
 
@@ -393,9 +393,9 @@ async def _pause_all_confirm(
 async def _pause_all(
     request: Request[Any, Any, Any], services: Services, data: Mapping[str, Any], paused: bool
 ) -> Redirect:
-    _up_to(data)  # only after a confirmation
+    confirmed_up_to(data)  # only after a confirmation
     names = await editing.set_all_paused(services, paused)
-    await _audit(
+    await audit(
         request,
         services,
         AuditAction.QUEUE_PAUSE_ALL if paused else AuditAction.QUEUE_RESUME_ALL,
@@ -404,7 +404,7 @@ async def _pause_all(
         {"queues": names},
         kanzlei_id=None,
     )
-    return _back(data, BASE, hinweis="paused-all" if paused else "resumed-all")
+    return back_to(data, BASE, hinweis="paused-all" if paused else "resumed-all")
 
 
 @get("/jobs/pause-all", name="admin-jobs-pause-all-confirm", guards=[requires_operator])
@@ -464,7 +464,7 @@ async def obliterate_confirm(
     request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str]
 ) -> Template:
     """Ask before deleting a queue: how many jobs it holds, and its name typed to confirm."""
-    await _known_queue(request, services, queue)
+    await known_queue(request, services, queue)
     return await _obliterate_page(request, services, queue)
 
 
@@ -475,7 +475,7 @@ async def obliterate(
     request: Request[Any, Any, Any], services: ServicesDep, queue: FromPath[str], data: FormData
 ) -> Template | Redirect:
     """Delete a queue no code declares, with all its jobs, once its name was typed."""
-    await _known_queue(request, services, queue)
+    await known_queue(request, services, queue)
     if queue not in services.jobs.definitions and str(data.get("name", "")).strip() != queue:
         return await _obliterate_page(
             request,
@@ -486,8 +486,8 @@ async def obliterate(
     try:
         held = await editing.obliterate(services, queue)
     except ActionRefused as refused:
-        return _back({}, queue_url(queue), hinweis=refused.reason)
-    await _audit(
+        return back_to({}, queue_url(queue), hinweis=refused.reason)
+    await audit(
         request,
         services,
         AuditAction.QUEUE_OBLITERATE,

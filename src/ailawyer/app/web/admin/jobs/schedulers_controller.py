@@ -19,15 +19,15 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 
 from ailawyer.app.web.admin.jobs import schedulers
-from ailawyer.app.web.admin.jobs.controller import (
-    _audit,
-    _back,
-    _known_queue,
-    _render,
+from ailawyer.app.web.admin.jobs.payload_form import PayloadRefused
+from ailawyer.app.web.admin.jobs.route_support import (
+    audit,
+    back_to,
+    known_queue,
     notice_from,
     queue_url,
+    render_page,
 )
-from ailawyer.app.web.admin.jobs.payload_form import PayloadRefused
 from ailawyer.app.web.admin.jobs.schedulers import SchedulerView
 from ailawyer.app.web.authentication import requires_operator
 from ailawyer.app.web.dependencies import ServicesDep
@@ -48,7 +48,7 @@ def schedulers_url(queue: str, scheduler_id: str | None = None, suffix: str = ""
 
 
 def _page(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
-    return _render(
+    return render_page(
         request,
         template,
         schedulers_url=schedulers_url,
@@ -61,7 +61,7 @@ def _page(request: Request[Any, Any, Any], template: str, **context: Any) -> Tem
 async def _scheduler(
     request: Request[Any, Any, Any], services: Services, queue: str, scheduler_id: str
 ) -> SchedulerView:
-    await _known_queue(request, services, queue)
+    await known_queue(request, services, queue)
     view = await schedulers.read_view(services, queue, scheduler_id)
     if view is None:
         raise NotFoundException("unknown scheduler")
@@ -75,7 +75,7 @@ async def _audit_scheduler(
     view: SchedulerView,
     details: dict[str, Any],
 ) -> None:
-    await _audit(
+    await audit(
         request,
         services,
         action,
@@ -105,7 +105,7 @@ async def schedulers_page(
     hinweis: FromQuery[str] = "",
 ) -> Template:
     """Every job scheduler of the queue, soonest next run first."""
-    await _known_queue(request, services, queue)
+    await known_queue(request, services, queue)
     total, views = await schedulers.read_views(services, queue)
     return _page(
         request,
@@ -191,7 +191,7 @@ async def change_scheduler(
         view,
         {"before": _repeat_of(view), "after": repeat},
     )
-    return _back({}, schedulers_url(queue), hinweis="scheduler-changed")
+    return back_to({}, schedulers_url(queue), hinweis="scheduler-changed")
 
 
 @get(
@@ -237,13 +237,13 @@ async def remove_scheduler(
     """Remove a scheduler and its next run; ours come back when a worker starts."""
     view = await _scheduler(request, services, queue, scheduler_id)
     if view.record.legacy:
-        return _back({}, schedulers_url(queue), hinweis="scheduler-legacy")
+        return back_to({}, schedulers_url(queue), hinweis="scheduler-legacy")
     if not await schedulers.remove(services, queue, scheduler_id):
-        return _back({}, schedulers_url(queue), hinweis="scheduler-gone")
+        return back_to({}, schedulers_url(queue), hinweis="scheduler-gone")
     await _audit_scheduler(
         request, services, AuditAction.SCHEDULER_REMOVE, view, {"repeat": _repeat_of(view)}
     )
-    return _back({}, schedulers_url(queue), hinweis="scheduler-removed")
+    return back_to({}, schedulers_url(queue), hinweis="scheduler-removed")
 
 
 scheduler_routes = [
