@@ -20,8 +20,9 @@ import httpx
 import pytest
 from sqlalchemy import event, update
 from tests.support.factories import Factory
-from tests.support.http import csrf_token_from
-from tests.support.jobs import isolated, job_services
+from tests.support.http import csrf_token, csrf_token_from
+from tests.support.job_explorer import probe_queue
+from tests.support.jobs import isolated, job_services, job_state
 from tests.support.notifications import notify
 from tests.support.pdfs import numbered_pdf
 
@@ -207,4 +208,28 @@ async def test_retrying_a_dokument_uses_the_request_session(
     assert response.status_code == 200, response.text[:500]
     assert requeued is not None
     # The user load, the access check and the Dokument's reset: one session, one transaction.
+    assert counts == {"sessions": 1, "checkouts": 1, "transactions": 1}
+
+
+async def test_the_explorer_retries_a_job_on_the_request_session(
+    settings: Settings, app_services: Services, factory: Factory
+) -> None:
+    operator = await factory.user(Role.ADMIN, is_operator=True)
+    use = DatabaseUse(app_services)
+    async with (
+        probe_queue(app_services, failed=1) as probe,
+        signed_in(settings, app_services, operator) as client,
+    ):
+        (failed,) = probe.ids["failed"]
+        token = await csrf_token(client, "/admin/jobs")
+        with use.counting() as counts:
+            response = await client.post(
+                f"/admin/jobs/queues/{probe.name}/jobs/{failed}/retry",
+                data={"_csrf_token": token},
+            )
+        state = await job_state(app_services, probe.name, failed)
+
+    assert response.status_code == 303, response.text[:500]
+    assert state == "waiting"
+    # The user load, the owner check and the audit entry: one session, one transaction.
     assert counts == {"sessions": 1, "checkouts": 1, "transactions": 1}

@@ -55,11 +55,13 @@ class BulkOutcome:
     by_kanzlei: Counter[int] = field(default_factory=Counter)
 
 
-async def retry_job(services: Services, queue: str, job: Job, kanzlei_id: int | None) -> None:
-    """Put one failed job back to waiting (after its queue's retry hook)."""
+async def retry_job(
+    services: Services, db: AsyncSession, queue: str, job: Job, kanzlei_id: int | None
+) -> None:
+    """Put one failed job back to waiting (after its queue's retry hook, on `db`: the
+    request's session)."""
     try:
-        async with services.db.session() as db:
-            await requeue_failed_job(services, db, queue, job)
+        await requeue_failed_job(services, db, queue, job)
     except JobNotRetryableError:
         raise ActionRefused("not-failed") from None
     services.job_activity.changed(queue, str(job.id), "waiting", kanzlei_id)
@@ -105,10 +107,15 @@ async def count_affected(services: Services, queue: str, state: str, up_to_ms: i
     return await count_up_to(services.jobs.redis, services.jobs.queue(queue), state, up_to_ms)
 
 
-async def retry_failed(services: Services, queue: str, up_to_ms: int) -> BulkOutcome:
-    """Retry every job that failed up to `up_to_ms`; says how many went back to waiting."""
+async def retry_failed(
+    services: Services, db: AsyncSession, queue: str, up_to_ms: int
+) -> BulkOutcome:
+    """Retry every job that failed up to `up_to_ms`; says how many went back to waiting.
+    A queue with a retry hook or Kanzlei jobs retries each job through
+    `requeue_failed_job` on `db` (the request's session), so the hook runs and its Kanzlei
+    is counted."""
     if holds_kanzlei_jobs(queue) or has_retry_hook(queue):
-        outcome = await _retry_one_by_one(services, queue, up_to_ms)
+        outcome = await _retry_each(services, db, queue, up_to_ms)
     else:
         # The installation's jobs only: bullmq moves them in batches, nobody's to count.
         before = await count_affected(services, queue, "failed", up_to_ms)
@@ -118,13 +125,6 @@ async def retry_failed(services: Services, queue: str, up_to_ms: int) -> BulkOut
         outcome = BulkOutcome(before - await count_affected(services, queue, "failed", up_to_ms))
     _note_bulk_change(services, queue, outcome)
     return outcome
-
-
-async def _retry_one_by_one(services: Services, queue: str, up_to_ms: int) -> BulkOutcome:
-    """Each job through `requeue_failed_job`, so the queue's retry hook runs for it and
-    its Kanzlei is counted."""
-    async with services.db.session() as db:
-        return await _retry_each(services, db, queue, up_to_ms)
 
 
 async def _retry_each(

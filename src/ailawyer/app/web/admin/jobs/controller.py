@@ -507,7 +507,9 @@ async def retry_failed(
     """Retry every job of the queue that had failed when the confirmation was shown."""
     await known_queue(request, services, queue)
     up_to_ms = confirmed_up_to(data)
-    outcome = await actions.retry_failed(services, queue, up_to_ms)
+    outcome = await actions.retry_failed(
+        services, request_db_session(request.scope), queue, up_to_ms
+    )
     await audit_bulk(
         request,
         services,
@@ -622,7 +624,9 @@ async def _job_action(
     details: dict[str, Any] = {"queue": queue, "jobId": job_id}
     try:
         if action is AuditAction.JOB_RETRY:
-            await actions.retry_job(services, queue, job, owner.kanzlei_id)
+            await actions.retry_job(
+                services, request_db_session(request.scope), queue, job, owner.kanzlei_id
+            )
         elif action is AuditAction.JOB_REMOVE:
             details["state"] = await actions.remove_job(services, queue, job, owner.kanzlei_id)
         else:
