@@ -4,6 +4,9 @@
 
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
+# `make test` runs the test files in parallel (pytest-xdist); each test process has its own
+# Redis, database and directories (tests/conftest.py). TEST_WORKERS=0 runs them one by one.
+TEST_WORKERS ?= 3
 
 .PHONY: dev test install assets test-services lint format bench chaos bench-tools security stack
 
@@ -11,7 +14,7 @@ dev: install
 	$(UV) run ailawyer dev
 
 test: install test-services
-	$(UV) run pytest $(PYTEST_ARGS)
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 install: $(UV)
 	$(UV) sync --frozen
