@@ -89,7 +89,8 @@ class Settings(BaseSettings):
     # How often Dokumente whose job is gone are enqueued again (ailawyer.dokumente.recovery);
     # short, because a Redis that lost writes leaves accepted uploads waiting until then.
     dokumente_recovery_seconds: float = Field(default=15.0, gt=0)
-    # A killed worker's jobs run again after at most lock + stalled interval (~20 s).
+    # A killed worker's jobs run again after at most lock + stalled interval (~20 s); on
+    # the same host (pid space) within about a second (ailawyer.worker.dead_workers).
     job_lock_seconds: float = Field(default=15.0, gt=0)
     job_stalled_interval_seconds: float = Field(default=5.0, gt=0)
     job_max_stalled_count: int = Field(default=1, ge=0)

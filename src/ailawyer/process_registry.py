@@ -9,14 +9,16 @@ the worker registry always used, so running workers and readers keep agreeing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import platform
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -63,6 +65,9 @@ class ProcessRegistry:
             "kind": self.kind,
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            # Where that pid means something: a live worker that shares it may tell that
+            # this process is dead (`known_dead`).
+            "pidSpace": pid_space(),
             "python": platform.python_version(),
             "version": __version__,
             # Its level and where it comes from, and whether it drops lines (a full disk):
@@ -136,7 +141,8 @@ class ProcessRegistry:
 
 def pid_runs(pid: object) -> bool:
     """Whether a process with this pid runs in this pid namespace (also the log retention's
-    test of this host's processes)."""
+    test of this host's processes). A zombie (killed, not yet reaped by its parent) does
+    not: it holds no connection and runs no code."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
@@ -145,4 +151,37 @@ def pid_runs(pid: object) -> bool:
         return False
     except PermissionError:  # it runs, under another user
         return True
-    return True
+    return not _exited(pid)
+
+
+def _exited(pid: int) -> bool:
+    """Whether /proc shows the process a zombie, or gone since `os.kill` found it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return Path("/proc/self").exists()  # without /proc we cannot tell
+    except OSError:
+        return False
+    # The state follows the command name, which may itself hold ") ".
+    return stat.rpartition(")")[2].split()[:1] in (["Z"], ["X"])
+
+
+@functools.cache
+def pid_space() -> str | None:
+    """Names this kernel boot and pid namespace: processes with the same name see each other's
+    pids. Two containers may share a host name (`network_mode: host`) but never this. None
+    where /proc does not tell (then no process is ever known dead by its pid)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+    return f"{boot}/{namespace}"
+
+
+def known_dead(record: Mapping[str, Any]) -> bool:
+    """Whether the process of a heartbeat record is certainly gone: it ran in this pid space
+    and its pid no longer runs. A process that merely stopped beating (paused, a blocked
+    event loop, another machine) is never known dead."""
+    space = record.get("pidSpace")
+    return space is not None and space == pid_space() and not pid_runs(record.get("pid"))

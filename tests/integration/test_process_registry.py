@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
+import subprocess
 import time
 import uuid
 
@@ -11,7 +13,7 @@ from tests.support.jobs import wait_until
 
 from ailawyer import __version__
 from ailawyer.health import check_health
-from ailawyer.process_registry import ProcessRegistry, new_process_id
+from ailawyer.process_registry import ProcessRegistry, known_dead, new_process_id, pid_space
 from ailawyer.services import Services
 
 
@@ -95,3 +97,35 @@ async def test_the_running_app_process_sends_heartbeats(
     (record,) = await wait_until(app_records, within=5, what="the live server's heartbeat")
 
     assert record["kind"] == "app" and record["startedAt"] <= time.time()
+
+
+async def test_a_process_is_known_dead_only_when_its_pid_space_is_ours_and_its_pid_is_gone(
+    services: Services,
+) -> None:
+    workers = registry(services, "worker")
+    await workers.beat("w-1", {})
+    (own,) = await workers.alive()
+    child = _killed_child()
+    try:
+
+        async def a_zombie() -> bool:
+            return known_dead({**own, "pid": child.pid})
+
+        # Killed but not yet reaped by its parent: it runs no code any more.
+        await wait_until(a_zombie, within=5, what="the killed child to be known dead")
+    finally:
+        child.wait(5)
+
+    assert own["pidSpace"] == pid_space() is not None
+    assert known_dead({**own, "pid": child.pid}), "reaped"
+    assert not known_dead(own), "this process runs"
+    # Another machine or container, or a record that does not say: its pids mean nothing here.
+    assert not known_dead({**own, "pid": child.pid, "pidSpace": "elsewhere/pid:[1]"})
+    assert not known_dead({key: value for key, value in own.items() if key != "pidSpace"})
+
+
+def _killed_child() -> subprocess.Popen[bytes]:
+    """A child killed with SIGKILL and left unreaped (a zombie) until the caller waits."""
+    child = subprocess.Popen(["sleep", "60"])
+    child.send_signal(signal.SIGKILL)
+    return child

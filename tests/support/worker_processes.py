@@ -11,6 +11,7 @@ from tests.support.processes import AilawyerProcess
 
 from ailawyer.config import Settings
 from ailawyer.services import Services
+from ailawyer.worker.dead_workers import LOCK_OWNERS
 from ailawyer.worker.processors.admin_test import FINISHED, STARTED
 
 STARTED_MARK = STARTED.split(" {")[0]
@@ -41,18 +42,31 @@ async def runs(services: Services, job_id: str) -> tuple[int, int]:
 
 
 async def worker_running_a_job(
-    services: Services, processes: list[AilawyerProcess], queue: str = "test"
+    services: Services, processes: list[AilawyerProcess], job_id: str
 ) -> AilawyerProcess:
-    """The one of `processes` whose heartbeat reports a running job of `queue`."""
+    """The one of `processes` that holds the lock of test job `job_id`, once the job has
+    started there (its first log line): its heartbeat names the lock owners of its bullmq
+    Workers (`worker.dead_workers`)."""
     by_pid = {process.pid: process for process in processes}
+    lock_key = f"{services.jobs.queue('test').toKey(job_id)}:lock"
 
-    async def busy() -> AilawyerProcess | None:
+    async def holder() -> AilawyerProcess | None:
+        token = await services.redis.get(lock_key)
+        if token is None:
+            return None
         for record in await services.workers.alive():
-            if record["queues"][queue]["active"] and record["pid"] in by_pid:
+            owner = record.get(LOCK_OWNERS, {}).get("test")
+            if owner and token.startswith(owner) and record["pid"] in by_pid:
                 return by_pid[record["pid"]]
         return None
 
-    return await wait_until(busy, within=10, what=f"a worker running a {queue} job")
+    holding = await wait_until(holder, within=10, what=f"the worker running test/{job_id}")
+
+    async def started() -> bool:
+        return (await runs(services, job_id))[0] > 0
+
+    await wait_until(started, within=10, what=f"test/{job_id} to start")
+    return holding
 
 
 def stop_all(*processes: AilawyerProcess) -> None:

@@ -8,9 +8,11 @@ state its API calls "waiting"), one hash per job (`<prefix>:<queue>:<id>`, with 
 It also names a worker's connection the way Node's BullMQ does. The rest of the code asks
 this module instead of spelling those names (docs/ARCHITECTURE.md, bullmq pitfalls).
 
-The Lua scripts here are read-only, but without the Redis 7 `#!lua flags=no-writes` line:
-the embedded fallback Redis (6.2) refuses it. Each reads one bounded slice of a state per
-call (a few milliseconds of Redis time), so others get their turn between calls.
+The Lua scripts that only read go without the Redis 7 `#!lua flags=no-writes` line: the
+embedded fallback Redis (6.2) refuses it. Each reads one bounded slice of a state per call
+(a few milliseconds of Redis time), so others get their turn between calls. Two write: one
+changes a waiting job's data, one frees a dead worker's locks (its active list is bounded
+by the workers' concurrency).
 """
 
 from __future__ import annotations
@@ -166,6 +168,60 @@ def give_blocking_connection(worker: Worker, client: Redis) -> None:
     worker.backend.blocking_connection = connection
     worker.blockingRedisConnection = connection
     worker.bclient = client
+
+
+# --- the locks of a worker that died --------------------------------------------------------
+
+
+def lock_owner(worker: Worker) -> str:
+    """What the lock of every job `worker` runs begins with: bullmq's lock token is
+    `<Worker.id>:<n>` (its `Worker.run`), a fresh id per Worker object."""
+    return f"{worker.id}:"
+
+
+# Frees the locks held by the given owners on the jobs of one queue's active list and puts
+# those jobs in the stalled set; a freed lock makes the queue's next stalled check due at
+# once (it deletes `stalled-check`). Returns how many were freed. KEYS: active, stalled,
+# stalled-check; ARGV[1]: the queue's key prefix (`<prefix>:<queue>:`), then the owners.
+_RELEASE_LOCKS = """
+local freed = 0
+for _, jobId in ipairs(redis.call("LRANGE", KEYS[1], 0, -1)) do
+  local lockKey = ARGV[1] .. jobId .. ":lock"
+  local token = redis.call("GET", lockKey)
+  if token then
+    for i = 2, #ARGV do
+      if string.sub(token, 1, #ARGV[i]) == ARGV[i] then
+        redis.call("DEL", lockKey)
+        redis.call("SADD", KEYS[2], jobId)
+        freed = freed + 1
+        break
+      end
+    end
+  end
+end
+if freed > 0 then
+  redis.call("DEL", KEYS[3])
+end
+return freed
+"""
+
+
+async def requeue_jobs_of(redis: Redis, worker: Worker, owners: Sequence[str]) -> int:
+    """Move the jobs that the Workers `owners` (their `lock_owner`) ran on `worker`'s queue
+    back to waiting now, instead of when their locks expire; returns how many locks were freed.
+
+    Only for owners whose process is known to be dead: a live owner's job would run twice.
+    The move itself is bullmq's stalled check (`moveStalledJobsToWait`), so each such job
+    counts one stall (`maxStalledCount`) and emits "stalled", as after a lock that expired.
+    """
+    if not owners:
+        return 0
+    script = redis.register_script(_RELEASE_LOCKS)
+    keys = [worker.keys[name] for name in ("active", "stalled", "stalled-check")]
+    freed = int(await script(keys=keys, args=[worker.keys[""], *owners]))
+    if freed:
+        await worker.runStalledJobsCheck()
+    return freed
 
 
 # --- waiting jobs ---------------------------------------------------------------------------

@@ -8,9 +8,12 @@
   removeOnComplete/removeOnFail into jobs that have none). bullmq removes old jobs only
   when a later job of the same queue finishes; `ailawyer.worker.maintenance` enforces
   the ages on a schedule.
-- Stalled jobs: a SIGKILLed worker's jobs keep their lock until it expires; another worker's
-  stalled check moves them back to waiting. Recovery takes at most about
-  lock + stalled interval (default 15 s + 5 s), instead of bullmq's 60–75 s.
+- Stalled jobs: a job's lock expires a lock duration after its worker stopped renewing it;
+  another worker's stalled check then moves it back to waiting: at most about
+  lock + stalled interval (default 15 s + 5 s), instead of bullmq's 60–75 s. The lock stays
+  that long so that a live worker's job never runs twice while its event loop is blocked;
+  a worker known to be dead (same pid space, pid gone) has its locks freed at once instead
+  (`ailawyer.worker.dead_workers`).
 - No rate limiter option anywhere: bullmq's does not work (docs/ARCHITECTURE.md, bullmq
   pitfalls).
 - bullmq's own metrics are on: every finished job adds to `<queue>:metrics:completed` /
