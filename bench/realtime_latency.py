@@ -14,7 +14,11 @@ then for each tier of connected clients:
 3. records, per notification, the time from just before creating it in the producer to
    the frame parsed in the client (both read CLOCK_MONOTONIC), and counts any not received;
 4. repeats 2-3 with `--mode emit` (the same event through the emitter, no database), which
-   shows how much of the latency is the real-time path and how much the commit.
+   shows how much of the latency is the real-time path and how much the commit;
+5. reads the app process's garbage-collector pauses (`ailawyer_gc_pause_seconds` in its
+   /metrics) before and after each row: full collections, their total and longest pause;
+6. holds the connections idle for 30 s: the app process's CPU and the session TTL reads
+   (PTTL) per second.
 
 The clients are raw WebSocket connections speaking Engine.IO 4 / Socket.IO 5 (the frames
 socket.io-client sends: open, "40" connect, ping/pong, "42" events), all in this one
@@ -29,6 +33,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import math
 import os
 import random
 import signal
@@ -39,8 +44,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 from bench.system import bench_system
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert, select
 from tests.conftest import process_env
 from websockets.asyncio.client import ClientConnection, connect
@@ -58,6 +65,8 @@ HANDSHAKE_TIMEOUT_SECONDS = 60
 SETTLE_SECONDS = 3.0
 STRAGGLER_SECONDS = 10.0
 IDLE_SAMPLE_SECONDS = 30.0
+METRICS_TOKEN = "bench-metrics-token"
+FULL_COLLECTION = "2"
 
 
 @dataclass
@@ -138,6 +147,45 @@ def rss_mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
+async def full_collections(base_url: str) -> dict[str, float]:
+    """The server's full-collection pause histogram: cumulative count per bucket bound
+    ("+Inf" is all of them) and "sum" in seconds."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        response = await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    response.raise_for_status()
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        if family.name != "ailawyer_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            if sample.labels.get("generation") != FULL_COLLECTION:
+                continue
+            if sample.name.endswith("_bucket"):
+                found[sample.labels["le"]] = sample.value
+            elif sample.name.endswith("_sum"):
+                found["sum"] = sample.value
+    return found
+
+
+def pauses_between(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """Full collections between two readings: how many, total pause, longest (as the
+    histogram's smallest bound that holds them all)."""
+    count = after["+Inf"] - before["+Inf"]
+    bounds = sorted((float(le), le) for le in after if le not in ("+Inf", "sum"))
+    longest = next((value for value, le in bounds if after[le] - before[le] == count), math.inf)
+    return {
+        "gc_full_collections": int(count),
+        "gc_full_pause_s_total": round(after["sum"] - before["sum"], 3),
+        "gc_full_pause_s_at_most": longest if count else 0.0,
+    }
+
+
+async def session_ttl_reads(services: Services) -> int:
+    """PTTL commands Redis has run (how the session guard reads a session's TTL)."""
+    stats = await services.redis.info("commandstats")
+    return int(stats.get("cmdstat_pttl", {}).get("calls", 0))
+
+
 async def create_users(services: Services, count: int) -> list[tuple[int, str]]:
     """`count` users of one Kanzlei, each with a session; returns (user id, session token)."""
     async with services.db.session() as db:
@@ -216,6 +264,7 @@ async def latency_run(
     rate: float,
     seconds: float,
     mode: str,
+    base_url: str,
 ) -> dict[str, Any]:
     inbox = Inbox()
     for client in CLIENTS[:connected]:
@@ -227,12 +276,14 @@ async def latency_run(
     gc.collect()
     gc.disable()
     try:
+        pauses_before = await full_collections(base_url)
         load_before = os.getloadavg()[0]
         producer = await run_producer(env, users_file, rate, seconds, mode)
         inbox.expected = producer["created"]
         inbox.check()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(inbox.complete.wait(), STRAGGLER_SECONDS)
+        pauses = pauses_between(pauses_before, await full_collections(base_url))
     finally:
         gc.enable()
     ordered = sorted(inbox.latency_ms.values())
@@ -252,6 +303,7 @@ async def latency_run(
         "mean_ms": round(statistics.fmean(ordered), 1),
         "call_p50_ms": producer["call_p50_ms"],
         "call_p99_ms": producer["call_p99_ms"],
+        **pauses,
         # Other work on the machine shows up in the tail; this says how busy it was.
         "load_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
@@ -267,7 +319,8 @@ async def main(tiers: list[int], rate: float, seconds: float) -> dict[str, Any]:
         try:
             people = await create_users(system.services, max(tiers))
             env = process_env(system.settings)
-            server, port = system.serve()
+            server, port = system.serve(METRICS_TOKEN=METRICS_TOKEN)
+            base_url = f"http://127.0.0.1:{port}"
             ws_url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
             await asyncio.sleep(SETTLE_SECONDS)
             results["rss_mib_idle_server"] = round(rss_mib(server.pid), 1)
@@ -288,14 +341,20 @@ async def main(tiers: list[int], rate: float, seconds: float) -> dict[str, Any]:
                 results["memory"].append(memory)
                 print(json.dumps(memory), flush=True)
                 for mode in ("notify", "emit"):
-                    tier_result = await latency_run(env, work, people, tier, rate, seconds, mode)
+                    tier_result = await latency_run(
+                        env, work, people, tier, rate, seconds, mode, base_url
+                    )
                     results["tiers"].append(tier_result)
                     print(json.dumps(tier_result), flush=True)
             # What holding the connections costs when nothing happens (pings, session checks).
             process = psutil.Process(server.pid)
             process.cpu_percent()
+            ttl_reads = await session_ttl_reads(system.services)
             await asyncio.sleep(IDLE_SAMPLE_SECONDS)
             results["server_cpu_percent_idle"] = round(process.cpu_percent(), 1)
+            results["session_ttl_reads_per_s_idle"] = round(
+                (await session_ttl_reads(system.services) - ttl_reads) / IDLE_SAMPLE_SECONDS, 1
+            )
             results["server_rss_mib_final"] = round(rss_mib(server.pid), 1)
             results["clients_still_connected"] = sum(
                 1 for client in CLIENTS if not client.closed_by_server

@@ -106,6 +106,25 @@ async def test_one_scrape_reports_the_installations_queues_and_this_process(
     assert any(name == "python_info" for name, _ in found)
 
 
+async def test_the_process_froze_its_start_up_and_times_its_collections(
+    metered: tuple[Services, AppServer],
+) -> None:
+    _, app = metered
+    async with httpx.AsyncClient(base_url=app.url, timeout=10) as http:
+        found = samples(
+            (await http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).text
+        )
+
+    # Imports, routes and templates: well over 50,000 objects no collection walks again.
+    assert found[("ailawyer_gc_frozen_objects", ())] > 50_000
+    pauses = "ailawyer_gc_pause_seconds_count"
+    assert {labels for name, labels in found if name == pauses} == {
+        (("generation", str(generation)),) for generation in range(3)
+    }
+    # Serving the requests so far took young collections, each timed.
+    assert found[(pauses, (("generation", "0"),))] > 0
+
+
 async def test_metrics_do_not_exist_without_a_token_setting(live_server: str) -> None:
     async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
         assert (await http.get("/metrics")).status_code == 404

@@ -22,6 +22,7 @@ from litestar.types import ASGIApp
 
 from ailawyer import __version__
 from ailawyer.alerts.loop import alerts_running
+from ailawyer.app.gc_tuning import tune_after_startup
 from ailawyer.app.realtime.server import RealtimeServer
 from ailawyer.app.web.admin.routes import admin_router
 from ailawyer.app.web.akten.controller import akte_page
@@ -149,4 +150,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
 def create_asgi_app() -> ASGIApp:
     """Factory for uvicorn (`ailawyer serve`): web app and Socket.IO on one port, logged."""
     app = create_app(get_settings())
+    # Start-up hooks run after the lifespan's set-up: everything the process keeps is built.
+    # Here, not in create_app: tests build apps in their own interpreter, which must not
+    # freeze its objects or gain a collector callback per app.
+    app.on_startup.append(lambda: tune_after_startup(app.state.metrics.registry))
     return request_logging(timed_requests(app.state.realtime.asgi_app(app), app.state.metrics))
