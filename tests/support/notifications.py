@@ -27,6 +27,6 @@ async def notify_role(
 ) -> list[NotificationOut]:
     """One notification for every active user with `role` in one Kanzlei."""
     async with db.session() as session:
-        rows = await notifications.stage_role(session, kanzlei_id, role, **content)
+        stored = await notifications.stage_role(session, kanzlei_id, role, **content)
         await outbox.commit(session)
-    return [NotificationOut.from_row(row) for row in rows]
+    return list(stored.values())

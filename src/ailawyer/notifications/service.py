@@ -9,6 +9,8 @@ Invariants the browser's catch-up relies on:
    fetch the row, and nothing is announced that a rollback takes back: `stage_user` and
    `stage_role` add the rows to the caller's transaction and stage their events on it
    (`ailawyer.realtime.outbox`); the caller's `outbox.commit` writes and then sends them.
+   A role's notification is one event for all its members (one Redis message, however
+   many they are), carrying each member's own id and seq (`Emitter.to_each_member`).
 3. The socket is best effort. A client that was away asks for everything after the last
    seq it saw (`after`); a cursor the server cannot serve raises `CursorInvalid`, which
    tells the client to start over instead of silently missing notifications.
@@ -16,18 +18,20 @@ Invariants the browser's catch-up relies on:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from ailawyer.db.models import Notification, Severity, User, is_id, utcnow
 from ailawyer.domain.roles import Role
 from ailawyer.notifications.types import NotificationType, resolve
 from ailawyer.realtime import events, outbox
-from ailawyer.realtime.emitter import Emitter
+from ailawyer.realtime.emitter import Emitter, per_user
 
 RECENT_LIMIT = 50
 # A client further behind than this reloads the list instead of replaying the gap.
@@ -36,6 +40,9 @@ ACTION_METHODS = frozenset({"POST"})
 TITLE_MAX = 300
 LINK_MAX = 500
 ACTION_LABEL_MAX = 60
+# Members per INSERT of a role notification: each is one parameter of an IN list, and
+# older SQLite builds refuse more than 999 (PostgreSQL 32,767).
+IN_LIST_MAX = 500
 
 
 class NotificationNotFound(LookupError):
@@ -216,6 +223,34 @@ class _Content:
             created_at=utcnow(),
         )
 
+    def insert_for(self, user_ids: Sequence[int], created_at: datetime) -> ReturningInsert[Any]:
+        """One INSERT of this content for each of `user_ids` with the user's current seq,
+        returning the stored rows. The caller has just allocated those seqs and holds the
+        users' row locks, so no other transaction can change them before the commit."""
+        fixed = {
+            Notification.type: self.type.key,
+            Notification.title: self.title,
+            Notification.message: self.message,
+            Notification.link: self.link,
+            Notification.severity: self.severity,
+            Notification.data: self.data,
+            Notification.action: self.action,
+            Notification.created_at: created_at,
+        }
+        # Built in the database: no entity per member (an ORM flush of a thousand cost
+        # ~100 ms of CPU, five times this).
+        values = select(
+            User.id,
+            User.notification_seq,
+            *(literal(value, column.type) for column, value in fixed.items()),
+        ).where(User.id.in_(user_ids))
+        columns = [Notification.user_id, Notification.seq, *fixed]
+        return (
+            insert(Notification)
+            .from_select([column.key for column in columns], values)
+            .returning(*Notification.__table__.columns)
+        )
+
 
 class NotificationService:
     """Creates, lists and updates notifications; used by the app and the worker alike."""
@@ -281,9 +316,12 @@ class NotificationService:
         severity: Severity = Severity.INFO,
         data: dict[str, Any] | None = None,
         action: dict[str, str] | None = None,
-    ) -> list[Notification]:
+    ) -> dict[int, NotificationOut]:
         """Notify every active user with `role` in one Kanzlei (one row, one seq each), in
-        the caller's transaction like `stage_user`."""
+        the caller's transaction like `stage_user`; returns each member's notification by
+        user id. The rows are written at once (a thousand members' in a few statements),
+        and their events go out as one message: each member receives the same payload as
+        from `stage_user`, with its own id and seq."""
         content = _Content.build(
             type=type,
             title=title,
@@ -296,18 +334,30 @@ class NotificationService:
         # One statement allocates every recipient's seq, so two calls never lock the
         # same users one by one in different orders.
         recipients = (
-            await session.execute(
+            await session.scalars(
                 update(User)
                 .where(User.kanzlei_id == kanzlei_id, User.role == role, User.aktiv.is_(True))
                 .values(notification_seq=User.notification_seq + 1)
-                .returning(User.id, User.notification_seq)
+                .returning(User.id)
                 .execution_options(synchronize_session=False)
             )
         ).all()
-        rows = [content.row(user_id, seq) for user_id, seq in recipients]
-        for row in rows:
-            self._add(session, row)
-        return rows
+        # One moment for all: the members' payloads differ only in id and seq.
+        created_at = utcnow()
+        stored: dict[int, NotificationOut] = {}
+        for start in range(0, len(recipients), IN_LIST_MAX):
+            rows = await session.execute(
+                content.insert_for(recipients[start : start + IN_LIST_MAX], created_at)
+            )
+            stored.update((row.user_id, NotificationOut.from_row(row)) for row in rows)
+        if stored:
+            outbox.stage(
+                session,
+                self._emitter.to_each_member(kanzlei_id, role),
+                events.NOTIFICATION,
+                _for_each_member(stored),
+            )
+        return stored
 
     def _add(self, session: AsyncSession, row: Notification) -> None:
         session.add(row)
@@ -473,6 +523,20 @@ class NotificationService:
         if exists is None:
             raise NotificationNotFound(notification_id)
         return False
+
+
+_OWN_FIELDS = ("id", "seq")
+
+
+def _for_each_member(stored: Mapping[int, NotificationOut]) -> dict[str, Any]:
+    """One event's data for the members' copies of one role notification (same content
+    and time): the payload once, each member's id and seq (`per_user`)."""
+    shared = next(iter(stored.values())).as_payload()
+    for field in _OWN_FIELDS:
+        del shared[field]
+    return per_user(
+        shared, ((user_id, {"id": n.id, "seq": n.seq}) for user_id, n in stored.items())
+    )
 
 
 async def delete_old_notifications(

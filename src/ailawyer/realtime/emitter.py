@@ -3,7 +3,10 @@
 App processes emit through their Socket.IO server (local sockets directly, other
 processes over Redis); every other process uses a write-only Redis manager, which
 can only publish. Both publish on the same channel, so a worker's event reaches
-sockets on every app process. Delivery is best effort: whatever a user must not
+sockets on every app process. An event whose data differs per user (a notification for
+every member of a role, each with its own id and seq) is one message for all of them
+(`Emitter.to_each_member`, `per_user`); each app process hands every member its own
+event (`ailawyer.app.realtime.manager`). Delivery is best effort: whatever a user must not
 miss is written to the database first (see ailawyer.notifications), and an event about a
 change is staged on that change's transaction and sent after its commit
 (`ailawyer.realtime.outbox`; docs/ARCHITECTURE.md, "How an event travels").
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +31,9 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 NAMESPACE = "/"
+# Per-user events travel in a namespace no socket ever joins: an app process that does not
+# know it (an older one during an upgrade) sends their combined data to no one.
+PER_USER_NAMESPACE = "/ailawyer-per-user"
 # What an event reports is committed already (or needs no record); a Redis that hangs must
 # not hold up the job or request that sends it.
 EMIT_TIMEOUT_SECONDS = 5.0
@@ -44,6 +51,24 @@ def socketio_logger() -> logging.Logger:
     return logger
 
 
+def per_user(
+    shared: Mapping[str, Any], personal: Iterable[tuple[int, Mapping[str, Any]]]
+) -> dict[str, Any]:
+    """The data of a per-user event: each (user id, fields) of `personal` is one recipient,
+    who receives `shared` with its own fields added (`each_user` reads it back)."""
+    return {
+        "shared": dict(shared),
+        "users": [[user_id, dict(fields)] for user_id, fields in personal],
+    }
+
+
+def each_user(data: Mapping[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The (user id, event data) pairs that a `per_user` event's data stands for."""
+    shared = data["shared"]
+    for user_id, fields in data["users"]:
+        yield int(user_id), {**shared, **fields}
+
+
 class _Backend(Protocol):
     """What AsyncServer and a write-only AsyncRedisManager both offer."""
 
@@ -56,10 +81,11 @@ class EmitTarget:
 
     backend: _Backend
     room: str
+    namespace: str = NAMESPACE
 
     async def emit(self, event: str, data: Any) -> None:
         """Send `event` with JSON-serialisable `data` to the room."""
-        await self.backend.emit(event, data, to=self.room, namespace=NAMESPACE)
+        await self.backend.emit(event, data, to=self.room, namespace=self.namespace)
 
     async def send(self, event: str, data: Any) -> bool:
         """`emit`, best effort: waits at most `EMIT_TIMEOUT_SECONDS`, logs a failure instead
@@ -119,6 +145,14 @@ class Emitter:
     def to_role(self, kanzlei_id: int, role: Role) -> EmitTarget:
         """All sockets of the users with `role` in one Kanzlei."""
         return EmitTarget(self._backend, role_room(kanzlei_id, role))
+
+    def to_each_member(self, kanzlei_id: int, role: Role) -> EmitTarget:
+        """Members of a role in one Kanzlei, each in their own user room, with one Redis
+        message for all: the data is `per_user(...)` and names the members, so who is one is
+        decided where their rows are written (`NotificationService.stage_role`), not by the
+        role's room, which only labels the message. Only app processes (through their
+        `RealtimeRedisManager`) deliver it, each to the members' sockets it holds."""
+        return EmitTarget(self._backend, role_room(kanzlei_id, role), PER_USER_NAMESPACE)
 
     def to_job_explorer(self, kanzlei_id: int | None) -> EmitTarget:
         """Open job explorer pages: the operator's (`None`) or one Kanzlei's ADMINs'."""

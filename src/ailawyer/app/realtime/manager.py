@@ -1,4 +1,11 @@
-"""python-socketio's Redis manager, told when its subscription returns after a Redis failure.
+"""python-socketio's Redis manager, told when its subscription returns after a Redis failure,
+and delivering per-user events.
+
+Per-user events (`Emitter.to_each_member`) are one Redis message for many users, each of
+whom gets its own data (a role notification: every member's id and seq). Such a message
+arrives as an emit to `PER_USER_NAMESPACE`, in which no socket is; the manager sends each
+named user its own event instead, only to the user rooms with sockets in this process, so
+no process encodes events for sockets it does not hold.
 
 Events published while an app process is not subscribed are gone (Redis pub/sub keeps
 nothing). Sockets that stayed connected through such a gap would never learn of them,
@@ -14,13 +21,22 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from engineio import packet as eio_packet
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from socketio import AsyncRedisManager
+from socketio import packet as socketio_packet
 
 from ailawyer.logs import get_logger
-from ailawyer.realtime.emitter import socketio_channel, socketio_logger
+from ailawyer.realtime.emitter import (
+    NAMESPACE,
+    PER_USER_NAMESPACE,
+    each_user,
+    socketio_channel,
+    socketio_logger,
+)
+from ailawyer.realtime.rooms import user_room
 from ailawyer.redis_client import redis_options
 
 log = get_logger(__name__)
@@ -31,7 +47,8 @@ RETRY_MAX_SECONDS = 3.0
 
 
 class RealtimeRedisManager(AsyncRedisManager):
-    """AsyncRedisManager whose listener calls `on_resubscribed` after each recovery."""
+    """AsyncRedisManager whose listener calls `on_resubscribed` after each recovery, and
+    which hands out per-user events."""
 
     def __init__(
         self,
@@ -47,6 +64,36 @@ class RealtimeRedisManager(AsyncRedisManager):
             redis_options=redis_options(),
         )
         self._on_resubscribed = on_resubscribed
+
+    async def _handle_emit(self, message: dict[str, Any]) -> None:
+        """An emit for this process: from Redis (another process's) or from this process's
+        own `emit`, which sends locally through here before it publishes."""
+        if message.get("namespace") != PER_USER_NAMESPACE:
+            await super()._handle_emit(message)
+            return
+        # Published with one argument, never binary (`per_user` data is JSON).
+        [data] = message["data"]
+        await self._send_each(message["event"], data)
+
+    async def _send_each(self, event: str, data: dict[str, Any]) -> None:
+        """Send each user of a per-user event its own event, to its sockets in this process."""
+        here = self.rooms.get(NAMESPACE, {})
+        for user_id, payload in each_user(data):
+            room = user_room(user_id)
+            if room not in here:
+                continue
+            # What `AsyncManager.emit` does for one room, without its task per socket and
+            # its scan of the data for binary parts (JSON here): at a thousand members those
+            # were half of this loop's time.
+            frame = self.server.packet_class(
+                socketio_packet.EVENT, data=[event, payload], namespace=NAMESPACE, binary=False
+            ).encode()
+            message = eio_packet.Packet(eio_packet.MESSAGE, frame)
+            for _sid, eio_sid in self.get_participants(NAMESPACE, room):
+                await self.server.eio.send_packet(eio_sid, message)
+            # Sending only queues the frame: let the sockets' writers send it while the
+            # next members' frames are built.
+            await asyncio.sleep(0)
 
     async def _listen(self) -> AsyncIterator[bytes]:
         """Yield messages of our channel forever, reconnecting after any failure."""
