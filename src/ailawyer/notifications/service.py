@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, insert, literal, or_, select, update
+from sqlalchemy import Row, delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -63,9 +63,12 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class NotificationOut:
-    """A notification as the API returns it and the socket sends it."""
+class NotificationOut(NamedTuple):
+    """A notification as the API returns it and the socket sends it.
+
+    A named tuple, not a frozen dataclass: a list builds 50 of them per request, and a
+    frozen dataclass's `__init__` took three times as long (bench/RESULTS.md, issue 14).
+    """
 
     id: int
     seq: int
@@ -81,8 +84,9 @@ class NotificationOut:
     sound: str | None
 
     @classmethod
-    def from_row(cls, row: Notification) -> NotificationOut:
-        """Build from a row; the sound comes from the type's declaration."""
+    def from_row(cls, row: Notification | Row[Any]) -> NotificationOut:
+        """Build from a row (an entity, or a `_visible` result row with the same names); the
+        sound comes from the type's declaration."""
         try:
             sound = resolve(row.type).sound
         except KeyError:
@@ -380,7 +384,7 @@ class NotificationService:
         # then listed (and deduplicated by the client) instead of skipped.
         last_seq = await self._last_seq(session, user_id)
         rows = (
-            await session.scalars(
+            await session.execute(
                 self._visible(user_id).order_by(Notification.seq.desc()).limit(limit)
             )
         ).all()
@@ -396,7 +400,7 @@ class NotificationService:
         # Bounded even if many more are committed while we read.
         cap = 2 * CATCH_UP_LIMIT
         rows = (
-            await session.scalars(
+            await session.execute(
                 self._visible(user_id)
                 .where(Notification.seq > seq)
                 .order_by(Notification.seq)
@@ -469,7 +473,9 @@ class NotificationService:
 
     @staticmethod
     def _visible(user_id: int) -> Any:
-        return select(Notification).where(
+        # Plain rows, not entities: the lists only read them, and building 50 tracked
+        # entities per request was a tenth of the list's CPU time (bench/RESULTS.md).
+        return select(*Notification.__table__.columns).where(
             Notification.user_id == user_id, Notification.dismissed_at.is_(None)
         )
 
