@@ -42,7 +42,7 @@ from tests.support.http import csrf_token_from
 from tests.support.leaks import leaks
 from tests.support.personas import ROLES, Tenant
 from tests.support.processes import AilawyerProcess
-from tests.support.route_table import fill, http_routes, methods_of
+from tests.support.route_table import fill, http_routes, methods_of, path_values
 from tests.support.security_headers import header_problems
 
 import ailawyer.app
@@ -329,21 +329,6 @@ def refuses_repeats(route: HTTPRoute, method: str, name: str) -> bool:
     if isinstance(data.annotation, type) and issubclass(data.annotation, msgspec.Struct):
         return name in data.annotation.__struct_fields__
     return True  # an open form (FormData): every field counts
-
-
-def path_values(tenant: Tenant) -> dict[str, str]:
-    """A value for every path parameter of the app: the tenant's own objects."""
-    return {
-        "akte_id": str(tenant.akte.id),
-        "dokument_id": str(tenant.dokument.id),
-        "queue": "dokumente",
-        "job_id": tenant.job_id,
-        "notification_id": str(tenant.notification_id),
-        "seq": "0",
-        "scheduler_id": "wartung",
-        "file_path": "css/app.css",
-        "path": "openapi.json",
-    }
 
 
 def repeated(*names: str) -> str:

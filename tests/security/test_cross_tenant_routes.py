@@ -17,24 +17,19 @@ from litestar.routes import HTTPRoute
 from sqlalchemy import select
 from tests.support.http import csrf_token, logged_in
 from tests.support.personas import ROLES, Tenant
-from tests.support.route_table import fill, http_routes, methods_of
+from tests.support.route_table import (
+    NOT_TENANT_DATA,
+    OWNED,
+    SHARED,
+    fill,
+    http_routes,
+    methods_of,
+    owned_values,
+)
 
 from ailawyer.db.models import Dokument, Notification, User
 from ailawyer.services import Services
 
-# Path parameters that name an object a Kanzlei or a user owns.
-OWNED = ("akte_id", "dokument_id", "notification_id", "job_id")
-# Path parameters that name nothing of a Kanzlei, with the one value they get.
-SHARED = {
-    "queue": "dokumente",  # queues belong to the installation; the jobs in them are owned
-    "seq": "0",  # a cursor into the caller's own notification stream
-    "scheduler_id": "wartung",  # schedulers belong to the installation (operator only)
-}
-# Routes whose parameters name nothing that can be another Kanzlei's.
-NOT_TENANT_DATA = {
-    "/static/{file_path:path}": "public files (CSS, scripts, sounds)",
-    "/schema/{path:str}": "unknown OpenAPI files, always 404",
-}
 # The job explorer shows a Kanzlei's ADMIN only its own Kanzlei's jobs (jobs/access.py):
 # another Kanzlei's job is refused on every route, like its Akte.
 REFUSED = frozenset({403, 404})
@@ -46,15 +41,6 @@ class Attempt:
     path: str
     # Whether a parameter names one of the victim's objects (else only shared values).
     names_victim_object: bool
-
-
-def owned_values(tenant: Tenant) -> dict[str, str]:
-    return {
-        "akte_id": str(tenant.akte.id),
-        "dokument_id": str(tenant.dokument.id),
-        "notification_id": str(tenant.notification_id),
-        "job_id": tenant.job_id,
-    }
 
 
 def tenant_routes() -> list[HTTPRoute]:

@@ -11,32 +11,19 @@ import httpx
 import pytest
 from tests.support.http import csrf_token, logged_in
 from tests.support.personas import Tenant
-from tests.support.route_table import fill, http_routes
+from tests.support.route_table import fill, http_routes, path_values
 from tests.support.security_headers import response_header_problems
 
 from ailawyer.db.models import User
 from ailawyer.domain.roles import Role
 
 
-def own_values(tenant: Tenant) -> dict[str, str]:
-    """Path parameter values that name the caller's own objects (answers of every kind)."""
-    return {
-        "akte_id": str(tenant.akte.id),
-        "dokument_id": str(tenant.dokument.id),
-        "notification_id": str(tenant.notification_id),
-        "job_id": tenant.job_id,
-        "queue": "dokumente",
-        "seq": "0",
-        "scheduler_id": "wartung",
-        "file_path": "css/app.css",
-        "path": "unbekannt.json",
-    }
-
-
 async def test_every_get_route_of_the_app_sends_the_security_headers(
     live_server: str, attacker: Tenant
 ) -> None:
-    paths = [fill(route, own_values(attacker)) for route in http_routes() if "GET" in route.methods]
+    paths = [
+        fill(route, path_values(attacker)) for route in http_routes() if "GET" in route.methods
+    ]
     problems: list[str] = []
 
     async with logged_in(live_server, attacker.users[Role.ADMIN]) as admin:
@@ -51,7 +38,7 @@ async def test_every_answer_to_a_signed_in_user_is_no_store_and_static_files_sti
     live_server: str, attacker: Tenant
 ) -> None:
     routes = [route for route in http_routes() if "GET" in route.methods]
-    paths = [fill(route, own_values(attacker)) for route in routes]
+    paths = [fill(route, path_values(attacker)) for route in routes]
     answers: dict[str, str | None] = {}
 
     async with logged_in(live_server, attacker.users[Role.ADMIN]) as admin:
