@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from ailawyer.app.realtime.session_guard import SWEEP_SECONDS
 from ailawyer.auth.sessions import SESSION_COOKIE, session_key
 from ailawyer.config import Settings
 from ailawyer.domain.roles import Role
+from ailawyer.embedded_redis import RedisServer
 from ailawyer.realtime import events
 from ailawyer.services import Services
 
@@ -175,3 +178,32 @@ async def test_the_guard_reads_only_sessions_near_their_end(
     # The near session's read(s) at its end; none for the 30 far from theirs.
     assert await ttl_reads(services) - reads <= 3
     assert all(socket.connected for socket in idle)
+
+
+async def test_a_session_lost_while_redis_was_away_cuts_its_socket(
+    settings: Settings,
+    tmp_path: Path,
+    factory: Factory,
+    sockets: Callable[[], SocketClient],
+) -> None:
+    redis = RedisServer(data_dir=tmp_path / "redis")
+    redis.start()
+    app = AppServer(process_env(settings, REDIS_URL=redis.url), tmp_path / "serve.out")
+    try:
+        await asyncio.to_thread(app.start)
+        user = await factory.user(Role.ANWALT)
+        token = await session_token(app.url, user.email)
+        socket = await sockets().connect(app.url, token)
+
+        # Redis comes back without its data: nobody announced the end, and the TTL read
+        # at connect is an idle period away. The guard reads every session again once its
+        # subscription is back.
+        redis.stop()
+        shutil.rmtree(redis.data_dir / "appendonlydir")
+        redis.start()
+
+        await eventually(lambda: not socket.connected, 15.0, "the socket to be cut")
+        assert socket.received(events.SESSION_ENDED) == [{"reason": "expired"}]
+    finally:
+        await asyncio.to_thread(app.stop)
+        redis.stop()
