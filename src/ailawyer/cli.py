@@ -79,6 +79,9 @@ def serve(host: str | None, port: int | None) -> None:
         loop="uvloop",
         http="httptools",
         ws="websockets-sansio",
+        # No per-message deflate: the events are small JSON, and each socket's zlib state
+        # cost ~45 KiB and the fan-out a compression per recipient (bench/RESULTS.md, 15.2).
+        ws_per_message_deflate=False,
         access_log=False,
         log_config=None,
         proxy_headers=bool(settings.trusted_proxies),
