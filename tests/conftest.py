@@ -52,6 +52,15 @@ def redis_server(tmp_root: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own, for tests that restart, stop or reconfigure it."""
+    server = RedisServer(data_dir=tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
 async def _postgres_admin() -> asyncpg.Connection:
     try:
         return await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)

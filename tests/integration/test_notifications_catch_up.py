@@ -32,14 +32,6 @@ from ailawyer.services import Services
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(data_dir=tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def own_app(settings: Settings, own_redis: RedisServer, tmp_path: Path) -> Iterator[AppServer]:
     server = AppServer(process_env(settings, REDIS_URL=own_redis.url), tmp_path / "serve.out")
     yield server.start()

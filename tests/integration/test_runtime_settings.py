@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -97,14 +95,6 @@ async def test_a_process_started_later_reads_the_current_values(
 
     async with job_services(isolated_services.settings) as later:
         assert later.runtime_settings.get(CONCURRENCY) == 3
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(data_dir=tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_a_process_rereads_everything_after_redis_comes_back(

@@ -12,9 +12,8 @@ import hashlib
 import inspect
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,14 +37,6 @@ UPSTREAM_PROCESS_JOB_SHA256 = "1eb52a13d9cc583e67ed0c2f2451a3dd6de8db69bd8ebaaf6
 FIXED_SCRIPT_CALLS = 10
 
 Processor = Callable[[Job, str], Awaitable[Any]]
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(data_dir=tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,6 @@ from ailawyer.services import Services
 # CI runs the short outage; `-m slow` (or OUTAGE_SECONDS) runs the several-minute one.
 SHORT_OUTAGE_SECONDS = 5.0
 LONG_OUTAGE_SECONDS = float(os.environ.get("OUTAGE_SECONDS", "180"))
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(data_dir=tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_every_job_completes_across_a_redis_restart(
