@@ -27,6 +27,7 @@ from sqlalchemy import Row, delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
+from ailawyer.db.id_batches import id_batches
 from ailawyer.db.models import Notification, Severity, User, is_id, utcnow
 from ailawyer.domain.roles import Role
 from ailawyer.notifications.types import NotificationType, resolve
@@ -40,9 +41,6 @@ ACTION_METHODS = frozenset({"POST"})
 TITLE_MAX = 300
 LINK_MAX = 500
 ACTION_LABEL_MAX = 60
-# Members per INSERT of a role notification: each is one parameter of an IN list, and
-# older SQLite builds refuse more than 999 (PostgreSQL 32,767).
-IN_LIST_MAX = 500
 
 
 class NotificationNotFound(LookupError):
@@ -349,10 +347,8 @@ class NotificationService:
         # One moment for all: the members' payloads differ only in id and seq.
         created_at = utcnow()
         stored: dict[int, NotificationOut] = {}
-        for start in range(0, len(recipients), IN_LIST_MAX):
-            rows = await session.execute(
-                content.insert_for(recipients[start : start + IN_LIST_MAX], created_at)
-            )
+        for batch in id_batches(recipients):
+            rows = await session.execute(content.insert_for(batch, created_at))
             stored.update((row.user_id, NotificationOut.from_row(row)) for row in rows)
         if stored:
             outbox.stage(

@@ -17,14 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
+from ailawyer.db.id_batches import id_batches
 from ailawyer.db.models import Akte, User
 from ailawyer.domain.access import can_access_akte
 from ailawyer.domain.roles import Role
 from ailawyer.jobs.access import explorer_scope
 from ailawyer.realtime.rooms import job_explorer_room, role_room
-
-# Ids per IN list: SQLite refuses more than 999 parameters in older builds.
-_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +76,7 @@ async def current_standing(
 
 async def _users(db: AsyncSession, ids: Iterable[int]) -> dict[int, _UserNow]:
     found: dict[int, _UserNow] = {}
-    for chunk in _chunks(ids):
+    for chunk in id_batches(ids):
         rows = await db.execute(
             select(User.id, User.kanzlei_id, User.role, User.aktiv, User.is_operator).where(
                 User.id.in_(chunk)
@@ -91,13 +89,8 @@ async def _users(db: AsyncSession, ids: Iterable[int]) -> dict[int, _UserNow]:
 
 async def _akten(db: AsyncSession, ids: Iterable[int]) -> dict[int, Akte]:
     found: dict[int, Akte] = {}
-    for chunk in _chunks(ids):
+    for chunk in id_batches(ids):
         # Only the Akte's own columns: the rule reads no relationship.
         query = select(Akte).where(Akte.id.in_(chunk)).options(lazyload("*"))
         found.update((akte.id, akte) for akte in await db.scalars(query))
     return found
-
-
-def _chunks(ids: Iterable[int]) -> list[list[int]]:
-    ordered = sorted(set(ids))
-    return [ordered[start : start + _CHUNK] for start in range(0, len(ordered), _CHUNK)]
