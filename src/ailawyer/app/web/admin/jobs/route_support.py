@@ -238,16 +238,9 @@ async def audit_bulk(
 ) -> None:
     """A bulk action: one installation-wide entry with the whole count, and one per Kanzlei
     whose jobs it touched, with that Kanzlei's count (its ADMIN sees what was done to them)."""
-    await audit(
-        request,
-        services,
-        action,
-        AuditTarget.QUEUE,
-        queue,
-        {**details, "count": outcome.count},
-        kanzlei_id=None,
-    )
-    for kanzlei_id, count in sorted(outcome.by_kanzlei.items()):
+    shares: list[tuple[int | None, int]] = [(None, outcome.count)]
+    shares += sorted(outcome.by_kanzlei.items())
+    for kanzlei_id, count in shares:
         await audit(
             request,
             services,
