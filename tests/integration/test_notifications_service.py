@@ -30,10 +30,14 @@ async def test_notify_role_reaches_the_active_users_of_that_role_in_that_kanzlei
         type="job.failed.admin",
         title="Verarbeitung endgültig fehlgeschlagen",
         message="ValueError: kaputt",
+        link="/akten/1",
         severity=Severity.ERROR,
+        data={"akte": 1, "schritte": ["ocr", "index"]},
+        action=RETRY,
     )
 
     assert [(n.title, n.seq) for n in created] == [("Verarbeitung endgültig fehlgeschlagen", 1)]
+    # What the call returns (built from its content, not read back) is what is stored.
     async with services.db.session() as db:
         assert (await services.notifications.recent(db, admin.id)).items == created
 

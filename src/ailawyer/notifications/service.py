@@ -18,7 +18,7 @@ Invariants the browser's catch-up relies on:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -225,11 +225,9 @@ class _Content:
             created_at=utcnow(),
         )
 
-    def insert_for(self, user_ids: Sequence[int], created_at: datetime) -> ReturningInsert[Any]:
-        """One INSERT of this content for each of `user_ids` with the user's current seq,
-        returning the stored rows. The caller has just allocated those seqs and holds the
-        users' row locks, so no other transaction can change them before the commit."""
-        fixed = {
+    def _fixed(self, created_at: datetime) -> dict[Any, Any]:
+        # Every column but the member's own (user_id, seq) and the id the INSERT assigns.
+        return {
             Notification.type: self.type.key,
             Notification.title: self.title,
             Notification.message: self.message,
@@ -239,19 +237,47 @@ class _Content:
             Notification.action: self.action,
             Notification.created_at: created_at,
         }
+
+    def insert_from(self, recipients: Any, created_at: datetime) -> ReturningInsert[Any]:
+        """One INSERT of this content for each row of `recipients` (a selectable with the
+        columns `id` and `notification_seq`: the users and the seqs just allocated to
+        them), returning (user_id, id, seq) per row. Only those three: every other column
+        is this content, so nothing is sent back and decoded a thousand times."""
+        fixed = self._fixed(created_at)
         # Built in the database: no entity per member (an ORM flush of a thousand cost
         # ~100 ms of CPU, five times this).
         values = select(
-            User.id,
-            User.notification_seq,
+            recipients.c.id,
+            recipients.c.notification_seq,
             *(literal(value, column.type) for column, value in fixed.items()),
-        ).where(User.id.in_(user_ids))
+        )
         columns = [Notification.user_id, Notification.seq, *fixed]
         return (
             insert(Notification)
             .from_select([column.key for column in columns], values)
-            .returning(*Notification.__table__.columns)
+            .returning(Notification.user_id, Notification.id, Notification.seq)
         )
+
+    def stored(self, rows: Iterable[Any], created_at: datetime) -> dict[int, NotificationOut]:
+        """Each member's notification by user id, from its (user_id, id, seq) and this
+        content: what `NotificationOut.from_row` reads back from the row, without reading
+        it. The members share `data` and `action` (one dict each, read only)."""
+        shared = NotificationOut(
+            id=0,
+            seq=0,
+            type=self.type.key,
+            title=self.title,
+            message=self.message,
+            link=self.link,
+            severity=self.severity,
+            data=self.data,
+            action=self.action,
+            created_at=created_at,
+            read_at=None,
+            sound=self.type.sound.value if self.type.sound else None,
+        )[2:]
+        make = NotificationOut._make
+        return {user_id: make((id_, seq, *shared)) for user_id, id_, seq in rows}
 
 
 class NotificationService:
@@ -321,9 +347,12 @@ class NotificationService:
     ) -> dict[int, NotificationOut]:
         """Notify every active user with `role` in one Kanzlei (one row, one seq each), in
         the caller's transaction like `stage_user`; returns each member's notification by
-        user id. The rows are written at once (a thousand members' in a few statements),
-        and their events go out as one message: each member receives the same payload as
-        from `stage_user`, with its own id and seq."""
+        user id. The rows are written at once (a thousand members' in one statement on
+        PostgreSQL, the seqs' UPDATE feeding the INSERT), and their events go out as one
+        message: each member receives the same payload as from `stage_user`, with its own
+        id and seq. Only (user id, id, seq) come back from the database; the rest of each
+        member's notification is this call's content (its `data` and `action` dicts are
+        shared by all members: read them, do not change them)."""
         content = _Content.build(
             type=type,
             title=title,
@@ -333,23 +362,33 @@ class NotificationService:
             data=data,
             action=action,
         )
-        # One statement allocates every recipient's seq, so two calls never lock the
-        # same users one by one in different orders.
-        recipients = (
-            await session.scalars(
-                update(User)
-                .where(User.kanzlei_id == kanzlei_id, User.role == role, User.aktiv.is_(True))
-                .values(notification_seq=User.notification_seq + 1)
-                .returning(User.id)
-                .execution_options(synchronize_session=False)
-            )
-        ).all()
         # One moment for all: the members' payloads differ only in id and seq.
         created_at = utcnow()
-        stored: dict[int, NotificationOut] = {}
-        for batch in id_batches(recipients):
-            rows = await session.execute(content.insert_for(batch, created_at))
-            stored.update((row.user_id, NotificationOut.from_row(row)) for row in rows)
+        # One statement allocates every recipient's seq, so two calls never lock the
+        # same users one by one in different orders.
+        allocate = (
+            update(User)
+            .where(User.kanzlei_id == kanzlei_id, User.role == role, User.aktiv.is_(True))
+            .values(notification_seq=User.notification_seq + 1)
+            .returning(User.id, User.notification_seq)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            # Allocation and rows in one statement, one round trip: the UPDATE (its row
+            # locks held until commit, as in `stage_user`) feeds the INSERT.
+            recipients = allocate.cte("recipients")
+            rows = (await session.execute(content.insert_from(recipients, created_at))).all()
+        else:
+            # SQLite has no UPDATE inside WITH: allocate, then insert per IN list.
+            allocated = (
+                await session.execute(allocate.execution_options(synchronize_session=False))
+            ).all()
+            rows = []
+            for batch in id_batches(user_id for user_id, _ in allocated):
+                recipients = (
+                    select(User.id, User.notification_seq).where(User.id.in_(batch)).subquery()
+                )
+                rows += (await session.execute(content.insert_from(recipients, created_at))).all()
+        stored = content.stored(rows, created_at)
         if stored:
             outbox.stage(
                 session,
