@@ -18,7 +18,7 @@ connection without retries, so every interruption surfaces and is answered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from engineio import packet as eio_packet
@@ -32,7 +32,6 @@ from ailawyer.logs import get_logger
 from ailawyer.realtime.emitter import (
     NAMESPACE,
     PER_USER_NAMESPACE,
-    each_user,
     socketio_channel,
     socketio_logger,
 )
@@ -44,6 +43,9 @@ log = get_logger(__name__)
 # Redis restarts in seconds (AOF); a long back-off would only lengthen the gap.
 RETRY_FIRST_SECONDS = 0.2
 RETRY_MAX_SECONDS = 3.0
+# Members whose frames are queued before the writers get the loop: a yield per member was
+# an event-loop pass (and an epoll call) per member.
+YIELD_EVERY = 50
 
 
 class RealtimeRedisManager(AsyncRedisManager):
@@ -78,22 +80,23 @@ class RealtimeRedisManager(AsyncRedisManager):
     async def _send_each(self, event: str, data: dict[str, Any]) -> None:
         """Send each user of a per-user event its own event, to its sockets in this process."""
         here = self.rooms.get(NAMESPACE, {})
-        for user_id, payload in each_user(data):
-            room = user_room(user_id)
+        frames = MemberFrames(event, data["shared"], self.server.packet_class.json.dumps)
+        queued = 0
+        for user_id, fields in data["users"]:
+            room = user_room(int(user_id))
             if room not in here:
                 continue
             # What `AsyncManager.emit` does for one room, without its task per socket and
             # its scan of the data for binary parts (JSON here): at a thousand members those
             # were half of this loop's time.
-            frame = self.server.packet_class(
-                socketio_packet.EVENT, data=[event, payload], namespace=NAMESPACE, binary=False
-            ).encode()
-            message = eio_packet.Packet(eio_packet.MESSAGE, frame)
+            message = eio_packet.Packet(eio_packet.MESSAGE, frames.frame(fields))
             for _sid, eio_sid in self.get_participants(NAMESPACE, room):
                 await self.server.eio.send_packet(eio_sid, message)
-            # Sending only queues the frame: let the sockets' writers send it while the
-            # next members' frames are built.
-            await asyncio.sleep(0)
+            queued += 1
+            if queued % YIELD_EVERY == 0:
+                # Sending only queues the frame: let the sockets' writers send these while
+                # the next members' frames are built.
+                await asyncio.sleep(0)
 
     async def _listen(self) -> AsyncIterator[bytes]:
         """Yield messages of our channel forever, reconnecting after any failure."""
@@ -126,6 +129,34 @@ class RealtimeRedisManager(AsyncRedisManager):
                 await _close_quietly(pubsub, listener)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+
+class MemberFrames:
+    """The Socket.IO frames of one `per_user` event, one per user: exactly what
+    `socketio.packet.Packet(EVENT, data=[event, payload]).encode()` gives for the user's
+    payload of `each_user`, but the shared part is encoded once and per user only its
+    own fields (a thousand members' payloads differ only in id and seq)."""
+
+    def __init__(self, event: str, shared: Mapping[str, Any], dumps: Callable[..., str]) -> None:
+        # `dumps`: the JSON encoder the server's packets use.
+        self._event = event
+        self._shared = shared
+        self._dumps = dumps
+        # '2["event",{shared}]' without its closing '}]': each frame continues it.
+        self._head = self._encode(shared)[:-2]
+
+    def _encode(self, payload: Mapping[str, Any]) -> str:
+        return str(socketio_packet.EVENT) + self._dumps(
+            [self._event, payload], separators=(",", ":")
+        )
+
+    def frame(self, fields: Mapping[str, Any]) -> str:
+        """The frame for the user whose own fields are `fields`."""
+        if not fields or not self._shared or not fields.keys().isdisjoint(self._shared):
+            # The merged dict's key order is not the concatenation: encode it whole.
+            return self._encode({**self._shared, **fields})
+        own = self._dumps(fields, separators=(",", ":"))
+        return f"{self._head},{own[1:-1]}}}]"
 
 
 async def _close_quietly(*resources: Any) -> None:
