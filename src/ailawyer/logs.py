@@ -86,6 +86,55 @@ def file_host(host: str) -> str:
     return _SAFE_NAME.sub("_", host)
 
 
+# structlog's method names and the stdlib levels they log at.
+_METHOD_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+
+
+class _LevelFirstLogger(structlog.stdlib.BoundLogger):
+    """structlog's stdlib logger, asking the stdlib level before anything else.
+
+    A line below the level costs one cached lookup instead of a copied context and a run
+    of the processors (`filter_by_level` dropped it only after both): the worker's per-job
+    DEBUG lines are on its hot path (bench/RESULTS.md, issue 15). The stdlib level decides,
+    so `set_log_level` still changes structlog and stdlib loggers at once.
+    """
+
+    def _proxy_to_logger(
+        self, method_name: str, event: str | None = None, *event_args: str, **event_kw: Any
+    ) -> Any:
+        level = _METHOD_LEVELS.get(method_name)
+        if level is not None and not self._logger.isEnabledFor(level):
+            return None
+        return super()._proxy_to_logger(method_name, event, *event_args, **event_kw)
+
+
+# Configured once, at import: the chain does not depend on the process, and every logger,
+# module-level ones included, is built once at its first line instead of at every line.
+# Where the lines go is `configure_logging`'s (the stdlib root handler).
+structlog.configure(
+    processors=[
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.PositionalArgumentsFormatter(),
+        structlog.processors.StackInfoRenderer(),
+        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+    ],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=_LevelFirstLogger,
+    cache_logger_on_first_use=True,
+)
+
+
 @dataclass(frozen=True)
 class LoggingStatus:
     """This process's logging: its level, whether LOG_LEVEL pins it, and write trouble.
@@ -206,25 +255,6 @@ def configure_logging(
         if console
         else None
     )
-    structlog.configure(
-        processors=[
-            # First, so a filtered-out event costs nothing; it reads the stdlib level,
-            # which is what lets set_log_level change both kinds of loggers at once.
-            structlog.stdlib.filter_by_level,
-            structlog.contextvars.merge_contextvars,
-            structlog.stdlib.add_logger_name,
-            structlog.stdlib.add_log_level,
-            structlog.stdlib.PositionalArgumentsFormatter(),
-            structlog.processors.StackInfoRenderer(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        # A module-level logger used before this call would otherwise keep structlog's
-        # default console configuration forever.
-        cache_logger_on_first_use=False,
-    )
-
     root = logging.getLogger()
     if _handler is not None:
         root.removeHandler(_handler)
@@ -285,8 +315,8 @@ def logging_degraded() -> bool:
 
 def set_log_level(level: str) -> None:
     """Change the level of the running process at once, for structlog and stdlib loggers."""
-    # Logger.setLevel clears the stdlib's per-logger level cache, and filter_by_level
-    # asks the stdlib, so the next line already follows the new level.
+    # Logger.setLevel clears the stdlib's per-logger level cache, and structlog loggers
+    # ask the stdlib first (`_LevelFirstLogger`), so the next line follows the new level.
     logging.getLogger().setLevel(_level_name(level))
 
 

@@ -64,7 +64,8 @@ OUTAGE_MARGIN_SECONDS = 2.0
 RECOVERED = "dokumente without a job enqueued again"
 # Error lines that are the system reporting an expected outcome, not a malfunction.
 EXPECTED_ERROR_MESSAGES = ("job failed for good",)
-# The worker's lines that open and close one run of a job (worker/pool.py).
+# The worker's lines that open and close one run of a job (worker/pool.py; the first two at
+# DEBUG, which the chaos system runs at).
 RUN_STARTED = "job started"
 RUN_ENDED = ("job completed", "job failed for good", "job attempt failed; retrying later")
 # Logged when bullmq fails a job that stalled more often than JOB_MAX_STALLED_COUNT allows:

@@ -119,7 +119,8 @@ class ChaosSystem:
             secret_key=secrets.token_hex(32),
             data_dir=self.root / "data",
             log_dir=self.root / "log",
-            log_level="INFO",
+            # The checks read each job run's start and end, which the worker logs at DEBUG.
+            log_level="DEBUG",
             **JOB_SETTINGS,
         )
         self.services = Services.create(self.settings)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,9 +68,12 @@ class JobScope:
 EVERY_JOB = JobScope(None)
 
 
-@dataclass(frozen=True)
-class JobOwner:
-    """Whom a job belongs to, read from its queue and payload."""
+class JobOwner(NamedTuple):
+    """Whom a job belongs to, read from its queue and payload.
+
+    A named tuple: the worker reads one per job and listener call (a frozen dataclass's
+    construction cost several times as much, bench/RESULTS.md issue 15).
+    """
 
     kanzlei_id: int | None
     user_id: int | None

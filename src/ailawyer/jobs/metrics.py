@@ -32,7 +32,7 @@ samples, never a job.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -91,10 +91,19 @@ def totals_key(prefix: str, queue: str) -> str:
     return f"{_base(prefix, queue)}:totals"
 
 
+# Per kind: (upper bound in ms, its field of the totals hash), ascending; built once, as
+# every finished job looks its bucket up (the worker's hot path, bench/RESULTS.md issue 15).
+_BUCKET_FIELDS = {
+    kind: tuple((bound * 1000, f"{kind}:le:{bound:g}") for bound in DURATION_BUCKETS_SECONDS)
+    for kind in SAMPLE_KINDS
+}
+_SUM_FIELDS = {kind: (f"{kind}:count", f"{kind}:sum_ms") for kind in SAMPLE_KINDS}
+
+
 def _bucket_field(kind: str, milliseconds: int) -> str | None:
-    for bound in DURATION_BUCKETS_SECONDS:
-        if milliseconds <= bound * 1000:
-            return f"{kind}:le:{bound:g}"
+    for bound_ms, name in _BUCKET_FIELDS[kind]:
+        if milliseconds <= bound_ms:
+            return name
     return None
 
 
@@ -103,7 +112,8 @@ class MetricsBuffer:
     """Counts and samples collected in memory between two writes (bounded per queue)."""
 
     counts: Counter[tuple[str, str, int]] = field(default_factory=Counter)
-    samples: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # The newest SAMPLE_LIMIT per (series, kind): a bounded deque drops the oldest itself.
+    samples: dict[tuple[str, str], deque[str]] = field(default_factory=dict)
     # (queue, field of its totals hash) -> amount to add.
     totals: Counter[tuple[str, str]] = field(default_factory=Counter)
 
@@ -118,13 +128,15 @@ class MetricsBuffer:
     ) -> None:
         """One wait or run time; beyond SAMPLE_LIMIT per write only the newest are kept."""
         rounded = max(0, round(milliseconds))
+        entry = f"{int(at)}:{rounded}"
         for name in _series_of_job(queue, kanzlei_id):
-            entries = self.samples.setdefault((name, kind), [])
-            entries.append(f"{int(at)}:{rounded}")
-            if len(entries) > SAMPLE_LIMIT:
-                del entries[0]
-        self.totals[(queue, f"{kind}:count")] += 1
-        self.totals[(queue, f"{kind}:sum_ms")] += rounded
+            entries = self.samples.get((name, kind))
+            if entries is None:
+                entries = self.samples[(name, kind)] = deque(maxlen=SAMPLE_LIMIT)
+            entries.append(entry)
+        count_field, sum_field = _SUM_FIELDS[kind]
+        self.totals[(queue, count_field)] += 1
+        self.totals[(queue, sum_field)] += rounded
         bucket = _bucket_field(kind, rounded)
         if bucket is not None:
             self.totals[(queue, bucket)] += 1

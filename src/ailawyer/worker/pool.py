@@ -224,9 +224,12 @@ class WorkerPool:
                 except InvalidPayloadError as error:
                     raise UnrecoverableError(str(error)) from error
                 bind_context(user_id=payload.user_id, akte_id=payload.akte_id)
-                log.info("job started", attemptsStarted=job.attemptsStarted)
+                # DEBUG, like Dramatiq's: at ~50 µs a line, two INFO lines per job cost more
+                # than our whole wrapper may (bench/RESULTS.md, issue 15). Every run is kept
+                # in the explorer and the job metrics; failures log at WARNING and ERROR.
+                log.debug("job started", attemptsStarted=job.attemptsStarted)
                 result = await binding.processor(ctx, payload)
-                log.info("job completed", durationMs=_ms_since(started))
+                log.debug("job completed", durationMs=_ms_since(started))
                 return result
             except Exception as error:
                 # bullmq's own rule (Job.moveToFailed): no retry after the last attempt or
