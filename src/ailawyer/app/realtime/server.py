@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import socketio
 from litestar.types import ASGIApp
 from socketio.exceptions import ConnectionRefusedError as Refused
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ailawyer.app.realtime.manager import RealtimeRedisManager
 from ailawyer.app.realtime.queue_events import EventsStreamReader, LocalOnly
@@ -39,6 +40,7 @@ from ailawyer.app.realtime.session_guard import SessionGuard
 from ailawyer.app.web.authentication import cookie_value, load_current_user
 from ailawyer.auth.sessions import SESSION_COOKIE
 from ailawyer.config import ConfigurationError, Settings
+from ailawyer.db.id_batches import IN_LIST_MAX
 from ailawyer.db.models import User
 from ailawyer.domain.access import get_akte_for_user
 from ailawyer.jobs.access import explorer_scope
@@ -72,8 +74,10 @@ MAX_MESSAGE_BYTES = 16 * 1024
 CONNECT_DEADLINE_SECONDS = 10.0
 DEADLINE_SWEEP_SECONDS = 0.5
 # How long a socket may stay in a room its user lost access to (an Akte reassigned, a role
-# changed). One pass costs two queries for all sockets of the process.
+# changed). One pass costs two queries per RECHECK_SLICE sockets of the process.
 ACCESS_RECHECK_SECONDS = 5.0
+# Sockets per step of that pass: one IN list of their users.
+RECHECK_SLICE = IN_LIST_MAX
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -349,20 +353,30 @@ class RealtimeServer:
         """Ask the access rules again for every socket; move those whose answer changed."""
         while True:
             await asyncio.sleep(ACCESS_RECHECK_SECONDS)
-            sockets = {
-                sid: (connection.user_id, frozenset(connection.akten))
-                for sid, connection in self._connections.items()
-            }
-            if not sockets:
-                continue
+            sids = list(self._connections)
             try:
                 async with self._require_services().db.session() as db:
-                    standings = await current_standing(db, sockets)
-                for sid, standing in standings.items():
-                    await self._follow(sid, standing)
+                    # A slice at a time, each answer followed before the next is asked:
+                    # all 5,000 sockets of a process in one go held the event loop for
+                    # ~75 ms, and a notification arriving meanwhile waited that long
+                    # (bench/RESULTS.md, issue 15).
+                    for start in range(0, len(sids), RECHECK_SLICE):
+                        await self._recheck_slice(db, sids[start : start + RECHECK_SLICE])
             except Exception as error:
                 # Database away: keep the rooms until a later pass can ask.
                 log.warning("room access re-check failed; will retry", error=repr(error))
+
+    async def _recheck_slice(self, db: AsyncSession, sids: list[str]) -> None:
+        sockets = {
+            sid: (connection.user_id, frozenset(connection.akten))
+            for sid in sids
+            if (connection := self._connections.get(sid)) is not None
+        }
+        if not sockets:
+            return
+        standings = await current_standing(db, sockets)
+        for sid, standing in standings.items():
+            await self._follow(sid, standing)
 
     async def _follow(self, sid: str, standing: Standing) -> None:
         connection = self._connections.get(sid)
