@@ -100,7 +100,11 @@ class JobActivity:
         try:
             rooms = (None,) if kanzlei_id is None else (None, kanzlei_id)
             for room in rooms:
-                self._changes.setdefault((queue, room), QueueChanges()).add(job_id, state)
+                # Not setdefault: its default would be built on every call (every job).
+                change = self._changes.get((queue, room))
+                if change is None:
+                    change = self._changes[(queue, room)] = QueueChanges()
+                change.add(job_id, state)
             self._schedule()
         except Exception:
             log.exception("job change not noted", queue=queue)
