@@ -11,7 +11,7 @@ them) and moves those whose answer changed. The rules themselves are asked, neve
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,9 +25,12 @@ from ailawyer.jobs.access import explorer_scope
 from ailawyer.realtime.rooms import job_explorer_room, role_room
 
 
-@dataclass(frozen=True, slots=True)
-class _UserNow:
-    """The columns the access rules read, without the joined Kanzlei of a User entity."""
+class _UserNow(NamedTuple):
+    """The columns the access rules read, without the joined Kanzlei of a User entity.
+
+    Named tuples, this and `Standing`, not frozen dataclasses: a pass builds one of each
+    per socket, and a frozen dataclass's `__init__` costs three times as much (one pass
+    over 5,000 sockets held the event loop for ~75 ms; bench/RESULTS.md, issue 15)."""
 
     id: int
     kanzlei_id: int
@@ -36,8 +39,7 @@ class _UserNow:
     is_operator: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Standing:
+class Standing(NamedTuple):
     """Where one socket's user belongs now."""
 
     # None: the user is gone or deactivated (its session guard disconnects it meanwhile).
@@ -48,29 +50,38 @@ class Standing:
     forbidden_akten: frozenset[int]
 
 
+_NO_AKTEN: frozenset[int] = frozenset()
+
+
 async def current_standing(
     db: AsyncSession, sockets: Mapping[str, tuple[int, frozenset[int]]]
 ) -> dict[str, Standing]:
     """For each socket id (its user's id, the Akten whose rooms it is in): its standing now."""
     users = await _users(db, {user_id for user_id, _ in sockets.values()})
     akten = await _akten(db, {akte_id for _, ids in sockets.values() for akte_id in ids})
+    # A user's rooms are the same for each of its sockets (tabs): asked once per user.
+    rooms: dict[int, tuple[str | None, str | None]] = {}
     standings = {}
     for sid, (user_id, akte_ids) in sockets.items():
         user = users.get(user_id)
-        scope = explorer_scope(user) if user is not None else None
-        standings[sid] = Standing(
-            role_room=role_room(user.kanzlei_id, user.role)
-            if user is not None and user.aktiv
-            else None,
-            explorer_room=job_explorer_room(scope.kanzlei_id) if scope is not None else None,
-            forbidden_akten=frozenset(
+        if (user_rooms := rooms.get(user_id)) is None:
+            scope = explorer_scope(user) if user is not None else None
+            user_rooms = rooms[user_id] = (
+                role_room(user.kanzlei_id, user.role) if user is not None and user.aktiv else None,
+                job_explorer_room(scope.kanzlei_id) if scope is not None else None,
+            )
+        forbidden = (
+            frozenset(
                 akte_id
                 for akte_id in akte_ids
                 if user is None
                 or (akte := akten.get(akte_id)) is None
                 or not can_access_akte(user, akte)
-            ),
+            )
+            if akte_ids
+            else _NO_AKTEN
         )
+        standings[sid] = Standing(*user_rooms, forbidden)
     return standings
 
 
