@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
@@ -86,15 +87,17 @@ async def current_standing(
 
 
 async def _users(db: AsyncSession, ids: Iterable[int]) -> dict[int, _UserNow]:
+    columns = select(User.id, User.kanzlei_id, User.role, User.aktiv, User.is_operator)
+    if db.get_bind().dialect.name == "postgresql":
+        # One array parameter instead of an IN list of one parameter per id: binding
+        # those was half the time of reading 5,000 users (27 against 13 ms).
+        wanted = bindparam("ids", sorted(set(ids)), type_=ARRAY(BigInteger()))
+        queries = [columns.where(User.id == any_(wanted))]
+    else:
+        queries = [columns.where(User.id.in_(chunk)) for chunk in id_batches(ids)]
     found: dict[int, _UserNow] = {}
-    for chunk in id_batches(ids):
-        rows = await db.execute(
-            select(User.id, User.kanzlei_id, User.role, User.aktiv, User.is_operator).where(
-                User.id.in_(chunk)
-            )
-        )
-        for row in rows:
-            found[row.id] = _UserNow(row.id, row.kanzlei_id, row.role, row.aktiv, row.is_operator)
+    for query in queries:
+        found.update((row[0], _UserNow(*row)) for row in await db.execute(query))
     return found
 
 
