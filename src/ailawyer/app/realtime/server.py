@@ -33,6 +33,7 @@ from litestar.types import ASGIApp
 from socketio.exceptions import ConnectionRefusedError as Refused
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ailawyer.app.realtime import engineio_poll
 from ailawyer.app.realtime.manager import RealtimeRedisManager
 from ailawyer.app.realtime.queue_events import EventsStreamReader, LocalOnly
 from ailawyer.app.realtime.room_access import Standing, current_standing
@@ -116,6 +117,7 @@ class RealtimeServer:
         if not settings.redis_url:
             raise ConfigurationError("REDIS_URL is not set; the Socket.IO server needs Redis.")
         self._allowed_origins = frozenset(o.rstrip("/") for o in settings.allowed_origins)
+        engineio_poll.install()
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             client_manager=RealtimeRedisManager(
