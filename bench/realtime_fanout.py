@@ -37,15 +37,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from bench import profile
 from bench.realtime_latency import (
+    METRICS_TOKEN,
     Client,
     connect_clients,
     create_users,
+    full_collections,
+    pauses_between,
     percentile,
     rss_mib,
 )
 from bench.system import bench_system
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 from tests.conftest import process_env
 from tests.support.notifications import notify_role
@@ -144,6 +149,24 @@ async def run_producer(
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
+async def gc_pauses(base_url: str) -> dict[str, list[float]]:
+    """The app process's collections so far, per generation: [count, total seconds]."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        response = await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    response.raise_for_status()
+    found: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(response.text):
+        if family.name != "ailawyer_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            generation = found.setdefault(sample.labels["generation"], [0.0, 0.0])
+            if sample.name.endswith("_count"):
+                generation[0] = sample.value
+            elif sample.name.endswith("_sum"):
+                generation[1] = sample.value
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (load on the machine does not
     inflate it, unlike the latencies)."""
@@ -168,6 +191,11 @@ def fanout_figures(latency_ms: dict[int, list[float]], members: int, count: int)
         # the emits.
         "first_recipient_median_ms": round(percentile(first, 0.5), 1),
         "last_recipient_median_ms": round(percentile(last, 0.5), 1),
+        # Each notification's (first, last) in sending order: one late notification is a
+        # whole tenth of the deliveries, so the p99 is often one notification's.
+        "first_last_each_ms": [
+            [round(min(latency_ms[n]), 1), round(max(latency_ms[n]), 1)] for n in sorted(latency_ms)
+        ],
     }
 
 
@@ -193,7 +221,7 @@ async def main(
                 )
                 await db.commit()
             env = process_env(system.settings)
-            server, port = system.serve()
+            server, port = system.serve(METRICS_TOKEN=METRICS_TOKEN)
             ws_url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
             await asyncio.sleep(SETTLE_SECONDS)
             inbox = FanoutInbox(expected=members * count * len(paths))
@@ -226,6 +254,8 @@ async def main(
             gc.collect()
             gc.disable()
             load_before = os.getloadavg()[0]
+            pauses_before = await full_collections(f"http://127.0.0.1:{port}")
+            by_generation_before = await gc_pauses(f"http://127.0.0.1:{port}")
             cpu_before, started = cpu_seconds(server.pid), time.monotonic()
             try:
                 producer = await run_producer(env, count, interval, kanzlei_id, paths)
@@ -234,6 +264,10 @@ async def main(
             finally:
                 gc.enable()
             cpu_after, ended = cpu_seconds(server.pid), time.monotonic()
+            pauses = pauses_between(
+                pauses_before, await full_collections(f"http://127.0.0.1:{port}")
+            )
+            by_generation = await gc_pauses(f"http://127.0.0.1:{port}")
             results["fanout"] = {
                 "notifications_per_path": count,
                 "duplicates": inbox.duplicates,
@@ -244,6 +278,16 @@ async def main(
                 "rss_after_mib": round(rss_mib(server.pid), 1),
                 "load_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                 "clients_still_connected": sum(not c.closed_by_server for c in clients),
+                # The app process's full collections meanwhile (each stops every delivery).
+                "app_full_collections": pauses,
+                # Every generation's: collections and their total pause in ms.
+                "app_collections_by_generation": {
+                    generation: [
+                        int(count - by_generation_before.get(generation, [0, 0])[0]),
+                        round((total - by_generation_before.get(generation, [0, 0])[1]) * 1000, 1),
+                    ]
+                    for generation, (count, total) in sorted(by_generation.items())
+                },
             }
             for index, path in enumerate(paths):
                 mine = {
