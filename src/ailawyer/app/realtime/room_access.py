@@ -3,8 +3,8 @@
 A socket enters rooms after a check: its role room at connect, an Akte's room and the job
 explorer's on request. Access changes while a socket stays connected: an Akte gets another
 anwalt or sachbearbeiter, a role changes, the operator flag is revoked. The socket server
-asks this module for all sockets of its process in one pass (a few queries for all of
-them) and moves those whose answer changed. The rules themselves are asked, never copied:
+asks this module for its sockets 500 at a time (two queries per slice) and moves those
+whose answer changed. The rules themselves are asked, never copied:
 `domain/access.py` for Akten, `jobs/access.py` for the explorer.
 """
 
