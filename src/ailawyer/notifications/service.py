@@ -212,17 +212,9 @@ class _Content:
         return {"label": label, "url": url, "method": method}
 
     def row(self, user_id: int, seq: int) -> Notification:
+        fixed = self._fixed(utcnow())
         return Notification(
-            user_id=user_id,
-            seq=seq,
-            type=self.type.key,
-            title=self.title,
-            message=self.message,
-            link=self.link,
-            severity=self.severity,
-            data=self.data,
-            action=self.action,
-            created_at=utcnow(),
+            user_id=user_id, seq=seq, **{column.key: value for column, value in fixed.items()}
         )
 
     def _fixed(self, created_at: datetime) -> dict[Any, Any]:
