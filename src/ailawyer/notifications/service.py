@@ -211,8 +211,8 @@ class _Content:
             raise ValueError(f"action method must be one of {sorted(ACTION_METHODS)}")
         return {"label": label, "url": url, "method": method}
 
-    def row(self, user_id: int, seq: int) -> Notification:
-        fixed = self._fixed(utcnow())
+    def row(self, user_id: int, seq: int, created_at: datetime) -> Notification:
+        fixed = self._fixed(created_at)
         return Notification(
             user_id=user_id, seq=seq, **{column.key: value for column, value in fixed.items()}
         )
@@ -254,20 +254,8 @@ class _Content:
         """Each member's notification by user id, from its (user_id, id, seq) and this
         content: what `NotificationOut.from_row` reads back from the row, without reading
         it. The members share `data` and `action` (one dict each, read only)."""
-        shared = NotificationOut(
-            id=0,
-            seq=0,
-            type=self.type.key,
-            title=self.title,
-            message=self.message,
-            link=self.link,
-            severity=self.severity,
-            data=self.data,
-            action=self.action,
-            created_at=created_at,
-            read_at=None,
-            sound=self.type.sound.value if self.type.sound else None,
-        )[2:]
+        # Everything after id and seq, shaped by `from_row` from an unsaved row.
+        shared = NotificationOut.from_row(self.row(0, 0, created_at))[2:]
         make = NotificationOut._make
         return {user_id: make((id_, seq, *shared)) for user_id, id_, seq in rows}
 
@@ -319,7 +307,7 @@ class NotificationService:
         ).scalar_one_or_none()
         if seq is None:
             raise LookupError(f"no user {user_id}")
-        row = content.row(user_id, seq)
+        row = content.row(user_id, seq, utcnow())
         self._add(session, row)
         return row
 
