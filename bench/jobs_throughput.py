@@ -15,9 +15,9 @@ The workers (`--workers`, default all but `bullmq`):
 - `python`: the Worker class and options `ailawyer worker` uses (FetchNextWorker,
   `worker_options`), with a no-op processor.
 - `wrapped`: `ailawyer worker`'s own WorkerPool, its processor wrapper (payload validation,
-  log context and lines, failure handling) and listeners (job activity and metrics)
-  around a no-op body; logging configured as the worker's, to a file only, at the default
-  level (`--log-level` for another, e.g. WARNING to see what the per-job lines cost).
+  log context, failure handling) and listeners (job activity and metrics) around a no-op
+  body; logging configured as the worker's, to a file only, at the default level
+  (`--log-level DEBUG` adds the two per-job lines, to see what they cost).
 - `bullmq`: bullmq's own Worker with the same options: the state before fetch-next.
 """
 
